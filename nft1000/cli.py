@@ -1,0 +1,143 @@
+"""The `nft1000` command: one sub-command per job (synth, build, push, ...).
+
+Flags take dashes or underscores (``--num-proc`` or ``--num_proc``), as the Hugging Face example scripts do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+
+
+def _flag(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
+    """Add ``--name-with-dashes`` and its ``--name_with_underscores`` alias."""
+    dashed = "--" + name.replace("_", "-")
+    aliases = [dashed] if "_" not in name else [dashed, "--" + name]
+    parser.add_argument(*aliases, dest=name, **kwargs)
+
+
+def _add_synth(sub) -> None:
+    p = sub.add_parser("synth", help="write synthetic layered PFP collections in the release layout")
+    _flag(p, "out", type=Path, required=True, help="folder; the release goes to OUT/release")
+    _flag(p, "collections", type=int, default=8)
+    _flag(p, "tokens", type=int, default=600, help="tokens per collection")
+    _flag(p, "seed", type=int, default=0)
+    _flag(p, "zip", action="store_true", help="one zip per collection, as the real release")
+    _flag(p, "faults", action="store_true", help="plant broken files and collections the filters must drop")
+    _flag(p, "num_proc", type=int, default=1)
+    p.set_defaults(run=_run_synth)
+
+
+def _run_synth(args) -> None:
+    from nft1000_dataset.synth import synthesize
+
+    names = synthesize(args.out, args.collections, args.tokens, args.seed, args.zip, args.faults, args.num_proc)
+    print(f"wrote {len(names)} collections to {args.out / 'release'} (ground truth in {args.out / 'ground_truth'})")
+
+
+def _add_build(sub) -> None:
+    from nft1000_dataset.builder import MINI_PAIRS_PER_COLLECTION
+    from nft1000_dataset.plan import DEFAULT_ROWS_PER_SHARD
+    from nft1000_dataset.scan import DEFAULT_MIN_TOKENS
+
+    p = sub.add_parser("build", help="export a raw release as Parquet shards with a dataset card")
+    _flag(p, "raw", type=Path, required=True, help="folder of collection folders or <name>.zip files")
+    _flag(p, "out", type=Path, required=True)
+    _flag(p, "config", choices=("full", "mini", "all"), default="all")
+    _flag(p, "partition_file", type=Path, help="official split JSON (training_list, validation_list, test_list)")
+    _flag(
+        p,
+        "ignore_missing_collections",
+        action="store_true",
+        help="allow partition names absent from the data (a partial download)",
+    )
+    _flag(p, "split_seed", type=int, default=0, help="seed of the 80:5:15 split when no partition file is given")
+    _flag(p, "split_ratios", type=float, nargs=3, default=(80.0, 5.0, 15.0), metavar=("TRAIN", "VAL", "TEST"))
+    _flag(p, "sample_seed", type=int, default=0, help="seed of the mini sample and of frames picked from videos")
+    _flag(p, "pairs_per_collection", type=int, default=MINI_PAIRS_PER_COLLECTION, help="mini sample size")
+    _flag(p, "min_tokens", type=int, default=DEFAULT_MIN_TOKENS, help="drop collections with fewer tokens")
+    _flag(p, "image_width", type=int, default=512)
+    _flag(p, "rows_per_shard", type=int, default=DEFAULT_ROWS_PER_SHARD)
+    _flag(p, "num_proc", type=int, default=1)
+    _flag(p, "overwrite", action="store_true", help="replace a build of other data or options in OUT")
+    _flag(p, "name", default="NFT1000", help="pretty name in the dataset card")
+    p.set_defaults(run=_run_build)
+
+
+def _run_build(args) -> None:
+    from nft1000_dataset.export import export_release
+    from nft1000_dataset.plan import BuildOptions
+    from nft1000_dataset.splits import read_partition_file
+
+    partition = read_partition_file(args.partition_file) if args.partition_file else None
+    common = dict(
+        partition=partition,
+        split_seed=args.split_seed,
+        sample_seed=args.sample_seed,
+        split_ratios=tuple(args.split_ratios),
+        ignore_missing_collections=args.ignore_missing_collections,
+        image_width=args.image_width,
+        rows_per_shard=args.rows_per_shard,
+    )
+    options = {
+        "full": BuildOptions(pairs_per_collection=None, **common),
+        "mini": BuildOptions(pairs_per_collection=args.pairs_per_collection, **common),
+    }
+    wanted = options if args.config == "all" else {args.config: options[args.config]}
+    reports = export_release(
+        args.raw,
+        args.out,
+        wanted,
+        min_tokens=args.min_tokens,
+        num_proc=args.num_proc,
+        overwrite=args.overwrite,
+        name=args.name,
+    )
+    for report in reports.values():
+        print(report.to_markdown(), end="\n\n")
+    print(f"dataset card: {args.out / 'README.md'}\nbuild report: {args.out / 'build_report.json'}")
+    print(f'load it: load_dataset("{args.out}", "{next(iter(wanted))}")')
+
+
+def _add_push(sub) -> None:
+    p = sub.add_parser("push", help="upload an exported folder to a Hub dataset repo (resumable)")
+    p.add_argument("folder", type=Path)
+    _flag(p, "repo_id", required=True)
+    _flag(p, "private", action="store_true")
+    _flag(p, "revision")
+    _flag(p, "token")
+    p.set_defaults(run=_run_push)
+
+
+def _run_push(args) -> None:
+    from nft1000_dataset.hub import push_release
+
+    print(push_release(args.folder, args.repo_id, private=args.private, token=args.token, revision=args.revision))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nft1000", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"nft1000 {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_synth, _add_build, _add_push):
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (ValueError, RuntimeError, FileNotFoundError, PermissionError) as err:
+        print(f"nft1000 {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Normalise the attribute lists of ERC-721 metadata into one form.
+
+Real metadata writes traits in several shapes: the OpenSea list of ``{"trait_type", "value"}``, a plain
+``{trait: value}`` dict, a ``traits`` key instead of ``attributes``, numbers with a ``display_type``, a
+JSON string holding the list, and missing values. Every form becomes a list of
+``{"trait_type": str, "value": str, "display_type": str | None}`` in the order the metadata gives.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, TypedDict
+
+ABSENT_VALUES = frozenset({"", "none", "null", "n/a", "nothing", "no trait"})
+NUMERIC_DISPLAY_TYPES = frozenset({"number", "boost_number", "boost_percentage", "date"})
+UNNAMED_TRAIT = "trait"
+
+
+class Attribute(TypedDict):
+    trait_type: str
+    value: str
+    display_type: str | None
+
+
+class MetadataError(ValueError):
+    """The metadata of one token cannot be used; ``reason`` is the short label counted in reports."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+def _format_value(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, (int, str)):
+        return str(value).strip()
+    if isinstance(value, (list, tuple)):
+        parts = [p for p in (_format_value(v) for v in value) if p]
+        return ", ".join(parts) if parts else None
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _entry(trait_type: Any, value: Any, display_type: Any = None) -> Attribute | None:
+    text = _format_value(value)
+    if text is None:
+        return None
+    name = _format_value(trait_type) or UNNAMED_TRAIT
+    return Attribute(trait_type=name, value=text, display_type=str(display_type) if display_type else None)
+
+
+def normalize_attributes(metadata: Any) -> list[Attribute]:
+    """Return the token's attributes in the normal form; raise `MetadataError` if the metadata has none."""
+    if not isinstance(metadata, dict):
+        raise MetadataError("malformed metadata", f"expected a JSON object, got {type(metadata).__name__}")
+    raw = metadata.get("attributes", metadata.get("traits"))
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as err:
+            raise MetadataError("malformed metadata", f"attributes string is not JSON ({err})") from None
+    entries: list[Attribute | None]
+    if isinstance(raw, dict):
+        entries = [_entry(k, v) for k, v in raw.items()]
+    elif isinstance(raw, list):
+        entries = []
+        for item in raw:
+            if isinstance(item, dict):
+                name = item.get("trait_type", item.get("type", item.get("key")))
+                entries.append(_entry(name, item.get("value"), item.get("display_type")))
+            else:
+                entries.append(_entry(None, item))
+    elif raw is None:
+        raise MetadataError("no attributes", "metadata has no 'attributes' or 'traits'")
+    else:
+        raise MetadataError("malformed metadata", f"attributes is a {type(raw).__name__}")
+    attributes = [e for e in entries if e is not None]
+    if not attributes:
+        raise MetadataError("no attributes", "the attribute list is empty")
+    return attributes
+
+
+def is_absent(attribute: Attribute) -> bool:
+    """True for values that mean 'this trait is not there' ("None", empty, ...)."""
+    return attribute["value"].strip().lower() in ABSENT_VALUES
+
+
+def is_numeric(attribute: Attribute) -> bool:
+    """True for OpenSea numeric traits (levels, boosts, dates): they describe no pixels."""
+    return (attribute["display_type"] or "").lower() in NUMERIC_DISPLAY_TYPES

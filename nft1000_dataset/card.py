@@ -1,0 +1,100 @@
+"""The dataset card (README.md) of an exported NFT1000: YAML configs so `load_dataset` needs no code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from datasets import DatasetInfo, SplitDict, SplitInfo
+from datasets.info import DatasetInfosDict
+from datasets.utils.metadata import MetadataConfigs
+from huggingface_hub import DatasetCard, DatasetCardData
+
+from .atomic import atomic_write_text
+from .report import BuildReport
+
+HOMEPAGE = "https://github.com/ShuxunoO/NFT-Net"
+LICENSE = "other"
+DESCRIPTION = (
+    "NFT1000: image-text pairs from the top 1,000 PFP NFT collections on Ethereum (ACM MM 2024). Each row is "
+    "one token: its image standardised to a 512-px-wide RGB PNG, a caption and a prompt built from its "
+    "ERC-721 attributes, and the release's own caption and prompt. Splits are by collection (80:5:15 or the "
+    "official partition), never by token."
+)
+CITATION = """@inproceedings{nft1000,
+  title     = {NFT1000: A Cross-Modal Dataset For Non-Fungible Token Retrieval},
+  author    = {Wang, Shuxun and others},
+  booktitle = {Proceedings of the 32nd ACM International Conference on Multimedia (MM '24)},
+  year      = {2024},
+  url       = {https://github.com/ShuxunoO/NFT-Net}
+}"""
+
+
+def card_text(
+    name: str, reports: dict[str, BuildReport], split_sizes: dict[str, dict[str, tuple[int, int]]], features
+) -> str:
+    """README.md with YAML front matter; `split_sizes[config][split]` is (rows, bytes)."""
+    data = DatasetCardData(
+        pretty_name=name,
+        license=LICENSE,
+        task_categories=["image-to-text", "text-to-image", "zero-shot-image-classification"],
+        tags=["nft", "pfp", "clip", "retrieval"],
+    )
+    default = "full" if "full" in reports else sorted(reports)[0]
+    configs, infos = {}, {}
+    for config, sizes in split_sizes.items():
+        configs[config] = {
+            "data_files": [{"split": split, "path": f"data/{config}/{split}-*.parquet"} for split in sizes],
+            **({"default": True} if config == default else {}),
+        }
+        splits = SplitDict()
+        for split, (rows, size) in sizes.items():
+            splits.add(SplitInfo(name=split, num_examples=rows, num_bytes=size))
+        total = sum(size for _, size in sizes.values())
+        infos[config] = DatasetInfo(
+            config_name=config, features=features, splits=splits, download_size=total, dataset_size=total
+        )
+    MetadataConfigs(configs).to_dataset_card_data(data)
+    DatasetInfosDict(infos).to_dataset_card_data(data)
+    stats = "\n\n".join(f"### `{c}`\n\n{r.to_markdown()}" for c, r in sorted(reports.items()))
+    body = f"""
+# {name}
+
+{DESCRIPTION}
+
+## Load it
+
+```python
+from datasets import load_dataset
+
+ds = load_dataset("PATH_OR_REPO_ID", "{default}")                  # train / validation / test
+mini = load_dataset("PATH_OR_REPO_ID", "mini", split="test")
+stream = load_dataset("PATH_OR_REPO_ID", "mini", split="train", streaming=True)
+```
+
+Columns: `image` (PNG, 512 px wide), `caption` (template built from the attributes), `prompt` (for
+generation), `release_caption` / `release_prompt` (the release's own files, when present), `collection`,
+`token_id` (a string: ERC-721 ids are uint256), `attributes` (list of `trait_type`, `value`, `display_type`).
+
+## What the build read, kept and skipped
+
+Every token read is either kept or counted under a reason; `build_report.json` has the per-collection
+numbers and example token ids for every reason.
+
+{stats}
+
+## Licence
+
+The images and metadata belong to the collections' creators and holders; see each collection's terms. This
+card and the build code are Apache-2.0.
+
+## Citation
+
+```bibtex
+{CITATION}
+```
+"""
+    return DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}").content
+
+
+def write_card(out_dir: Path, text: str) -> None:
+    atomic_write_text(Path(out_dir) / "README.md", text)

@@ -1,0 +1,42 @@
+"""Publishing an exported NFT1000 folder as a Hub dataset repo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from huggingface_hub import HfApi
+from huggingface_hub.errors import OfflineModeIsEnabled
+
+from .export import STATE_DIR
+
+UPLOAD_IGNORE = [f"{STATE_DIR}/**", "**/.*.tmp"]
+
+
+def push_release(
+    folder: str | Path, repo_id: str, *, private: bool = False, token: str | None = None, revision: str | None = None
+) -> str:
+    """Upload an exported folder (card, report, Parquet shards) to the dataset repo `repo_id`; returns its URL.
+
+    `upload_folder` of huggingface_hub 2 commits in batches and resumes when rerun after an interruption,
+    which a 1.75 TB release needs. The local resume state of the build is not uploaded.
+    """
+    folder = Path(folder)
+    if not (folder / "README.md").is_file() or not (folder / "data").is_dir():
+        raise FileNotFoundError(f"{folder}: not an exported NFT1000 folder (run `nft1000 build` first)")
+    api = HfApi(token=token)
+    try:
+        url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        api.upload_folder(
+            repo_id=repo_id,
+            repo_type="dataset",
+            folder_path=folder,
+            revision=revision,
+            ignore_patterns=UPLOAD_IGNORE,
+            commit_message="Upload NFT1000 export",
+        )
+    except OfflineModeIsEnabled as err:
+        raise RuntimeError(
+            f"cannot push {folder} to {repo_id}: the Hub is unreachable in offline mode (HF_HUB_OFFLINE=1); "
+            "the exported folder itself works offline with load_dataset"
+        ) from err
+    return str(url)

@@ -1,0 +1,164 @@
+"""Standardise one token's media into the release's image form (paper, section 4.3).
+
+Every input becomes an RGB PNG of width 512 (height by aspect). Animated GIF/WebP and MP4 give one frame,
+picked by a seed so rebuilds agree; SVG is rasterised with resvg (a Rust renderer shipped as a wheel: no
+system Cairo, no network, and it fetches nothing an SVG points to). A file that is not usable raises
+`MediaError` with a short reason that the build counts.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import re
+import tempfile
+import warnings
+
+from PIL import Image, ImageFile
+
+MAX_IMAGE_PIXELS = 64_000_000  # larger images are treated as decompression bombs
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+_SVG_EXTERNAL_REF = re.compile(rb"""(?:xlink:)?href\s*=\s*["'](?!data:|#)""", re.IGNORECASE)
+_WHITE = (255, 255, 255)
+
+
+class MediaError(ValueError):
+    """One token's media cannot be standardised; ``reason`` is the label counted in reports."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+def sniff_format(data: bytes) -> str:
+    """The media format from the first bytes, whatever the file name says.
+
+    Returns one of png, jpeg, gif, webp, svg, mp4, html, empty, unknown.
+    """
+    if not data:
+        return "empty"
+    head = data[:512]
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[4:8] == b"ftyp":
+        return "mp4"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
+        return "html"
+    if b"<svg" in data[:4096].lower() and text.startswith((b"<?xml", b"<svg", b"<!--", b"<!doctype svg")):
+        return "svg"
+    return "unknown"
+
+
+def _frame_index(n_frames: int, frame_seed: str) -> int:
+    return random.Random(frame_seed).randrange(n_frames) if n_frames > 1 else 0
+
+
+def _open_raster(data: bytes, frame_seed: str) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            n_frames = getattr(image, "n_frames", 1)
+            if n_frames > 1:
+                image.seek(_frame_index(n_frames, frame_seed))
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise MediaError("decompression bomb", str(err)) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise MediaError("corrupt image", str(err)) from None
+    return image
+
+
+def _rasterize_svg(data: bytes, width: int) -> Image.Image:
+    import resvg_py
+
+    if _SVG_EXTERNAL_REF.search(data):
+        raise MediaError("svg with external reference", "an href points outside the file")
+    try:
+        svg = data.decode("utf-8")
+        with tempfile.TemporaryDirectory() as empty_dir:
+            png = resvg_py.svg_to_bytes(svg_string=svg, width=width, resources_dir=empty_dir)
+    except (UnicodeDecodeError, ValueError) as err:
+        raise MediaError("corrupt svg", str(err)) from None
+    return _open_raster(bytes(png), "")
+
+
+def _decode_mp4(data: bytes, frame_seed: str) -> Image.Image:
+    try:
+        import av
+    except ImportError:
+        raise MediaError("mp4 needs the video extra", "pip install 'nft1000[video]'") from None
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            stream = container.streams.video[0]
+            target = _frame_index(stream.frames or 1, frame_seed)
+            for index, frame in enumerate(container.decode(stream)):
+                if index >= target:
+                    return frame.to_image()
+    except (av.error.FFmpegError, IndexError) as err:
+        raise MediaError("corrupt video", str(err)) from None
+    raise MediaError("corrupt video", "no decodable frame")
+
+
+def decode_media(data: bytes, *, frame_seed: str = "", svg_width: int = 512) -> tuple[Image.Image, str]:
+    """Decode any supported media into a Pillow image (one frame); returns (image, sniffed format)."""
+    kind = sniff_format(data)
+    if kind in ("png", "jpeg", "gif", "webp"):
+        return _open_raster(data, frame_seed), kind
+    if kind == "svg":
+        return _rasterize_svg(data, svg_width), kind
+    if kind == "mp4":
+        return _decode_mp4(data, frame_seed), kind
+    if kind == "empty":
+        raise MediaError("empty file")
+    if kind == "html":
+        raise MediaError("html page instead of media")
+    raise MediaError("unknown media format", repr(data[:16]))
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Flatten transparency over white and drop alpha; palette and grey images become RGB."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGB", rgba.size, _WHITE)
+        canvas.paste(rgba, mask=rgba.getchannel("A"))
+        return canvas
+    return image.convert("RGB")
+
+
+def resize_to_width(image: Image.Image, width: int) -> Image.Image:
+    """Width `width`, height by aspect. Upscaling keeps pixel art crisp (NEAREST); downscaling is LANCZOS."""
+    if image.width == width:
+        return image
+    height = max(1, round(image.height * width / image.width))
+    resample = Image.Resampling.NEAREST if image.width < width else Image.Resampling.LANCZOS
+    return image.resize((width, height), resample=resample, reducing_gap=3.0)
+
+
+def encode_png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def standardize_image(data: bytes, *, width: int = 512, frame_seed: str = "") -> bytes:
+    """Media bytes in, RGB PNG bytes of the given width out.
+
+    An input that already is an RGB PNG of that width is fully decoded (to catch truncation) and then
+    kept byte for byte, which makes rebuilding from the standardised release cheap.
+    """
+    image, kind = decode_media(data, frame_seed=frame_seed, svg_width=width)
+    if kind == "png" and image.mode == "RGB" and image.width == width:
+        return data
+    return encode_png(resize_to_width(to_rgb(image), width))

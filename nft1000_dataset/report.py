@@ -1,0 +1,118 @@
+"""Counting what a build read, kept and skipped, and why: nothing is lost silently.
+
+For every collection: ``read`` (tokens that have any file) = ``kept`` + the sum of ``skipped`` over reasons.
+Tokens of a dropped collection are all skipped under ``"collection dropped: <reason>"``; tokens left out of
+the ``mini`` sample under ``"not in mini sample"``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+EXAMPLES_PER_REASON = 5
+
+
+@dataclass
+class Tally:
+    """Kept count and skipped counts by reason, with a few token ids per reason for the log."""
+
+    read: int = 0
+    kept: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def keep(self, n: int = 1) -> None:
+        self.read += n
+        self.kept += n
+
+    def skip(self, reason: str, token_id: str | None = None, n: int = 1) -> None:
+        self.read += n
+        self.skipped[reason] += n
+        if token_id is not None:
+            ids = self.examples.setdefault(reason, [])
+            if len(ids) < EXAMPLES_PER_REASON:
+                ids.append(token_id)
+
+    def merge(self, other: Tally) -> None:
+        self.read += other.read
+        self.kept += other.kept
+        self.skipped.update(other.skipped)
+        for reason, ids in other.examples.items():
+            mine = self.examples.setdefault(reason, [])
+            mine.extend(ids[: EXAMPLES_PER_REASON - len(mine)])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "read": self.read,
+            "kept": self.kept,
+            "skipped": dict(sorted(self.skipped.items())),
+            "examples": {k: v for k, v in sorted(self.examples.items())},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Tally:
+        return cls(data["read"], data["kept"], Counter(data["skipped"]), dict(data.get("examples", {})))
+
+
+@dataclass
+class BuildReport:
+    """Per split and collection tallies, and the collections dropped with their reason."""
+
+    config: str
+    collections: dict[str, dict[str, Tally]] = field(default_factory=dict)  # split -> collection -> tally
+    dropped: dict[str, str] = field(default_factory=dict)  # collection -> reason
+
+    def add(self, split: str, collection: str, tally: Tally) -> None:
+        self.collections.setdefault(split, {}).setdefault(collection, Tally()).merge(tally)
+
+    def split_total(self, split: str) -> Tally:
+        total = Tally()
+        for tally in self.collections.get(split, {}).values():
+            total.merge(tally)
+        return total
+
+    def kept_collections(self, split: str) -> list[str]:
+        return sorted(c for c, t in self.collections.get(split, {}).items() if t.kept)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.config,
+            "dropped_collections": dict(sorted(self.dropped.items())),
+            "splits": {
+                split: {
+                    "collections": len(self.kept_collections(split)),
+                    "total": self.split_total(split).to_dict(),
+                    "per_collection": {c: t.to_dict() for c, t in sorted(per.items())},
+                }
+                for split, per in self.collections.items()
+            },
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def to_markdown(self) -> str:
+        """The table printed after a build and written into the dataset card."""
+        lines = [
+            f"| split ({self.config}) | collections | read | pairs kept | skipped (reason: count) |",
+            "| --- | ---: | ---: | ---: | --- |",
+        ]
+        for split in self.collections:
+            total = self.split_total(split)
+            reasons = ", ".join(f"{r}: {n}" for r, n in sorted(total.skipped.items())) or "none"
+            lines.append(f"| {split} | {len(self.kept_collections(split))} | {total.read} | {total.kept} | {reasons} |")
+        if self.dropped:
+            lines.append("")
+            lines.append("Dropped collections: " + "; ".join(f"{c} ({r})" for c, r in sorted(self.dropped.items())))
+        return "\n".join(lines)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BuildReport:
+        report = cls(config=data["config"], dropped=dict(data.get("dropped_collections", {})))
+        for split, split_data in data.get("splits", {}).items():
+            for collection, tally in split_data["per_collection"].items():
+                report.add(split, collection, Tally.from_dict(tally))
+        return report
