@@ -41,7 +41,7 @@ def _format_value(value: Any) -> str | None:
             return None
         return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, (int, str)):
-        return str(value).strip()
+        return str(value).strip() or None
     if isinstance(value, (list, tuple)):
         parts = [p for p in (_format_value(v) for v in value) if p]
         return ", ".join(parts) if parts else None

@@ -39,4 +39,8 @@ def push_release(
             f"cannot push {folder} to {repo_id}: the Hub is unreachable in offline mode (HF_HUB_OFFLINE=1); "
             "the exported folder itself works offline with load_dataset"
         ) from err
+    except Exception as err:  # network and HTTP errors of whichever client huggingface_hub uses
+        raise RuntimeError(
+            f"cannot push {folder} to {repo_id}: {type(err).__name__}: {err}; rerun the same command to resume"
+        ) from err
     return str(url)

@@ -1,0 +1,66 @@
+"""Shared fixtures: real synthetic releases on disk (folders and zips) and their exports."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before any Hugging Face import: the tests never use the network
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nft1000_dataset.plan import BuildOptions
+from nft1000_dataset.synth import synthesize
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+N_COLLECTIONS = 4
+N_TOKENS = 40
+MIN_TOKENS = 20
+MINI_PAIRS = 25
+ROWS_PER_SHARD = 16
+
+
+def build_options(**overrides) -> dict[str, BuildOptions]:
+    common = {"rows_per_shard": ROWS_PER_SHARD, **overrides}
+    return {"full": BuildOptions(**common), "mini": BuildOptions(pairs_per_collection=MINI_PAIRS, **common)}
+
+
+@pytest.fixture(scope="session")
+def synth_folders(tmp_path_factory) -> Path:
+    """A synthetic release with every planted fault, one folder per collection."""
+    out = tmp_path_factory.mktemp("synth_folders")
+    synthesize(out, N_COLLECTIONS, N_TOKENS, seed=0, faults=True, num_proc=2)
+    return out
+
+
+@pytest.fixture(scope="session")
+def synth_zips(tmp_path_factory) -> Path:
+    """The same release (same seed) written as one zip per collection."""
+    out = tmp_path_factory.mktemp("synth_zips")
+    synthesize(out, N_COLLECTIONS, N_TOKENS, seed=0, faults=True, as_zip=True, num_proc=2)
+    return out
+
+
+@pytest.fixture(scope="session")
+def faults_manifest(synth_folders) -> dict:
+    return json.loads((synth_folders / "ground_truth" / "faults.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory, synth_folders):
+    """The folder release exported with both configs: (out_dir, reports)."""
+    from nft1000_dataset.export import export_release
+
+    out = tmp_path_factory.mktemp("export")
+    reports = export_release(synth_folders / "release", out, build_options(), min_tokens=MIN_TOKENS, num_proc=2)
+    return out, reports
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared is absent")
+    return SHARED

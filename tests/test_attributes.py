@@ -1,0 +1,94 @@
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nft1000_dataset.attributes import MetadataError, is_absent, is_numeric, normalize_attributes
+from nft1000_dataset.captions import build_caption, caption_phrases
+
+names = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12).filter(lambda s: s.strip())
+values = st.one_of(names, st.integers(-(10**30), 10**30), st.booleans())
+trait_dicts = st.dictionaries(names, values, min_size=1, max_size=6).filter(
+    lambda d: len({k.strip() for k in d}) == len(d)
+)
+
+
+@given(trait_dicts)
+def test_every_metadata_form_gives_the_same_attributes(traits):
+    as_list = {"attributes": [{"trait_type": k, "value": v} for k, v in traits.items()]}
+    forms = [
+        as_list,
+        {"attributes": traits},
+        {"traits": as_list["attributes"]},
+        {"attributes": json.dumps(as_list["attributes"])},
+    ]
+    results = [normalize_attributes(form) for form in forms]
+    assert all(r == results[0] for r in results)
+    assert [a["trait_type"] for a in results[0]] == [k.strip() for k in traits]
+    assert all(isinstance(a["value"], str) for a in results[0])
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(), st.lists, max_leaves=8))
+def test_any_json_value_as_attributes_is_normalised_or_rejected_with_a_reason(raw):
+    try:
+        attributes = normalize_attributes({"attributes": raw})
+    except MetadataError as err:
+        assert err.reason in {"no attributes", "malformed metadata"}
+    else:
+        assert attributes and all(a["value"] for a in attributes)
+
+
+def test_numbers_missing_values_and_display_types():
+    attributes = normalize_attributes(
+        {
+            "attributes": [
+                {"trait_type": "Level", "value": 5.0, "display_type": "number"},
+                {"trait_type": "Hat", "value": None},
+                {"value": "Gold"},
+                {"trait_type": "Eyes", "value": "None"},
+            ]
+        }
+    )
+    assert attributes == [
+        {"trait_type": "Level", "value": "5", "display_type": "number"},
+        {"trait_type": "trait", "value": "Gold", "display_type": None},
+        {"trait_type": "Eyes", "value": "None", "display_type": None},
+    ]
+    assert is_numeric(attributes[0]) and not is_numeric(attributes[1])
+    assert is_absent(attributes[2]) and not is_absent(attributes[1])
+
+
+@pytest.mark.parametrize(
+    ("metadata", "reason"),
+    [
+        ({"name": "x"}, "no attributes"),
+        ({"attributes": []}, "no attributes"),
+        ({"attributes": [{"trait_type": "a", "value": None}]}, "no attributes"),
+        ({"attributes": "{not json"}, "malformed metadata"),
+        ({"attributes": 7}, "malformed metadata"),
+        ([1, 2], "malformed metadata"),
+    ],
+)
+def test_unusable_metadata_names_its_reason(metadata, reason):
+    with pytest.raises(MetadataError) as err:
+        normalize_attributes(metadata)
+    assert err.value.reason == reason
+
+
+plain = st.text("abcdefgh XYZ0123", min_size=1, max_size=8).filter(lambda s: s.strip())
+plain_traits = st.dictionaries(plain, plain, min_size=1, max_size=6).filter(
+    lambda d: len({k.strip() for k in d}) == len(d)
+)
+
+
+@given(plain_traits, st.data())
+def test_caption_of_fewer_attributes_has_exactly_their_phrases(traits, data):
+    attributes = normalize_attributes({"attributes": traits})
+    keep = data.draw(st.lists(st.booleans(), min_size=len(attributes), max_size=len(attributes)))
+    kept = [a for a, k in zip(attributes, keep, strict=True) if k]
+    caption = build_caption("Coll", kept)
+    prefix = "An NFT from Coll with "
+    phrases = caption[len(prefix) : -1].split("; ") if caption.startswith(prefix) else []
+    assert phrases == [f"{a['trait_type']}: {a['value']}" for a in kept if not is_absent(a)]
+    assert phrases == caption_phrases(kept)

@@ -1,0 +1,170 @@
+"""The build end to end on real files: synthetic releases with planted faults, exported and loaded back."""
+
+import hashlib
+import io
+import json
+import shutil
+from collections import Counter
+
+import pytest
+from conftest import MIN_TOKENS, MINI_PAIRS, ROWS_PER_SHARD, build_options
+from datasets import load_dataset
+from PIL import Image
+
+from nft1000_dataset import NFT1000
+from nft1000_dataset.export import ExportError, export_release
+from nft1000_dataset.release import discover_collections
+
+FAULTY = "Pixel Apes 0"
+MEDIA_REASONS = ("corrupt image", "empty file", "html page instead of media")
+
+
+def _rows(dataset) -> dict[tuple[str, str], tuple]:
+    """(collection, token_id) -> everything else, images as a hash of their PNG bytes."""
+    out = {}
+    for row in dataset.cast_column("image", dataset.features["image"].__class__(decode=False)):
+        image = hashlib.sha256(row["image"]["bytes"]).hexdigest()
+        key = (row["collection"], row["token_id"])
+        assert key not in out, f"duplicate row {key}"
+        out[key] = (image, row["caption"], row["prompt"], row["release_caption"], json.dumps(row["attributes"]))
+    return out
+
+
+def _tokens_on_disk(release) -> int:
+    total = 0
+    for source in discover_collections(release):
+        with source.open() as reader:
+            total += len(reader.token_ids())
+    return total
+
+
+def test_every_planted_fault_is_counted_with_its_reason(exported, faults_manifest, synth_folders):
+    _out, reports = exported
+    full = reports["full"]
+    faulty = next(t for per in full.collections.values() for c, t in per.items() if c == FAULTY)
+    expected = Counter(f["expected"] for f in faults_manifest["tokens"] if f["expected"] != "kept")
+    assert dict(faulty.skipped) == dict(expected)
+    for entry in faults_manifest["collections"]:
+        assert full.dropped[entry["collection"]].startswith(entry["expected_drop"])
+    assert set(full.dropped) == {e["collection"] for e in faults_manifest["collections"]}
+
+
+def test_nothing_is_lost_read_equals_kept_plus_skipped(exported, synth_folders):
+    _, reports = exported
+    on_disk = _tokens_on_disk(synth_folders / "release")
+    for report in reports.values():
+        total_read = 0
+        for per in report.collections.values():
+            for tally in per.values():
+                assert tally.read == tally.kept + sum(tally.skipped.values())
+                total_read += tally.read
+        assert total_read == on_disk
+
+
+def test_converted_formats_are_kept_as_512_wide_rgb_png(exported, faults_manifest):
+    out, _ = exported
+    test_rows = load_dataset(str(out), "full")
+    rows = [r for split in test_rows.values() for r in split if r["collection"] == FAULTY]
+    assert len(rows) == 40 - sum(f["expected"] != "kept" for f in faults_manifest["tokens"])
+    for row in rows:
+        assert row["image"].mode == "RGB" and row["image"].width == 512
+
+
+def test_splits_are_disjoint_by_collection_and_mini_samples_the_right_counts(exported):
+    out, reports = exported
+    full, mini = load_dataset(str(out), "full"), load_dataset(str(out), "mini")
+    collections = {split: set(full[split]["collection"]) for split in full}
+    assert sum(len(c) for c in collections.values()) == len(set().union(*collections.values()))
+    for split in mini:
+        assert set(mini[split]["collection"]) == collections[split]
+        counts = Counter(mini[split]["collection"])
+        for collection, count in counts.items():
+            skipped = reports["mini"].collections[split][collection].skipped
+            # the sample is drawn from tokens with usable metadata; images that fail to decode are found after
+            failed_images = sum(skipped[r] for r in MEDIA_REASONS)
+            assert count + failed_images == MINI_PAIRS
+        mini_rows, full_rows = _rows(mini[split]), _rows(full[split])
+        assert all(full_rows[k] == v for k, v in mini_rows.items())  # mini rows are full rows
+
+
+def test_load_dataset_gives_the_builder_rows_in_memory_and_streaming(exported, synth_folders, tmp_path):
+    out, _ = exported
+    builder = NFT1000(
+        config_name="mini",
+        data_dir=str(synth_folders / "release"),
+        cache_dir=str(tmp_path / "cache"),
+        min_tokens=MIN_TOKENS,
+        pairs_per_collection=MINI_PAIRS,
+        rows_per_shard=ROWS_PER_SHARD,
+    )
+    builder.download_and_prepare(num_proc=2)
+    built = builder.as_dataset()
+    loaded = load_dataset(str(out), "mini")
+    assert set(built) == set(loaded) == {"train", "validation", "test"}
+    for split in built:
+        assert _rows(built[split]) == _rows(loaded[split])
+        streamed = load_dataset(str(out), "mini", split=split, streaming=True)
+        keys = [(r["collection"], r["token_id"]) for r in streamed]
+        assert keys == [(r["collection"], r["token_id"]) for r in loaded[split]]
+    report = builder.build_report()
+    assert report.to_dict()["splits"] == json.loads((out / "build_report.json").read_text())["mini"]["report"]["splits"]
+
+
+@pytest.mark.slow
+def test_a_release_of_zips_builds_the_same_rows_as_folders(exported, synth_zips, tmp_path):
+    out, _ = exported
+    export_release(synth_zips / "release", tmp_path / "z", build_options(), min_tokens=MIN_TOKENS, num_proc=2)
+    for config in ("full", "mini"):
+        a, b = load_dataset(str(out), config), load_dataset(str(tmp_path / "z"), config)
+        for split in a:
+            assert _rows(a[split]) == _rows(b[split])
+
+
+def _shard_hashes(root) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.glob("data/*/*.parquet")}
+
+
+def test_an_interrupted_export_resumes_to_the_same_shards(exported, synth_folders, tmp_path):
+    out, _ = exported
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    shards = sorted((copy / "data" / "full").glob("*.parquet"))
+    shards[0].unlink()  # killed before the rename
+    records = sorted((copy / ".nft1000_build" / "full").glob("*.parquet.json"))
+    records[-1].unlink()  # killed between the rename and the record
+    (copy / "data" / "full" / f".{shards[1].name}.tmp").write_bytes(b"half a shard")
+    export_release(synth_folders / "release", copy, build_options(), min_tokens=MIN_TOKENS, num_proc=1)
+    assert _shard_hashes(copy) == _shard_hashes(out)
+    assert not list((copy / "data" / "full").glob(".*.tmp"))
+
+
+def test_other_data_in_the_output_needs_overwrite(exported, synth_folders, tmp_path):
+    out, _ = exported
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    with pytest.raises(ExportError, match="--overwrite"):
+        export_release(synth_folders / "release", copy, build_options(sample_seed=99), min_tokens=MIN_TOKENS)
+    assert _shard_hashes(copy) == _shard_hashes(out)
+
+
+def test_an_unwritable_output_is_a_clear_error(synth_folders, tmp_path):
+    (tmp_path / "data").write_text("a file where the data folder goes")
+    with pytest.raises(ExportError, match=r"cannot write to .*"):
+        export_release(synth_folders / "release", tmp_path, build_options(), min_tokens=MIN_TOKENS)
+    assert (tmp_path / "data").read_text() == "a file where the data folder goes"
+
+
+def test_the_card_declares_both_configs_and_the_statistics(exported):
+    out, _ = exported
+    card = (out / "README.md").read_text()
+    assert "config_name: full" in card and "config_name: mini" in card and "default: true" in card
+    assert "Dropped collections:" in card and "@inproceedings" in card
+    image = Image.open(io.BytesIO(next(iter(_first_image_bytes(out)))))
+    assert image.width == 512
+
+
+def _first_image_bytes(out):
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(sorted((out / "data" / "mini").glob("train-*.parquet"))[0], columns=["image"])
+    yield table.column("image")[0].as_py()["bytes"]

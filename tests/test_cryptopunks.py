@@ -1,0 +1,38 @@
+"""The real CryptoPunks data from ../shared, converted to the release layout by its own converter, builds."""
+
+import subprocess
+import sys
+
+import pytest
+from datasets import load_dataset
+
+from nft1000_dataset.export import export_release
+from nft1000_dataset.plan import BuildOptions
+from nft1000_dataset.splits import read_partition_file
+
+N_PUNKS = 600
+
+
+@pytest.mark.slow
+def test_cryptopunks_build_with_the_official_partition(shared_dir, tmp_path):
+    converter = shared_dir / "realdata" / "cryptopunks" / "to_layout.py"
+    raw = tmp_path / "raw"
+    subprocess.run(
+        [sys.executable, str(converter), "--out", str(raw), "--limit", str(N_PUNKS), "--workers", "2"], check=True
+    )
+    partition = read_partition_file(shared_dir / "realdata" / "nft1000" / "NFT1000_partitioning.json")
+    options = {
+        "full": BuildOptions(partition=partition, ignore_missing_collections=True),
+        "mini": BuildOptions(partition=partition, ignore_missing_collections=True, pairs_per_collection=500),
+    }
+    reports = export_release(raw, tmp_path / "out", options, num_proc=2)  # default filter: >= 500 tokens
+    assert reports["full"].split_total("train").kept == N_PUNKS
+    assert reports["mini"].split_total("train").kept == 500
+    train = load_dataset(str(tmp_path / "out"), "full", split="train")
+    assert set(train["collection"]) == {"CRYPTOPUNKS"}
+    assert train["token_id"][:12] == [str(i) for i in range(12)]
+    row = train[1]
+    assert row["image"].size == (512, 512) and row["release_caption"].startswith("A pixel art CryptoPunk")
+    accessories = [a["value"] for a in row["attributes"] if a["trait_type"] == "accessory"]
+    assert len(accessories) == int(next(a["value"] for a in row["attributes"] if a["trait_type"] == "accessory count"))
+    assert row["caption"].startswith("An NFT from CRYPTOPUNKS with type: ")

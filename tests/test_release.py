@@ -1,0 +1,87 @@
+import io
+import json
+import re
+import zipfile
+
+import pytest
+from PIL import Image
+
+from nft1000_dataset.examples import token_row
+from nft1000_dataset.release import (
+    CollectionSource,
+    MemberTooLarge,
+    ReleaseError,
+    discover_collections,
+    token_sort_key,
+)
+
+
+def _png(colour=(10, 20, 30)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _write_zip(path, members: dict[str, bytes], compress=zipfile.ZIP_DEFLATED):
+    with zipfile.ZipFile(path, "w", compression=compress) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+
+
+def test_folders_and_zips_are_discovered_by_name(synth_folders, synth_zips):
+    folders = discover_collections(synth_folders / "release")
+    zips = discover_collections(synth_zips / "release")
+    assert [c.name for c in folders] == [c.name for c in zips]
+    assert all(c.is_zip for c in zips) and not any(c.is_zip for c in folders)
+
+
+def test_tokens_come_in_numeric_order_with_uint256_ids_as_strings(synth_folders):
+    sources = discover_collections(synth_folders / "release")
+    big = next(s for s in sources if s.name.startswith("Lazy Bots"))  # the synthetic collection with uint256 ids
+    with big.open() as reader:
+        ids = reader.token_ids()
+    assert all(int(i) >= 2**255 for i in ids)
+    assert [int(i) for i in ids] == sorted(int(i) for i in ids)
+    assert sorted(["10", "9", "2", "x", "100"], key=token_sort_key) == ["2", "9", "10", "100", "x"]
+
+
+def test_a_zip_is_read_in_place_and_gives_the_same_rows_as_the_folder(synth_folders, synth_zips):
+    for folder, zipped in zip(
+        discover_collections(synth_folders / "release"), discover_collections(synth_zips / "release"), strict=True
+    ):
+        if folder.name != "Pixel Apes 0":
+            continue
+        with folder.open() as a, zipped.open() as b:
+            assert a.token_ids() == b.token_ids()
+            for token_id in a.token_ids()[-3:]:
+                assert token_row(a, token_id, 512, "s") == token_row(b, token_id, 512, "s")
+
+
+@pytest.mark.parametrize("member", ["../evil/images/x_1.png", "/abs/images/x_1.png", "C\\images\\x_1.png"])
+def test_zip_members_that_climb_out_are_refused_with_the_file_named(tmp_path, member):
+    path = tmp_path / "Evil.zip"
+    _write_zip(path, {member: _png(), "Evil/metadata/Evil_1.json": b"{}"})
+    with pytest.raises(ReleaseError, match=r"Evil\.zip.*unsafe member name"):
+        CollectionSource("Evil", str(path)).open().__enter__()
+
+
+def test_zip_bomb_members_are_refused(tmp_path):
+    path = tmp_path / "Bomb.zip"
+    _write_zip(path, {"Bomb/images/Bomb_1.png": b"\0" * (64 * 1024 * 1024)})
+    with (
+        CollectionSource("Bomb", str(path)).open() as reader,
+        pytest.raises(MemberTooLarge, match=re.escape("Bomb.zip!Bomb/images/Bomb_1.png")),
+    ):
+        reader.read_bytes(reader.tokens["1"].image)
+
+
+def test_a_collection_in_both_forms_is_an_error(tmp_path):
+    (tmp_path / "Twin" / "images").mkdir(parents=True)
+    _write_zip(tmp_path / "Twin.zip", {"Twin/metadata/Twin_1.json": json.dumps({}).encode()})
+    with pytest.raises(ReleaseError, match="there twice"):
+        discover_collections(tmp_path)
+
+
+def test_a_missing_release_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ReleaseError, match="no such folder"):
+        discover_collections(tmp_path / "nope")
