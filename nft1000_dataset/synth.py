@@ -76,6 +76,7 @@ ABSTRACT_WORDS = (
     "Petrichor",
     "Liminal",
 )
+ZIP_TIMESTAMP = (2024, 3, 4, 12, 0, 0)  # fixed, so zips are byte-identical for a seed
 OPTIONAL_KINDS = ("mouth", "headwear", "accessory")  # these traits have a weighted "None" value
 NONE_VALUE = "None"
 
@@ -258,8 +259,9 @@ class LayoutWriter:
 
     def write(self, relative: str, data: bytes) -> None:
         if self.zip is not None:
+            info = zipfile.ZipInfo(f"{self.name}/{relative}", date_time=ZIP_TIMESTAMP)
             compress = zipfile.ZIP_STORED if relative.startswith("images/") else zipfile.ZIP_DEFLATED
-            self.zip.writestr(f"{self.name}/{relative}", data, compress_type=compress)
+            self.zip.writestr(info, data, compress_type=compress)
         else:
             path = self.root / relative
             path.parent.mkdir(parents=True, exist_ok=True)

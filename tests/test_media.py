@@ -2,6 +2,8 @@ import io
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from nft1000_dataset.media import MediaError, sniff_format, standardize_image
@@ -17,6 +19,12 @@ def _encode(array: np.ndarray, fmt: str, **kwargs) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format=fmt, **kwargs)
     return buffer.getvalue()
+
+
+SAMPLES = [_encode(_image(40, 30), fmt) for fmt in ("PNG", "JPEG", "WEBP", "GIF")] + [
+    _svg_bytes(_image(40, 30)),
+    _frames_bytes(_image(40, 30), "GIF"),
+]
 
 
 def _open(png: bytes) -> Image.Image:
@@ -68,7 +76,6 @@ def test_svg_is_rasterised_and_external_references_are_refused():
 
 
 def test_mp4_gives_one_frame():
-    pytest.importorskip("av")
     image = _open(standardize_image(_mp4_bytes(_image(64, 48)), frame_seed="a"))
     assert image.size == (512, 384)
 
@@ -96,3 +103,14 @@ def test_decompression_bombs_are_refused():
     with pytest.raises(MediaError) as err:
         standardize_image(buffer.getvalue())
     assert err.value.reason == "decompression bomb"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2048) | st.builds(lambda b, cut: b[:cut], st.sampled_from(SAMPLES), st.integers(0, 4000)))
+def test_any_bytes_give_a_png_or_a_counted_reason(data):
+    try:
+        png = standardize_image(data)
+    except MediaError as err:
+        assert err.reason
+    else:
+        assert sniff_format(png) == "png"

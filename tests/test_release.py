@@ -4,6 +4,8 @@ import re
 import zipfile
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from nft1000_dataset.examples import token_row
@@ -12,6 +14,7 @@ from nft1000_dataset.release import (
     MemberTooLarge,
     ReleaseError,
     discover_collections,
+    token_id_from_stem,
     token_sort_key,
 )
 
@@ -85,3 +88,8 @@ def test_a_collection_in_both_forms_is_an_error(tmp_path):
 def test_a_missing_release_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ReleaseError, match="no such folder"):
         discover_collections(tmp_path / "nope")
+
+
+@given(st.text(min_size=1, max_size=20), st.integers(0, 2**256 - 1))
+def test_the_token_id_is_what_follows_the_last_underscore(name, token_id):
+    assert token_id_from_stem(f"{name}_{token_id}") == str(token_id)
