@@ -69,24 +69,24 @@ def _add_build(sub) -> None:
 
 
 def _run_build(args) -> None:
+    from nft1000_dataset.builder import NFT1000Config
     from nft1000_dataset.export import export_release
-    from nft1000_dataset.plan import BuildOptions
-    from nft1000_dataset.splits import read_partition_file
 
-    partition = read_partition_file(args.partition_file) if args.partition_file else None
-    common = dict(
-        partition=partition,
-        split_seed=args.split_seed,
-        sample_seed=args.sample_seed,
-        split_ratios=tuple(args.split_ratios),
-        ignore_missing_collections=args.ignore_missing_collections,
-        image_width=args.image_width,
-        rows_per_shard=args.rows_per_shard,
-    )
-    options = {
-        "full": BuildOptions(pairs_per_collection=None, **common),
-        "mini": BuildOptions(pairs_per_collection=args.pairs_per_collection, **common),
+    configs = {
+        name: NFT1000Config(
+            name=name,
+            pairs_per_collection=pairs,
+            partition_file=args.partition_file and str(args.partition_file),
+            split_seed=args.split_seed,
+            sample_seed=args.sample_seed,
+            split_ratios=tuple(args.split_ratios),
+            ignore_missing_collections=args.ignore_missing_collections,
+            image_width=args.image_width,
+            rows_per_shard=args.rows_per_shard,
+        )
+        for name, pairs in (("full", None), ("mini", args.pairs_per_collection))
     }
+    options = {name: config.build_options() for name, config in configs.items()}
     wanted = options if args.config == "all" else {args.config: options[args.config]}
     reports = export_release(
         args.raw,
