@@ -1,0 +1,1 @@
+"""Dynamic masking (paper, section 5): component separation, the component library, the masking collator."""

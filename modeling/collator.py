@@ -1,0 +1,149 @@
+"""The data collator for `CLIPModel` with dynamic masking.
+
+    collator = DynamicMaskingCollator(processor, library, mask_prob=0.5, seed=0)
+    loader = DataLoader(dataset["train"], batch_size=256, collate_fn=collator, num_workers=4)
+    batch = next(iter(loader))  # pixel_values, input_ids, attention_mask
+
+Rows are dataset rows (``image``, ``collection``, ``attributes``, ``caption``). Image work is done on uint8
+arrays; for processors that resize the shortest edge and centre-crop (CLIP's), resizing, cropping and
+normalising are done here with Pillow and numpy exactly as the processor's Pillow backend does them, else
+the processor itself is called. Each DataLoader worker draws from its own generator seeded by (seed, epoch,
+worker id); call `set_epoch` before each epoch so that masks differ between epochs.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .library import ComponentLibrary
+from .masking import DynamicMasker
+
+
+def _as_array(image: Any) -> np.ndarray:
+    if isinstance(image, dict):  # undecoded datasets Image: {"bytes", "path"}
+        image = Image.open(io.BytesIO(image["bytes"]) if image.get("bytes") else image["path"])
+    if isinstance(image, Image.Image):
+        return np.asarray(image.convert("RGB"))
+    return np.asarray(image)
+
+
+class ImagePipeline:
+    """Resize (shortest edge), centre-crop, rescale and normalise as a CLIP image processor does."""
+
+    def __init__(self, image_processor):
+        self.image_processor = image_processor
+        size = getattr(image_processor, "size", None) or {}
+        crop = getattr(image_processor, "crop_size", None) or {}
+        self.shortest_edge = size.get("shortest_edge") if hasattr(size, "get") else None
+        self.crop = (crop.get("height"), crop.get("width")) if hasattr(crop, "get") else (None, None)
+        simple = (
+            self.shortest_edge
+            and all(self.crop)
+            and getattr(image_processor, "do_resize", False)
+            and getattr(image_processor, "do_center_crop", False)
+            and getattr(image_processor, "do_rescale", False)
+            and getattr(image_processor, "do_normalize", False)
+        )
+        self.fast = bool(simple)
+        if self.fast:
+            self.resample = Image.Resampling(int(image_processor.resample))
+            self.scale = np.float32(image_processor.rescale_factor)
+            self.mean = np.asarray(image_processor.image_mean, dtype=np.float32)[:, None, None]
+            self.std = np.asarray(image_processor.image_std, dtype=np.float32)[:, None, None]
+
+    def _one(self, image: np.ndarray) -> np.ndarray:
+        height, width = image.shape[:2]
+        short, long = (width, height) if width <= height else (height, width)
+        new_short, new_long = self.shortest_edge, int(self.shortest_edge * long / short)
+        size = (new_short, new_long) if width <= height else (new_long, new_short)  # PIL wants (w, h)
+        resized = np.asarray(Image.fromarray(image).resize(size, resample=self.resample))
+        crop_h, crop_w = self.crop
+        top, left = (resized.shape[0] - crop_h) // 2, (resized.shape[1] - crop_w) // 2
+        cropped = resized[top : top + crop_h, left : left + crop_w].transpose(2, 0, 1).astype(np.float32)
+        return (cropped * self.scale - self.mean) / self.std
+
+    def __call__(self, images: list[np.ndarray]) -> torch.Tensor:
+        if not self.fast:
+            return self.image_processor(images=images, return_tensors="pt")["pixel_values"]
+        return torch.from_numpy(np.stack([self._one(image) for image in images]))
+
+
+class DynamicMaskingCollator:
+    """Masks components with probability `mask_prob`, then builds CLIP inputs. Picklable."""
+
+    def __init__(
+        self,
+        processor=None,
+        library: ComponentLibrary | None = None,
+        *,
+        image_processor=None,
+        tokenizer=None,
+        mask_prob: float = 0.5,
+        mode: str = "independent",
+        fill: str = "constant",
+        tolerance: int = 24,
+        seed: int = 0,
+        max_length: int = 77,
+    ):
+        self.image_processor = image_processor or processor.image_processor
+        self.tokenizer = tokenizer or processor.tokenizer
+        self.pipeline = ImagePipeline(self.image_processor)
+        if mask_prob > 0 and library is None:
+            raise ValueError("mask_prob > 0 needs a component library (run `nft1000 components` first)")
+        self.masker = (
+            DynamicMasker(library, mask_prob=mask_prob, mode=mode, fill=fill, tolerance=tolerance)
+            if library is not None
+            else None
+        )
+        self.mask_prob = mask_prob
+        self.seed = seed
+        self.max_length = max_length
+        self.epoch = 0
+        self._rng: np.random.Generator | None = None
+        self._rng_owner: tuple | None = None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self._rng_owner = None
+
+    def _generator(self) -> np.random.Generator:
+        info = torch.utils.data.get_worker_info()
+        owner = (self.epoch, info.id if info is not None else -1)
+        if self._rng_owner != owner:
+            self._rng = np.random.default_rng([self.seed, self.epoch, owner[1] + 1])
+            self._rng_owner = owner
+        return self._rng
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_rng"], state["_rng_owner"] = None, None
+        return state
+
+    def mask_rows(self, rows: list[dict]) -> tuple[list[np.ndarray], list[str]]:
+        """The (possibly masked) images and their captions."""
+        images, captions = [], []
+        rng = self._generator() if self.mask_prob > 0 else None
+        for row in rows:
+            image = _as_array(row["image"])
+            if rng is None:
+                images.append(image)
+                captions.append(row["caption"])
+                continue
+            sample = self.masker(image, row["collection"], row["attributes"], rng)
+            images.append(sample.image)
+            captions.append(sample.caption)
+        return images, captions
+
+    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        images, captions = self.mask_rows(rows)
+        text = self.tokenizer(captions, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        return {
+            "pixel_values": self.pipeline(images),
+            "input_ids": text["input_ids"],
+            "attention_mask": text["attention_mask"],
+        }

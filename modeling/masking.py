@@ -1,0 +1,107 @@
+"""Dynamic masking (paper, 5.2): hide some components of a token and drop their phrases from the caption.
+
+A component is a candidate in a token when the token carries its attribute and shows some of its pixels
+(`Component.token_mask`). Chosen components have exactly those pixels filled, and exactly their attributes
+leave the caption, which is rebuilt through the caption template; attributes without a component (numeric,
+abstract, unseparated) always stay. At least one candidate is always left visible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nft1000_dataset.attributes import Attribute, is_absent, is_numeric
+from nft1000_dataset.captions import build_caption
+
+from .library import ComponentLibrary
+from .pixels import matches
+from .separation import TraitKey
+
+MODES = ("independent", "one")  # each component with probability p / one component with probability p
+FILLS = ("constant", "mean", "background")
+
+
+@dataclass
+class MaskedSample:
+    image: np.ndarray
+    caption: str
+    masked: list[TraitKey] = field(default_factory=list)
+    pixels: np.ndarray | None = None  # bool H x W: the filled pixels
+
+
+@dataclass
+class DynamicMasker:
+    """Chooses components, fills their pixels, rebuilds the caption; all randomness comes from `rng`."""
+
+    library: ComponentLibrary
+    mask_prob: float = 0.5
+    mode: str = "independent"
+    fill: str = "constant"
+    fill_value: tuple[int, int, int] = (127, 127, 127)
+    tolerance: int = 24
+    background_trait: str = "background"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.mask_prob <= 1.0:
+            raise ValueError(f"mask_prob must be in [0, 1], got {self.mask_prob}")
+        if self.mode not in MODES or self.fill not in FILLS:
+            raise ValueError(f"mode must be one of {MODES} and fill one of {FILLS}")
+
+    def candidates(self, image: np.ndarray, collection: str, attributes: list[Attribute]) -> dict[TraitKey, np.ndarray]:
+        """Each carried component that shows in this image, with the pixels where it shows."""
+        components = self.library.collection(collection)
+        found = {}
+        for attribute in attributes:
+            if is_absent(attribute) or is_numeric(attribute):
+                continue
+            component = components.get((attribute["trait_type"], attribute["value"]))
+            if component is None or component.mask.shape != image.shape[:2]:
+                continue
+            x0, y0, x1, y1 = component.bbox
+            window = (slice(y0, y1), slice(x0, x1))
+            shown = component.mask[window] & matches(image[window], component.rgb[window], self.tolerance)
+            if shown.any():
+                pixels = np.zeros(image.shape[:2], dtype=bool)
+                pixels[window] = shown
+                found[component.key] = pixels
+        return found
+
+    def choose(self, keys: list[TraitKey], rng: np.random.Generator) -> list[TraitKey]:
+        if len(keys) < 2 or self.mask_prob == 0.0:
+            return []
+        if self.mode == "one":
+            return [keys[rng.integers(len(keys))]] if rng.random() < self.mask_prob else []
+        chosen = [k for k, draw in zip(keys, rng.random(len(keys)), strict=True) if draw < self.mask_prob]
+        if len(chosen) == len(keys):
+            chosen.pop(int(rng.integers(len(chosen))))  # never hide every component
+        return chosen
+
+    def _fill_colours(self, image: np.ndarray, collection: str, attributes: list[Attribute]) -> np.ndarray:
+        if self.fill == "mean":
+            return image.reshape(-1, 3).mean(axis=0).round().astype(np.uint8)
+        if self.fill == "background":
+            components = self.library.collection(collection)
+            for a in attributes:
+                component = components.get((a["trait_type"], a["value"]))
+                if component is not None and a["trait_type"].lower() == self.background_trait:
+                    filled = np.where(component.mask[..., None], component.rgb, np.uint8(self.fill_value))
+                    return filled.astype(np.uint8)
+        return np.asarray(self.fill_value, dtype=np.uint8)
+
+    def __call__(
+        self, image: np.ndarray, collection: str, attributes: list[Attribute], rng: np.random.Generator
+    ) -> MaskedSample:
+        if self.mask_prob == 0.0:
+            return MaskedSample(image=image, caption=build_caption(collection, attributes))
+        shown = self.candidates(image, collection, attributes)
+        chosen = self.choose(list(shown), rng)
+        if not chosen:
+            return MaskedSample(image=image, caption=build_caption(collection, attributes))
+        pixels = np.logical_or.reduce([shown[k] for k in chosen])
+        colours = self._fill_colours(image, collection, attributes)
+        masked = image.copy()
+        masked[pixels] = colours[pixels] if colours.ndim == 3 else colours
+        kept = [a for a in attributes if (a["trait_type"], a["value"]) not in set(chosen)]
+        return MaskedSample(image=masked, caption=build_caption(collection, kept), masked=chosen, pixels=pixels)

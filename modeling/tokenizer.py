@@ -1,0 +1,29 @@
+"""A real `CLIPTokenizer` whose BPE vocabulary is trained on captions (offline stand-in for CLIP's own)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+from transformers import CLIPTokenizer
+
+
+def train_clip_tokenizer(captions: Iterable[str], vocab_size: int = 4096) -> CLIPTokenizer:
+    """Train byte-level BPE with CLIP's normalisation, pre-tokenisation and ``</w>`` word ends."""
+    template = CLIPTokenizer()  # an empty CLIP tokenizer: its pipeline, no vocabulary
+    bos, eos = template.bos_token, template.eos_token
+    backend = Tokenizer(models.BPE(end_of_word_suffix="</w>", unk_token=eos))
+    backend.normalizer = template.backend_tokenizer.normalizer
+    backend.pre_tokenizer = template.backend_tokenizer.pre_tokenizer
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[bos, eos],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        end_of_word_suffix="</w>",
+        show_progress=False,
+    )
+    backend.train_from_iterator(captions, trainer=trainer)
+    model = json.loads(backend.to_str())["model"]
+    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
+    return CLIPTokenizer(vocab=model["vocab"], merges=merges)

@@ -1,0 +1,150 @@
+"""Dynamic masking and the collator on a real exported synthetic dataset and its separated components."""
+
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from datasets import load_dataset
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from transformers import CLIPImageProcessor
+
+from modeling.collator import DynamicMaskingCollator
+from modeling.collection_rows import RowImages, rows_by_collection
+from modeling.library import ComponentLibrary, save_library
+from modeling.masking import DynamicMasker
+from modeling.separation import SeparationParams, separate_collection
+from modeling.tokenizer import train_clip_tokenizer
+from nft1000_dataset.captions import build_caption
+
+
+@pytest.fixture(scope="session")
+def train_rows(exported):
+    out, _ = exported
+    return load_dataset(str(out), "full", split="train")
+
+
+@pytest.fixture(scope="session")
+def separated(train_rows):
+    results = []
+    for collection, rows in rows_by_collection(train_rows).items():
+        attributes = [train_rows[i]["attributes"] for i in rows]
+        params = SeparationParams(min_support=4, max_images=48)
+        results.append(separate_collection(collection, attributes, RowImages(train_rows, rows), params))
+    return results
+
+
+@pytest.fixture(scope="session")
+def library(separated):
+    return ComponentLibrary.from_results(separated)
+
+
+@pytest.fixture(scope="session")
+def tokenizer(train_rows):
+    return train_clip_tokenizer(train_rows["caption"], vocab_size=400)
+
+
+def _row(train_rows, index):
+    row = train_rows[index]
+    return np.asarray(row["image"].convert("RGB")), row
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    index=st.integers(0, 79),
+    seed=st.integers(0, 2**32 - 1),
+    p=st.floats(0, 1),
+    mode=st.sampled_from(["independent", "one"]),
+)
+def test_masked_pixels_and_dropped_phrases_agree(train_rows, library, index, seed, p, mode):
+    image, row = _row(train_rows, index % len(train_rows))
+    masker = DynamicMasker(library, mask_prob=p, mode=mode, fill="constant", fill_value=(1, 2, 3))
+    sample = masker(image, row["collection"], row["attributes"], np.random.default_rng(seed))
+    again = masker(image, row["collection"], row["attributes"], np.random.default_rng(seed))
+    assert np.array_equal(sample.image, again.image) and sample.caption == again.caption  # seeded
+    candidates = masker.candidates(image, row["collection"], row["attributes"])
+    assert len(sample.masked) < max(1, len(candidates))  # never every component
+    kept = [a for a in row["attributes"] if (a["trait_type"], a["value"]) not in set(sample.masked)]
+    assert sample.caption == build_caption(row["collection"], kept)  # exactly the masked phrases go
+    changed = (sample.image != image).any(axis=-1)
+    if sample.masked:
+        union = np.logical_or.reduce([candidates[k] for k in sample.masked])
+        assert np.array_equal(sample.pixels, union)  # exactly the masked components' pixels are filled
+        assert (sample.image[union] == (1, 2, 3)).all() and not changed[~union].any()
+        assert all(candidates[k].any() for k in sample.masked)
+    else:
+        assert not changed.any() and sample.caption == row["caption"]
+
+
+def test_p_zero_is_the_identity(train_rows, library):
+    image, row = _row(train_rows, 3)
+    sample = DynamicMasker(library, mask_prob=0.0)(
+        image, row["collection"], row["attributes"], np.random.default_rng(0)
+    )
+    assert sample.image is image and sample.caption == row["caption"]
+
+
+@pytest.mark.parametrize("fill", ["mean", "background"])
+def test_other_fills_change_only_the_masked_pixels(train_rows, library, fill):
+    masker = DynamicMasker(library, mask_prob=1.0, fill=fill)
+    for index in range(10):
+        image, row = _row(train_rows, index)
+        sample = masker(image, row["collection"], row["attributes"], np.random.default_rng(index))
+        if sample.masked:
+            assert not (sample.image != image).any(axis=-1)[~sample.pixels].any()
+            return
+    pytest.fail("no token had two visible components")
+
+
+def test_collator_at_p_zero_is_the_plain_clip_pipeline(train_rows, tokenizer):
+    processor = CLIPImageProcessor()
+    collator = DynamicMaskingCollator(image_processor=processor, tokenizer=tokenizer, mask_prob=0.0)
+    rows = [train_rows[i] for i in range(6)]
+    batch = collator(rows)
+    plain = processor(images=[r["image"] for r in rows], return_tensors="pt")["pixel_values"]
+    text = tokenizer([r["caption"] for r in rows], padding=True, return_tensors="pt")
+    assert batch["pixel_values"].shape == (6, 3, 224, 224)
+    assert torch.allclose(batch["pixel_values"], plain, atol=1e-5)
+    assert torch.equal(batch["input_ids"], text["input_ids"])
+    assert torch.equal(batch["attention_mask"], text["attention_mask"])
+
+
+def test_collator_is_picklable_seeded_and_works_in_worker_processes(train_rows, library, tokenizer):
+    collator = DynamicMaskingCollator(
+        image_processor=CLIPImageProcessor(), tokenizer=tokenizer, library=library, mask_prob=0.5, seed=3
+    )
+    clone = pickle.loads(pickle.dumps(collator))
+    rows = [train_rows[i] for i in range(8)]
+    assert torch.equal(collator(rows)["input_ids"], clone(rows)["input_ids"])
+    subset = train_rows.select(range(16))
+
+    def run():
+        loader = torch.utils.data.DataLoader(subset, batch_size=4, collate_fn=collator, num_workers=2)
+        return [batch["input_ids"] for batch in loader]
+
+    first, second = run(), run()
+    assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
+    collator.set_epoch(1)
+    assert any(not torch.equal(a, b) for a, b in zip(first, run(), strict=True))
+
+
+def test_masking_without_a_library_is_a_clear_error(tokenizer):
+    with pytest.raises(ValueError, match="component library"):
+        DynamicMaskingCollator(image_processor=CLIPImageProcessor(), tokenizer=tokenizer, mask_prob=0.5)
+
+
+def test_the_library_ships_as_the_components_config(exported, separated, tmp_path):
+    out, _ = exported
+    copy = tmp_path / "export"
+    shutil.copytree(out, copy)
+    save_library(separated, copy)
+    assert "config_name: components" in (copy / "README.md").read_text()
+    library = ComponentLibrary.load(str(copy))
+    original = {c.key: c for r in separated for c in r.components if c.collection == separated[0].collection}
+    loaded = library.collection(separated[0].collection)
+    assert set(loaded) == set(original)
+    for key, component in original.items():
+        assert np.array_equal(loaded[key].mask, component.mask) and np.array_equal(loaded[key].rgb, component.rgb)
+    assert load_dataset(str(copy), "mini", split="test").num_rows > 0  # the other configs still load
