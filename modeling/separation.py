@@ -39,6 +39,7 @@ from .pixels import agreement, bounding_box, matches, modal_colour
 
 TraitKey = tuple[str, str]  # (trait_type, value)
 ABSENT = ""  # the group of tokens that lack a trait type (or carry it as "None")
+MIN_CONTRAST = 8  # tokens lacking a trait type needed to use them as the contrast
 PIXEL_CHUNK = 16384  # candidate pixels tested at a time: bounds memory to pool size x chunk
 
 
@@ -163,16 +164,16 @@ class Grouping:
         onehot[inverse, np.arange(len(labels))] = 1.0
         return cls(groups, onehot, onehot.sum(axis=1, keepdims=True))
 
-    def split(self, has_value: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """One-hot matrices and counts of the groups' tokens with and without a value, for groups with
-        at least two of each."""
+    def split(self, has_value: np.ndarray, lacking: np.ndarray) -> tuple[np.ndarray, ...]:
+        """One-hot matrices and counts of the groups' tokens with a value and of those in `lacking`, for
+        groups with at least two of each."""
         with_counts = self.onehot[:, has_value].sum(axis=1)
-        without_counts = self.onehot[:, ~has_value].sum(axis=1)
+        without_counts = self.onehot[:, lacking].sum(axis=1)
         usable = (with_counts >= 2) & (without_counts >= 2)
         return (
             self.onehot[usable][:, has_value],
             with_counts[usable, None],
-            self.onehot[usable][:, ~has_value],
+            self.onehot[usable][:, lacking],
             without_counts[usable, None],
         )
 
@@ -200,9 +201,9 @@ def _shows_without(means: np.ndarray, groups: np.ndarray, reference: np.ndarray)
     return means[absent[0]] >= 0.5 * reference
 
 
-def _shows_without_value(agree_with: np.ndarray, agree_without: np.ndarray, split) -> np.ndarray:
+def _shows_without_value(agree_with: np.ndarray, agree_without: np.ndarray, split, ratio: float) -> np.ndarray:
     """Per pixel: among tokens with the other trait type's value under which ours shows the colour most,
-    do tokens lacking ours show it at least half as often? Then that value, not ours, explains the colour
+    do tokens lacking ours show it at least `ratio` as often? Then that value, not ours, explains the colour
     (a background that every token with a rare hat happens to share)."""
     with_onehot, with_counts, without_onehot, without_counts = split
     if len(with_onehot) == 0:
@@ -211,7 +212,7 @@ def _shows_without_value(agree_with: np.ndarray, agree_without: np.ndarray, spli
     without_means = (without_onehot @ agree_without) / without_counts
     best = with_means.argmax(axis=0)
     columns = np.arange(agree_with.shape[1])
-    return without_means[best, columns] >= 0.5 * with_means[best, columns]
+    return without_means[best, columns] >= ratio * with_means[best, columns]
 
 
 def _owned_by(key: TraitKey, colour: np.ndarray, candidate: np.ndarray, pool: Pool, params: SeparationParams):
@@ -220,7 +221,11 @@ def _owned_by(key: TraitKey, colour: np.ndarray, candidate: np.ndarray, pool: Po
     own_grouping = pool.groupings[key[0]]
     if pool.repeated[key[0]]:  # a trait type a token can carry several times: the value alone is the factor
         own_grouping = Grouping.of(np.where(has_value, "1", ABSENT))
-    others = [(g, g.split(has_value)) for t, g in pool.groupings.items() if t != key[0]]
+    # tokens lacking the whole trait type are the cleanest contrast; else those lacking the value, which
+    # may share parts of it (other values of the type), so they must show the colour more often to count
+    absent = own_grouping.onehot[own_grouping.groups == ABSENT].sum(axis=0) > 0
+    lacking, ratio = (absent, 0.5) if absent.sum() >= MIN_CONTRAST else (~has_value, 0.75)
+    others = [(g, g.split(has_value, lacking)) for t, g in pool.groupings.items() if t != key[0]]
     ys, xs = np.nonzero(candidate)
     owned = np.zeros_like(candidate)
     for start in range(0, len(ys), PIXEL_CHUNK):
@@ -235,7 +240,7 @@ def _owned_by(key: TraitKey, colour: np.ndarray, candidate: np.ndarray, pool: Po
         if not len(y):
             continue
         overall = agree.mean(axis=0)
-        agree_with, agree_without = agree[has_value], agree[~has_value]
+        agree_with, agree_without = agree[has_value], agree[lacking]
         own, means = _group_stats(agree, own_grouping, overall)
         best_other = np.zeros_like(own)
         explained_elsewhere = np.zeros(own.shape, dtype=bool)
@@ -243,7 +248,7 @@ def _owned_by(key: TraitKey, colour: np.ndarray, candidate: np.ndarray, pool: Po
             share, other_means = _group_stats(agree, grouping, overall)
             producer = ~_shows_without(other_means, grouping.groups, other_means.max(axis=0))
             best_other = np.maximum(best_other, np.where(producer, share, 0.0))
-            explained_elsewhere |= _shows_without_value(agree_with, agree_without, split)
+            explained_elsewhere |= _shows_without_value(agree_with, agree_without, split, ratio)
         keep = (
             (own >= params.min_explained)
             & (own >= params.rival_ratio * best_other)

@@ -119,11 +119,98 @@ def _run_push(args) -> None:
     print(push_release(args.folder, args.repo_id, private=args.private, token=args.token, revision=args.revision))
 
 
+def _add_components(sub) -> None:
+    from modeling.separation import SeparationParams
+
+    defaults = SeparationParams()
+    p = sub.add_parser("components", help="separate each collection's components (paper 5.1) into a library")
+    _flag(p, "dataset", required=True, help="exported NFT1000 folder or Hub repo id")
+    _flag(p, "config", default="full")
+    _flag(p, "split", action="append", help="splits to use (default: all); repeat for several")
+    _flag(p, "out", type=Path, required=True, help="where the library goes; the dataset folder adds a config")
+    _flag(p, "group_size", type=int, default=defaults.group_size)
+    _flag(p, "rounds", type=int, default=defaults.rounds)
+    _flag(p, "min_support", type=int, default=defaults.min_support)
+    _flag(p, "tolerance", type=int, default=defaults.tolerance)
+    _flag(p, "max_images", type=int, default=defaults.max_images, help="images held per collection")
+    _flag(p, "method", choices=("contrast", "paper"), default=defaults.method)
+    _flag(p, "seed", type=int, default=0)
+    _flag(p, "num_proc", type=int, default=1)
+    p.set_defaults(run=_run_components)
+
+
+def _run_components(args) -> None:
+    from modeling.collection_rows import load_all_splits
+    from modeling.components_job import separate_dataset
+    from modeling.library import save_library
+    from modeling.preview import component_sheet
+    from modeling.separation import SeparationParams
+
+    params = SeparationParams(
+        group_size=args.group_size,
+        rounds=args.rounds,
+        min_support=args.min_support,
+        tolerance=args.tolerance,
+        max_images=args.max_images,
+        method=args.method,
+        seed=args.seed,
+    )
+    dataset = load_all_splits(args.dataset, args.config, args.split)
+    results = separate_dataset(dataset, params, args.num_proc)
+    path = save_library(results, args.out)
+    sheets = args.out / "component_sheets"
+    sheets.mkdir(parents=True, exist_ok=True)
+    print("| collection | tokens | components | no component | seconds |\n| --- | ---: | ---: | ---: | ---: |")
+    for result in results:
+        component_sheet(result.components).save(sheets / f"{result.collection}.png")
+        print(
+            f"| {result.collection} | {result.tokens} | {len(result.components)} | {len(result.skipped)} "
+            f"| {result.seconds:.1f} |"
+        )
+    print(f"library: {path}\nreport: {args.out / 'components_report.json'}\nsheets: {sheets}")
+
+
+def _add_preview_masking(sub) -> None:
+    p = sub.add_parser("preview-masking", help="a PNG grid of original / masked pairs with their captions")
+    _flag(p, "dataset", required=True)
+    _flag(p, "config", default="mini")
+    _flag(p, "split", default="train")
+    _flag(p, "components", required=True, help="folder or repo with the components config")
+    _flag(p, "out", type=Path, required=True, help="PNG file to write")
+    _flag(p, "num_samples", type=int, default=8)
+    _flag(p, "mask_prob", type=float, default=0.5)
+    _flag(p, "mode", choices=("independent", "one"), default="independent")
+    _flag(p, "fill", choices=("constant", "mean", "background"), default="constant")
+    _flag(p, "seed", type=int, default=0)
+    p.set_defaults(run=_run_preview_masking)
+
+
+def _run_preview_masking(args) -> None:
+    import numpy as np
+    from datasets import load_dataset
+
+    from modeling.library import ComponentLibrary
+    from modeling.masking import DynamicMasker
+    from modeling.preview import masking_sheet
+
+    rows = load_dataset(args.dataset, args.config, split=args.split).shuffle(seed=args.seed)
+    masker = DynamicMasker(ComponentLibrary.load(args.components), args.mask_prob, args.mode, args.fill)
+    rng = np.random.default_rng(args.seed)
+    pairs = []
+    for row in rows.select(range(min(args.num_samples, len(rows)))):
+        image = np.asarray(row["image"].convert("RGB"))
+        sample = masker(image, row["collection"], row["attributes"], rng)
+        pairs.append((image, sample.image, row["caption"], sample.caption))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    masking_sheet(pairs).save(args.out)
+    print(f"wrote {args.out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nft1000", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"nft1000 {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_synth, _add_build, _add_push):
+    for add in (_add_synth, _add_build, _add_push, _add_components, _add_preview_masking):
         add(sub)
     return parser
 
