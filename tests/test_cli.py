@@ -54,3 +54,24 @@ def test_both_spellings_parse(flag):
 
     args = build_parser().parse_args(["build", "--raw", "r", "--out", "o", flag, "3"])
     assert args.num_proc == 3
+
+
+@pytest.mark.slow
+def test_components_and_masking_preview_commands(exported, tmp_path, capsys):
+    import shutil
+
+    from PIL import Image
+
+    out, _ = exported
+    copy = tmp_path / "export"
+    shutil.copytree(out, copy)
+    argv = ["components", "--dataset", str(copy), "--split", "validation", "--out", str(copy)]
+    assert main([*argv, "--max-images", "24", "--min_support", "6"]) == 0
+    assert "| collection | tokens | components |" in capsys.readouterr().out
+    report = json.loads((copy / "components_report.json").read_text())
+    assert report and all(entry["components"] > 0 for entry in report.values())
+    assert {p.stem for p in (copy / "component_sheets").glob("*.png")} == set(report)
+    grid = tmp_path / "grid.png"
+    argv = ["preview-masking", "--dataset", str(copy), "--config", "full", "--split", "validation"]
+    assert main([*argv, "--components", str(copy), "--out", str(grid), "--num-samples", "4"]) == 0
+    assert Image.open(grid).width > 0
