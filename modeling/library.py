@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from datasets import Dataset, Features, Image, List, Value, load_dataset
+from datasets import Dataset, Features, Image, List, Value
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard
 from PIL import Image as PILImage
@@ -126,8 +126,16 @@ class ComponentLibrary:
 
     @classmethod
     def load(cls, path: str) -> ComponentLibrary:
-        """From an exported folder or Hub repo that has the ``components`` config."""
-        return cls(load_dataset(path, CONFIG_NAME, split="train"))
+        """From an exported folder or Hub repo that has the ``components`` config.
+
+        The one Parquet file is read directly (it is small) rather than through the `datasets` cache, so a
+        library rewritten in place is never served stale."""
+        local = Path(path) / DATA_FILE
+        if not local.is_file():
+            from huggingface_hub import hf_hub_download
+
+            local = Path(hf_hub_download(path, DATA_FILE, repo_type="dataset"))
+        return cls(Dataset(pq.read_table(local)))
 
     @classmethod
     def from_results(cls, results: list[SeparationResult]) -> ComponentLibrary:

@@ -17,7 +17,7 @@ from nft1000_dataset.captions import build_caption
 
 from .library import ComponentLibrary
 from .pixels import matches
-from .separation import TraitKey
+from .separation import Component, TraitKey
 
 MODES = ("independent", "one")  # each component with probability p / one component with probability p
 FILLS = ("constant", "mean", "background")
@@ -49,24 +49,33 @@ class DynamicMasker:
         if self.mode not in MODES or self.fill not in FILLS:
             raise ValueError(f"mode must be one of {MODES} and fill one of {FILLS}")
 
-    def candidates(self, image: np.ndarray, collection: str, attributes: list[Attribute]) -> dict[TraitKey, np.ndarray]:
-        """Each carried component that shows in this image, with the pixels where it shows."""
+    def carried(self, collection: str, attributes: list[Attribute], shape: tuple[int, ...]) -> list[Component]:
+        """The library's components for the token's visual attributes (whether they show or not)."""
         components = self.library.collection(collection)
-        found = {}
+        found = []
         for attribute in attributes:
             if is_absent(attribute) or is_numeric(attribute):
                 continue
             component = components.get((attribute["trait_type"], attribute["value"]))
-            if component is None or component.mask.shape != image.shape[:2]:
-                continue
-            x0, y0, x1, y1 = component.bbox
-            window = (slice(y0, y1), slice(x0, x1))
-            shown = component.mask[window] & matches(image[window], component.rgb[window], self.tolerance)
-            if shown.any():
-                pixels = np.zeros(image.shape[:2], dtype=bool)
-                pixels[window] = shown
-                found[component.key] = pixels
+            if component is not None and component.mask.shape == shape[:2]:
+                found.append(component)
         return found
+
+    def shown(self, component: Component, image: np.ndarray) -> np.ndarray | None:
+        """The pixels where `component` shows in `image` (full-size bool), or None where it does not."""
+        x0, y0, x1, y1 = component.bbox
+        window = (slice(y0, y1), slice(x0, x1))
+        inside = component.mask[window] & matches(image[window], component.rgb[window], self.tolerance)
+        if not inside.any():
+            return None
+        pixels = np.zeros(image.shape[:2], dtype=bool)
+        pixels[window] = inside
+        return pixels
+
+    def candidates(self, image: np.ndarray, collection: str, attributes: list[Attribute]) -> dict[TraitKey, np.ndarray]:
+        """Each carried component that shows in this image, with the pixels where it shows."""
+        found = {c.key: self.shown(c, image) for c in self.carried(collection, attributes, image.shape)}
+        return {key: pixels for key, pixels in found.items() if pixels is not None}
 
     def choose(self, keys: list[TraitKey], rng: np.random.Generator) -> list[TraitKey]:
         if len(keys) < 2 or self.mask_prob == 0.0:
@@ -95,8 +104,13 @@ class DynamicMasker:
     ) -> MaskedSample:
         if self.mask_prob == 0.0:
             return MaskedSample(image=image, caption=build_caption(collection, attributes))
-        shown = self.candidates(image, collection, attributes)
-        chosen = self.choose(list(shown), rng)
+        carried = self.carried(collection, attributes, image.shape)
+        chosen_keys = set(self.choose([c.key for c in carried], rng))
+        # the pixels of chosen components only; then make sure some unchosen component still shows
+        shown = {c.key: self.shown(c, image) for c in carried if c.key in chosen_keys}
+        chosen = [key for key, pixels in shown.items() if pixels is not None]
+        if chosen and not any(self.shown(c, image) is not None for c in carried if c.key not in chosen_keys):
+            chosen.pop(int(rng.integers(len(chosen))))  # never hide every component that shows
         if not chosen:
             return MaskedSample(image=image, caption=build_caption(collection, attributes))
         pixels = np.logical_or.reduce([shown[k] for k in chosen])

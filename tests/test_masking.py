@@ -147,4 +147,5 @@ def test_the_library_ships_as_the_components_config(exported, separated, tmp_pat
     assert set(loaded) == set(original)
     for key, component in original.items():
         assert np.array_equal(loaded[key].mask, component.mask) and np.array_equal(loaded[key].rgb, component.rgb)
+    assert load_dataset(str(copy), "components", split="train").num_rows > 0  # the config the card declares
     assert load_dataset(str(copy), "mini", split="test").num_rows > 0  # the other configs still load
