@@ -6,8 +6,10 @@
 
 Rows are dataset rows (``image``, ``collection``, ``attributes``, ``caption``). Image work is done on uint8
 arrays; for processors that resize the shortest edge and centre-crop (CLIP's), resizing, cropping and
-normalising are done here with Pillow and numpy exactly as the processor's Pillow backend does them, else
-the processor itself is called. Each DataLoader worker draws from its own generator seeded by (seed, epoch,
+normalising are done here with Pillow and numpy exactly as the processor's Pillow backend does them, and
+masking works on the resized image (components resized once per collection, shown masks grown by a pixel to
+cover edges blended by the resize); for other processors masking works at full size and the processor is
+called. Each DataLoader worker draws from its own generator seeded by (seed, epoch,
 worker id); call `set_epoch` before each epoch so that masks differ between epochs.
 """
 
@@ -56,21 +58,25 @@ class ImagePipeline:
             self.mean = np.asarray(image_processor.image_mean, dtype=np.float32)[:, None, None]
             self.std = np.asarray(image_processor.image_std, dtype=np.float32)[:, None, None]
 
-    def _one(self, image: np.ndarray) -> np.ndarray:
+    def resize(self, image: np.ndarray) -> np.ndarray:
+        """Shortest edge to the processor's size (fast path only), as uint8: masking can work at this size."""
         height, width = image.shape[:2]
         short, long = (width, height) if width <= height else (height, width)
         new_short, new_long = self.shortest_edge, int(self.shortest_edge * long / short)
         size = (new_short, new_long) if width <= height else (new_long, new_short)  # PIL wants (w, h)
-        resized = np.asarray(Image.fromarray(image).resize(size, resample=self.resample))
+        return np.asarray(Image.fromarray(image).resize(size, resample=self.resample))
+
+    def finish(self, resized: np.ndarray) -> np.ndarray:
+        """Centre-crop, rescale and normalise a resized uint8 image; C x H x W float32."""
         crop_h, crop_w = self.crop
         top, left = (resized.shape[0] - crop_h) // 2, (resized.shape[1] - crop_w) // 2
         cropped = resized[top : top + crop_h, left : left + crop_w].transpose(2, 0, 1).astype(np.float32)
         return (cropped * self.scale - self.mean) / self.std
 
-    def __call__(self, images: list[np.ndarray]) -> torch.Tensor:
+    def __call__(self, images: list[np.ndarray], resized: bool = False) -> torch.Tensor:
         if not self.fast:
             return self.image_processor(images=images, return_tensors="pt")["pixel_values"]
-        return torch.from_numpy(np.stack([self._one(image) for image in images]))
+        return torch.from_numpy(np.stack([self.finish(i if resized else self.resize(i)) for i in images]))
 
 
 class DynamicMaskingCollator:
@@ -96,7 +102,9 @@ class DynamicMaskingCollator:
         if mask_prob > 0 and library is None:
             raise ValueError("mask_prob > 0 needs a component library (run `nft1000 components` first)")
         self.masker = (
-            DynamicMasker(library, mask_prob=mask_prob, mode=mode, fill=fill, tolerance=tolerance)
+            DynamicMasker(
+                library, mask_prob=mask_prob, mode=mode, fill=fill, tolerance=tolerance, dilate=int(self.pipeline.fast)
+            )
             if library is not None
             else None
         )
@@ -125,11 +133,14 @@ class DynamicMaskingCollator:
         return state
 
     def mask_rows(self, rows: list[dict]) -> tuple[list[np.ndarray], list[str]]:
-        """The (possibly masked) images and their captions."""
+        """The (possibly masked) images and their captions; on the fast path the images are already resized
+        to the processor's size, and masking works at that size (masks are resized once per collection)."""
         images, captions = [], []
         rng = self._generator() if self.mask_prob > 0 else None
         for row in rows:
             image = _as_array(row["image"])
+            if self.pipeline.fast:
+                image = self.pipeline.resize(image)
             if rng is None:
                 images.append(image)
                 captions.append(row["caption"])
@@ -143,7 +154,7 @@ class DynamicMaskingCollator:
         images, captions = self.mask_rows(rows)
         text = self.tokenizer(captions, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
         return {
-            "pixel_values": self.pipeline(images),
+            "pixel_values": self.pipeline(images, resized=self.pipeline.fast),
             "input_ids": text["input_ids"],
             "attention_mask": text["attention_mask"],
         }

@@ -155,10 +155,16 @@ class ComponentLibrary:
                 self._index.setdefault(name, []).append(i)
         return self._index
 
-    def collection(self, name: str) -> dict[TraitKey, Component]:
-        """The components of one collection by (trait_type, value); empty if it has none."""
+    def collection(self, name: str, shape: tuple[int, int] | None = None) -> dict[TraitKey, Component]:
+        """The components of one collection by (trait_type, value), at `shape` if given; empty if none."""
         if name not in self._cache:
             rows = self._collection_index().get(name, [])
             components = [component_from_row(self.rows[i]) for i in rows]
             self._cache[name] = {c.key: c for c in components}
-        return self._cache[name]
+        native = self._cache[name]
+        if shape is None or not native or next(iter(native.values())).mask.shape == shape:
+            return native
+        key = f"{name}\x1f{shape}"
+        if key not in self._cache:
+            self._cache[key] = {k: c.resized(shape) for k, c in native.items()}
+        return self._cache[key]

@@ -42,6 +42,7 @@ class DynamicMasker:
     fill_value: tuple[int, int, int] = (127, 127, 127)
     tolerance: int = 24
     background_trait: str = "background"
+    dilate: int = 0  # grow each shown mask by this many pixels (covers blended edges after a resize)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.mask_prob <= 1.0:
@@ -51,13 +52,13 @@ class DynamicMasker:
 
     def carried(self, collection: str, attributes: list[Attribute], shape: tuple[int, ...]) -> list[Component]:
         """The library's components for the token's visual attributes (whether they show or not)."""
-        components = self.library.collection(collection)
+        components = self.library.collection(collection, shape[:2])
         found = []
         for attribute in attributes:
             if is_absent(attribute) or is_numeric(attribute):
                 continue
             component = components.get((attribute["trait_type"], attribute["value"]))
-            if component is not None and component.mask.shape == shape[:2]:
+            if component is not None:
                 found.append(component)
         return found
 
@@ -70,6 +71,13 @@ class DynamicMasker:
             return None
         pixels = np.zeros(image.shape[:2], dtype=bool)
         pixels[window] = inside
+        for _ in range(self.dilate):
+            grown = pixels.copy()
+            grown[1:] |= pixels[:-1]
+            grown[:-1] |= pixels[1:]
+            grown[:, 1:] |= pixels[:, :-1]
+            grown[:, :-1] |= pixels[:, 1:]
+            pixels = grown
         return pixels
 
     def candidates(self, image: np.ndarray, collection: str, attributes: list[Attribute]) -> dict[TraitKey, np.ndarray]:
@@ -91,7 +99,7 @@ class DynamicMasker:
         if self.fill == "mean":
             return image.reshape(-1, 3).mean(axis=0).round().astype(np.uint8)
         if self.fill == "background":
-            components = self.library.collection(collection)
+            components = self.library.collection(collection, image.shape[:2])
             for a in attributes:
                 component = components.get((a["trait_type"], a["value"]))
                 if component is not None and a["trait_type"].lower() == self.background_trait:

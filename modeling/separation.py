@@ -29,9 +29,10 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+from PIL import Image
 
 from nft1000_dataset.attributes import Attribute, is_absent, is_numeric
 
@@ -82,6 +83,15 @@ class Component:
     @property
     def bbox(self) -> tuple[int, int, int, int]:
         return bounding_box(self.mask)
+
+    def resized(self, shape: tuple[int, int]) -> Component:
+        """The same component at another resolution (NEAREST), e.g. the collator's working size."""
+        if shape == self.mask.shape:
+            return self
+        size = (shape[1], shape[0])
+        mask = np.asarray(Image.fromarray(self.mask).resize(size, Image.Resampling.NEAREST))
+        rgb = np.asarray(Image.fromarray(self.rgb).resize(size, Image.Resampling.NEAREST))
+        return replace(self, mask=mask, rgb=rgb)
 
     def token_mask(self, image: np.ndarray, tolerance: int) -> np.ndarray:
         """Where this component shows in one token: its mask where the token has the component's colours."""
