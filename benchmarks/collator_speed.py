@@ -19,17 +19,14 @@ from pathlib import Path
 
 from datasets import Image as ImageFeature
 from PIL import Image
+from synthetic_export import synthetic_export
 from transformers import CLIPImageProcessor
 
 from modeling.collator import DynamicMaskingCollator
-from modeling.collection_rows import load_all_splits
 from modeling.components_job import separate_dataset
 from modeling.library import ComponentLibrary
 from modeling.separation import SeparationParams
 from modeling.tokenizer import train_clip_tokenizer
-from nft1000_dataset.export import export_release
-from nft1000_dataset.plan import BuildOptions
-from nft1000_dataset.synth import synthesize
 
 
 def throughput(run, rows, batch_size: int, repeats: int) -> float:
@@ -53,9 +50,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        synthesize(root / "s", args.collections, args.tokens, seed=0, num_proc=2)
-        export_release(root / "s" / "release", root / "d", {"full": BuildOptions()}, min_tokens=1, num_proc=2)
-        dataset = load_all_splits(str(root / "d"), "full")
+        dataset = synthetic_export(root, args.collections, args.tokens)
         library = ComponentLibrary.from_results(separate_dataset(dataset, SeparationParams(max_images=64), 2))
         tokenizer = train_clip_tokenizer(dataset["caption"], vocab_size=1000)
         rows = list(dataset.cast_column("image", ImageFeature(decode=False)))

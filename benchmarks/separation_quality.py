@@ -17,13 +17,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from modeling.collection_rows import RowImages, load_all_splits, rows_by_collection
+from synthetic_export import synthetic_export
+
+from modeling.collection_rows import RowImages, rows_by_collection
 from modeling.component_eval import score_collection, summarize
 from modeling.components_job import separate_dataset
 from modeling.separation import SeparationParams
-from nft1000_dataset.export import export_release
-from nft1000_dataset.plan import BuildOptions
-from nft1000_dataset.synth import synthesize
 
 
 def main() -> None:
@@ -37,9 +36,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        synthesize(root / "s", args.collections, args.tokens, seed=args.seed, num_proc=args.num_proc)
-        export_release(root / "s" / "release", root / "d", {"full": BuildOptions()}, min_tokens=1, num_proc=2)
-        dataset = load_all_splits(str(root / "d"), "full")
+        dataset = synthetic_export(root, args.collections, args.tokens, args.seed, args.num_proc)
         groups = rows_by_collection(dataset)
         token_ids = dataset["token_id"]
         tables = {}
