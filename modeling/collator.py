@@ -9,12 +9,14 @@ arrays; for processors that resize the shortest edge and centre-crop (CLIP's), r
 normalising are done here with Pillow and numpy exactly as the processor's Pillow backend does them, and
 masking works on the resized image (components resized once per collection, shown masks grown by a pixel to
 cover edges blended by the resize); for other processors masking works at full size and the processor is
-called. Each DataLoader worker draws from its own generator seeded by (seed, epoch,
-worker id); call `set_epoch` before each epoch so that masks differ between epochs.
+called. The masks of a row depend only on (seed, epoch, the row's collection and token id): the same with any
+number of DataLoader workers, in any batch order, and after resuming mid-epoch; call `set_epoch` before each
+epoch so that masks differ between epochs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 from typing import Any
 
@@ -112,40 +114,29 @@ class DynamicMaskingCollator:
         self.seed = seed
         self.max_length = max_length
         self.epoch = 0
-        self._rng: np.random.Generator | None = None
-        self._rng_owner: tuple | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
-        self._rng_owner = None
 
-    def _generator(self) -> np.random.Generator:
-        info = torch.utils.data.get_worker_info()
-        owner = (self.epoch, info.id if info is not None else -1)
-        if self._rng_owner != owner:
-            self._rng = np.random.default_rng([self.seed, self.epoch, owner[1] + 1])
-            self._rng_owner = owner
-        return self._rng
-
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state["_rng"], state["_rng_owner"] = None, None
-        return state
+    def row_generator(self, row: dict) -> np.random.Generator:
+        """The generator of one row's masking, seeded by (seed, epoch, collection, token id or caption)."""
+        key = f"{row.get('collection', '')}\0{row.get('token_id') or row.get('caption', '')}"
+        digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
+        return np.random.default_rng([self.seed, self.epoch, digest])
 
     def mask_rows(self, rows: list[dict]) -> tuple[list[np.ndarray], list[str]]:
         """The (possibly masked) images and their captions; on the fast path the images are already resized
         to the processor's size, and masking works at that size (masks are resized once per collection)."""
         images, captions = [], []
-        rng = self._generator() if self.mask_prob > 0 else None
         for row in rows:
             image = _as_array(row["image"])
             if self.pipeline.fast:
                 image = self.pipeline.resize(image)
-            if rng is None:
+            if self.masker is None or self.mask_prob == 0:
                 images.append(image)
                 captions.append(row["caption"])
                 continue
-            sample = self.masker(image, row["collection"], row["attributes"], rng)
+            sample = self.masker(image, row["collection"], row["attributes"], self.row_generator(row))
             images.append(sample.image)
             captions.append(sample.caption)
         return images, captions

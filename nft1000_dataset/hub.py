@@ -1,4 +1,4 @@
-"""Publishing an exported NFT1000 folder as a Hub dataset repo."""
+"""Publishing folders to the Hub: an exported NFT1000 as a dataset repo, a trained model as a model repo."""
 
 from __future__ import annotations
 
@@ -12,35 +12,61 @@ from .export import STATE_DIR
 UPLOAD_IGNORE = [f"{STATE_DIR}/**", "**/.*.tmp"]
 
 
-def push_release(
-    folder: str | Path, repo_id: str, *, private: bool = False, token: str | None = None, revision: str | None = None
+def upload_folder_to_hub(
+    folder: str | Path,
+    repo_id: str,
+    *,
+    repo_type: str,
+    ignore_patterns: list[str],
+    commit_message: str,
+    private: bool = False,
+    token: str | None = None,
+    revision: str | None = None,
 ) -> str:
-    """Upload an exported folder (card, report, Parquet shards) to the dataset repo `repo_id`; returns its URL.
+    """Create the repo if needed and upload `folder` (resumable: rerun after an interruption); returns its URL.
 
-    `upload_folder` of huggingface_hub 2 commits in batches and resumes when rerun after an interruption,
-    which a 1.75 TB release needs. The local resume state of the build is not uploaded.
+    `upload_folder` of huggingface_hub 2 commits in batches and skips files already uploaded.
     """
-    folder = Path(folder)
-    if not (folder / "README.md").is_file() or not (folder / "data").is_dir():
-        raise FileNotFoundError(f"{folder}: not an exported NFT1000 folder (run `nft1000 build` first)")
     api = HfApi(token=token)
     try:
-        url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        url = api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
         api.upload_folder(
             repo_id=repo_id,
-            repo_type="dataset",
+            repo_type=repo_type,
             folder_path=folder,
             revision=revision,
-            ignore_patterns=UPLOAD_IGNORE,
-            commit_message="Upload NFT1000 export",
+            ignore_patterns=ignore_patterns,
+            commit_message=commit_message,
         )
     except OfflineModeIsEnabled as err:
         raise RuntimeError(
             f"cannot push {folder} to {repo_id}: the Hub is unreachable in offline mode (HF_HUB_OFFLINE=1); "
-            "the exported folder itself works offline with load_dataset"
+            "the local folder itself works offline with from_pretrained / load_dataset"
         ) from err
     except Exception as err:  # network and HTTP errors of whichever client huggingface_hub uses
         raise RuntimeError(
             f"cannot push {folder} to {repo_id}: {type(err).__name__}: {err}; rerun the same command to resume"
         ) from err
     return str(url)
+
+
+def push_release(
+    folder: str | Path, repo_id: str, *, private: bool = False, token: str | None = None, revision: str | None = None
+) -> str:
+    """Upload an exported folder (card, report, Parquet shards) to the dataset repo `repo_id`; returns its URL.
+
+    The local resume state of the build is not uploaded.
+    """
+    folder = Path(folder)
+    if not (folder / "README.md").is_file() or not (folder / "data").is_dir():
+        raise FileNotFoundError(f"{folder}: not an exported NFT1000 folder (run `nft1000 build` first)")
+    return upload_folder_to_hub(
+        folder,
+        repo_id,
+        repo_type="dataset",
+        ignore_patterns=UPLOAD_IGNORE,
+        commit_message="Upload NFT1000 export",
+        private=private,
+        token=token,
+        revision=revision,
+    )

@@ -1,0 +1,81 @@
+"""CLIP models and processors: any checkpoint name or path, or ``tiny``, a small CLIP built offline.
+
+``tiny`` is a `CLIPModel` from a small `CLIPConfig` with a real `CLIPTokenizer` whose BPE vocabulary is trained
+on the training captions; `save_pretrained` writes both, so the result loads with `from_pretrained` exactly as a
+Hub checkpoint does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+from .tokenizer import train_clip_tokenizer
+
+logger = logging.getLogger(__name__)
+
+TINY = "tiny"
+DEFAULT_MODEL = "openai/clip-vit-base-patch32"
+
+
+@dataclass(frozen=True)
+class TinyClipSpec:
+    """Size of the offline CLIP (both towers are transformers of this width and depth)."""
+
+    image_size: int = 64
+    patch_size: int = 8
+    hidden_size: int = 128
+    layers: int = 4
+    heads: int = 4
+    projection_dim: int = 128
+    vocab_size: int = 2048
+    max_length: int = 77
+
+
+def build_tiny_clip(captions: Iterable[str], spec: TinyClipSpec = TinyClipSpec()) -> tuple[CLIPModel, CLIPProcessor]:
+    """A randomly initialised small CLIP and its processor, the tokenizer trained on `captions`."""
+    tokenizer = train_clip_tokenizer(captions, vocab_size=spec.vocab_size)
+    tokenizer.model_max_length = spec.max_length
+    tower = {
+        "hidden_size": spec.hidden_size,
+        "intermediate_size": 4 * spec.hidden_size,
+        "num_hidden_layers": spec.layers,
+        "num_attention_heads": spec.heads,
+    }
+    config = CLIPConfig(
+        text_config={
+            **tower,
+            "vocab_size": len(tokenizer),
+            "max_position_embeddings": spec.max_length,
+            "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
+        },
+        vision_config={**tower, "image_size": spec.image_size, "patch_size": spec.patch_size},
+        projection_dim=spec.projection_dim,
+    )
+    image_processor = CLIPImageProcessor(
+        size={"shortest_edge": spec.image_size}, crop_size={"height": spec.image_size, "width": spec.image_size}
+    )
+    return CLIPModel(config), CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)
+
+
+def load_clip(
+    name_or_path: str, captions: Iterable[str] | None = None, spec: TinyClipSpec = TinyClipSpec()
+) -> tuple[CLIPModel, CLIPProcessor]:
+    """`tiny` (needs `captions`), or a Hub name or local folder; offline with a Hub name is a clear error."""
+    if name_or_path == TINY:
+        if captions is None:
+            raise ValueError("--model tiny trains its tokenizer on the training captions: pass them")
+        return build_tiny_clip(captions, spec)
+    try:
+        return CLIPModel.from_pretrained(name_or_path), CLIPProcessor.from_pretrained(name_or_path)
+    except (OSError, OfflineModeIsEnabled, LocalEntryNotFoundError) as err:
+        raise RuntimeError(
+            f"cannot load the CLIP model {name_or_path!r}: {err}. Without access to the Hub use `--model tiny` "
+            "(a small CLIP built from a config, offline) or a local folder saved with save_pretrained."
+        ) from err

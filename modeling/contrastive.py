@@ -1,0 +1,40 @@
+"""CLIP's symmetric contrastive loss over the global batch.
+
+`CLIPModel(return_loss=True)` sees only the batch of its own process. Here each process gathers every
+process's embeddings with gradients (`torch.distributed.nn.functional.all_gather`, as open_clip's
+gather-with-grad does) and computes the loss over the global batch; the gradients that flow back to each
+process's own embeddings are summed over processes, and DDP's average over processes then gives exactly the
+single-process gradient of the same global batch.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
+    """Concatenate `tensor` from every process in rank order, keeping the autograd graph (identity alone)."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return tensor
+    if torch.distributed.get_world_size() == 1:
+        return tensor
+    from torch.distributed.nn.functional import all_gather
+
+    return torch.cat(all_gather(tensor), dim=0)
+
+
+def clip_contrastive_loss(
+    image_embeds: torch.Tensor, text_embeds: torch.Tensor, logit_scale: torch.Tensor
+) -> torch.Tensor:
+    """Mean of image-to-text and text-to-image cross-entropy; embeddings are L2-normalised here."""
+    image_embeds = F.normalize(image_embeds.float(), dim=-1)
+    text_embeds = F.normalize(text_embeds.float(), dim=-1)
+    logits = logit_scale.float().exp() * text_embeds @ image_embeds.t()
+    labels = torch.arange(logits.shape[0], device=logits.device)
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels)) / 2
+
+
+def global_batch_loss(image_embeds: torch.Tensor, text_embeds: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+    """The contrastive loss over the embeddings of all processes (local batch when not distributed)."""
+    return clip_contrastive_loss(gather_with_grad(image_embeds), gather_with_grad(text_embeds), logit_scale)

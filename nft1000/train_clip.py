@@ -1,0 +1,406 @@
+"""Fine-tune CLIP on an exported NFT1000 with dynamic masking (paper, 5): ``accelerate launch train_clip.py``.
+
+    accelerate launch train_clip.py --dataset_name demo/nft1000 --dataset_config_name mini --model tiny \\
+        --output_dir clip-nft1000 --mask_prob 0.5 --max_train_steps 1000 --eval_steps 200
+
+Flags follow the Hugging Face example scripts, with dashed aliases (``--output-dir``). The contrastive loss is
+computed over the global batch of all processes (embeddings gathered with gradients). Checkpoints
+(``--checkpointing_steps``) are `accelerator.save_state` folders; ``--resume_from_checkpoint latest`` continues
+with the same data order and the same masks. The result is a `save_pretrained` folder (model, processor, model
+card with the evaluation table) that `--push_to_hub` uploads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import datasets
+import torch
+import transformers
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration, set_seed
+from datasets import load_dataset
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import HfArgumentParser, get_scheduler
+
+from evaluation.embeddings import split_embeddings
+from evaluation.report import retrieval_report, whole_split_markdown
+from modeling.clip_models import DEFAULT_MODEL, TINY, TinyClipSpec, load_clip
+from modeling.clip_training import (
+    checkpoint_step,
+    freeze_towers,
+    parameter_groups,
+    prune_checkpoints,
+    resolve_checkpoint,
+)
+from modeling.collator import DynamicMaskingCollator
+from modeling.contrastive import global_batch_loss
+from modeling.library import ComponentLibrary
+from modeling.masking import FILLS, MODES
+from nft1000.model_card import clip_model_card
+from nft1000_dataset.atomic import atomic_write_text
+from nft1000_dataset.hub import upload_folder_to_hub
+
+logger = logging.getLogger("train_clip")
+COLUMNS = ["image", "caption", "collection", "attributes", "token_id"]
+TOKENIZER_CAPTIONS = 50_000  # captions the tiny model's tokenizer is trained on
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str = field(
+        default=DEFAULT_MODEL,
+        metadata={"aliases": ["--model"], "help": f"CLIP checkpoint name or folder, or `{TINY}` (offline)"},
+    )
+    tiny_image_size: int = field(default=64, metadata={"help": "image size of the tiny model"})
+    freeze_vision_model: bool = False
+    freeze_text_model: bool = False
+    gradient_checkpointing: bool = False
+
+
+@dataclass
+class DataArguments:
+    dataset_name: str = field(metadata={"aliases": ["--dataset"], "help": "exported NFT1000 folder or Hub repo"})
+    dataset_config_name: str = field(default="mini", metadata={"aliases": ["--config"], "help": "full or mini"})
+    streaming: bool = False
+    train_split: str = "train"
+    eval_split: str | None = field(default="validation", metadata={"help": "split evaluated; empty for none"})
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    components: str | None = field(
+        default=None, metadata={"help": "folder or repo of the component library (default: the dataset)"}
+    )
+    mask_prob: float = field(default=0.5, metadata={"help": "probability p of masking a component; 0 disables"})
+    mask_mode: str = field(default="independent", metadata={"choices": MODES})
+    mask_fill: str = field(default="constant", metadata={"choices": FILLS})
+    dataloader_num_workers: int = 0
+    shuffle_buffer_size: int = field(default=10_000, metadata={"help": "shuffle buffer when streaming"})
+
+
+@dataclass
+class TrainArguments:
+    output_dir: str
+    per_device_train_batch_size: int = 64
+    per_device_eval_batch_size: int = 256
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.1
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.98
+    adam_epsilon: float = 1e-6
+    max_grad_norm: float = 1.0
+    num_train_epochs: float = 3.0
+    max_train_steps: int | None = None
+    gradient_accumulation_steps: int = 1
+    lr_scheduler_type: str = "cosine"
+    num_warmup_steps: int = field(default=0, metadata={"aliases": ["--warmup_steps", "--warmup-steps"]})
+    mixed_precision: str | None = field(default=None, metadata={"choices": ["no", "fp16", "bf16"]})
+    seed: int = 42
+    logging_steps: int = 10
+    eval_steps: int | None = None
+    checkpointing_steps: int | None = field(default=None, metadata={"aliases": ["--save_steps", "--save-steps"]})
+    checkpoints_total_limit: int | None = None
+    resume_from_checkpoint: str | None = field(default=None, metadata={"help": "a checkpoint folder or `latest`"})
+    report_to: str = field(default="tensorboard", metadata={"help": "accelerate tracker(s), `all` or `none`"})
+    push_to_hub: bool = False
+    hub_model_id: str | None = None
+    hub_token: str | None = None
+    hub_private_repo: bool = False
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArguments, TrainArguments]:
+    parser = HfArgumentParser((ModelArguments, DataArguments, TrainArguments))
+    return parser.parse_args_into_dataclasses(args=argv)
+
+
+def load_splits(data: DataArguments, seed: int):
+    """The training split (shuffled subset when `max_train_samples`) and the evaluation split (or None)."""
+    train = load_dataset(data.dataset_name, data.dataset_config_name, split=data.train_split, streaming=data.streaming)
+    train = train.select_columns(COLUMNS)
+    if data.max_train_samples is not None:
+        if data.streaming:
+            train = train.take(data.max_train_samples)
+        else:
+            train = train.shuffle(seed=seed).select(range(min(data.max_train_samples, len(train))))
+    if data.streaming:
+        train = train.shuffle(seed=seed, buffer_size=data.shuffle_buffer_size)
+    evaluation = None
+    if data.eval_split:
+        evaluation = load_dataset(data.dataset_name, data.dataset_config_name, split=data.eval_split)
+        if data.max_eval_samples is not None:
+            evaluation = evaluation.shuffle(seed=seed).select(range(min(data.max_eval_samples, len(evaluation))))
+    return train, evaluation
+
+
+def training_captions(train, streaming: bool) -> list[str]:
+    if not streaming:
+        return train["caption"]
+    return [row["caption"] for row in train.select_columns(["caption"]).take(TOKENIZER_CAPTIONS)]
+
+
+def _scalar_config(*groups) -> dict:
+    """Hyper-parameters as tracker-friendly scalars."""
+    flat = {}
+    for group in groups:
+        for key, value in asdict(group).items():
+            flat[key] = value if isinstance(value, int | float | str | bool) else str(value)
+    return flat
+
+
+def evaluate_model(model, processor, dataset, batch_size: int) -> dict:
+    embeddings = split_embeddings(model, processor, dataset, batch_size=batch_size)
+    return retrieval_report(embeddings)
+
+
+def _eval_scalars(report: dict) -> dict[str, float]:
+    out = {}
+    for direction, targets in report["whole_split"].items():
+        for target, scores in targets.items():
+            for k, value in scores.items():
+                out[f"eval/{direction}/{target}/{k}"] = value
+    return out
+
+
+class TrainLog:
+    """Every logged step as a JSON line in ``output_dir/train_log.jsonl`` (main process only)."""
+
+    def __init__(self, path: Path, enabled: bool):
+        self.path, self.enabled = path, enabled
+
+    def write(self, record: dict) -> None:
+        if self.enabled:
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    model_args, data_args, args = parse_args(argv)
+    output_dir = Path(args.output_dir)
+    accelerator = Accelerator(
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        mixed_precision=args.mixed_precision,
+        log_with=None if args.report_to == "none" else args.report_to,
+        project_dir=str(output_dir),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+    )
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    if not accelerator.is_local_main_process:
+        datasets.utils.logging.set_verbosity_error()
+        transformers.utils.logging.set_verbosity_error()
+    set_seed(args.seed)
+    if accelerator.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    accelerator.wait_for_everyone()
+
+    train, evaluation = load_splits(data_args, args.seed)
+    captions = training_captions(train, data_args.streaming) if model_args.model_name_or_path == TINY else None
+    spec = TinyClipSpec(image_size=model_args.tiny_image_size)
+    model, processor = load_clip(model_args.model_name_or_path, captions, spec)
+    freeze_towers(model, vision=model_args.freeze_vision_model, text=model_args.freeze_text_model)
+    if model_args.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    library = None
+    if data_args.mask_prob > 0:
+        library = ComponentLibrary.load(data_args.components or data_args.dataset_name)
+    collator = DynamicMaskingCollator(
+        processor,
+        library,
+        mask_prob=data_args.mask_prob,
+        mode=data_args.mask_mode,
+        fill=data_args.mask_fill,
+        seed=args.seed,
+    )
+    global_batch = args.per_device_train_batch_size * accelerator.num_processes
+    if not data_args.streaming and len(train) < global_batch:
+        raise ValueError(f"{len(train)} training pairs is less than one global batch ({global_batch})")
+    loader = DataLoader(
+        train,
+        batch_size=args.per_device_train_batch_size,
+        shuffle=not data_args.streaming,
+        drop_last=True,  # a contrastive batch needs its full set of negatives, and equal sizes on every process
+        collate_fn=collator,
+        num_workers=data_args.dataloader_num_workers,
+    )
+    optimizer = torch.optim.AdamW(
+        parameter_groups(model, args.weight_decay),
+        lr=args.learning_rate,
+        betas=(args.adam_beta1, args.adam_beta2),
+        eps=args.adam_epsilon,
+    )
+    if data_args.streaming and args.max_train_steps is None:
+        raise ValueError("--streaming needs --max_train_steps (a stream has no length)")
+    steps_per_epoch = None
+    if not data_args.streaming:
+        batches = len(train) // global_batch
+        steps_per_epoch = math.ceil(batches / args.gradient_accumulation_steps)
+    max_train_steps = args.max_train_steps or math.ceil(args.num_train_epochs * steps_per_epoch)
+    scheduler = get_scheduler(
+        args.lr_scheduler_type,
+        optimizer=optimizer,
+        num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
+        num_training_steps=max_train_steps * accelerator.num_processes,
+    )
+    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+
+    hyperparameters = _scalar_config(model_args, data_args, args)
+    accelerator.init_trackers("train_clip", config=hyperparameters)
+    log = TrainLog(output_dir / "train_log.jsonl", accelerator.is_main_process)
+
+    completed_steps, skip_batches, epoch = 0, 0, 0
+    checkpoint = resolve_checkpoint(args.resume_from_checkpoint, output_dir) if args.resume_from_checkpoint else None
+    if checkpoint is not None:
+        accelerator.print(f"resuming from {checkpoint}")
+        accelerator.load_state(str(checkpoint))
+        completed_steps = checkpoint_step(checkpoint)
+        if steps_per_epoch:
+            epoch = completed_steps // steps_per_epoch
+            skip_batches = (completed_steps % steps_per_epoch) * args.gradient_accumulation_steps
+        else:
+            skip_batches = completed_steps * args.gradient_accumulation_steps
+
+    unwrapped = accelerator.unwrap_model(model)
+    results: dict = {}
+    if evaluation is not None and completed_steps == 0:
+        results["before training"] = _evaluate(accelerator, model, processor, evaluation, args, completed_steps)
+
+    progress = tqdm(
+        total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="steps"
+    )
+    started, samples = time.perf_counter(), 0
+    running_loss, running_count = 0.0, 0
+    model.train()
+    while completed_steps < max_train_steps:
+        collator.set_epoch(epoch)
+        loader.set_epoch(epoch)
+        batches = accelerator.skip_first_batches(loader, skip_batches) if skip_batches else loader
+        skip_batches = 0
+        for batch in batches:
+            with accelerator.accumulate(model):
+                output = model(**batch)
+                loss = global_batch_loss(output.image_embeds, output.text_embeds, unwrapped.logit_scale)
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and args.max_grad_norm:
+                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            running_loss += loss.detach().item()
+            running_count += 1
+            samples += batch["input_ids"].shape[0] * accelerator.num_processes
+            if not accelerator.sync_gradients:
+                continue
+            with torch.no_grad():
+                unwrapped.logit_scale.clamp_(0, math.log(100))
+            completed_steps += 1
+            progress.update(1)
+            if completed_steps % args.logging_steps == 0 or completed_steps == max_train_steps:
+                record = {
+                    "step": completed_steps,
+                    "epoch": epoch,
+                    "loss": running_loss / running_count,
+                    "lr": scheduler.get_last_lr()[0],
+                    "logit_scale": unwrapped.logit_scale.exp().item(),
+                    "samples_per_second": samples / (time.perf_counter() - started),
+                }
+                accelerator.log({f"train/{k}": v for k, v in record.items() if k != "step"}, step=completed_steps)
+                log.write(record)
+                progress.set_postfix(loss=f"{record['loss']:.4f}")
+                running_loss, running_count = 0.0, 0
+            if args.checkpointing_steps and completed_steps % args.checkpointing_steps == 0:
+                accelerator.save_state(str(output_dir / f"checkpoint-{completed_steps}"))
+                if accelerator.is_main_process:
+                    prune_checkpoints(output_dir, args.checkpoints_total_limit)
+            if evaluation is not None and args.eval_steps and completed_steps % args.eval_steps == 0:
+                _evaluate(accelerator, model, processor, evaluation, args, completed_steps)
+            if completed_steps >= max_train_steps:
+                break
+        epoch += 1
+    progress.close()
+    seconds = time.perf_counter() - started
+
+    if evaluation is not None:
+        results["fine-tuned"] = _evaluate(accelerator, model, processor, evaluation, args, completed_steps)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        _save(
+            accelerator.unwrap_model(model),
+            processor,
+            results,
+            model_args,
+            data_args,
+            args,
+            hyperparameters,
+            train,
+            completed_steps,
+            seconds,
+        )
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return results
+
+
+def _evaluate(accelerator, model, processor, evaluation, args, step: int) -> dict | None:
+    """Retrieval top-k on the evaluation split, computed on the main process and logged."""
+    report = None
+    if accelerator.is_main_process:
+        report = evaluate_model(accelerator.unwrap_model(model), processor, evaluation, args.per_device_eval_batch_size)
+        accelerator.log(_eval_scalars(report), step=step)
+        whole = report["whole_split"]
+        accelerator.print(
+            f"step {step}: text-to-image top1/5/10 "
+            + "/".join(f"{v:.1f}" for v in whole["text_to_image"]["paired"].values())
+            + ", image-to-text "
+            + "/".join(f"{v:.1f}" for v in whole["image_to_text"]["paired"].values())
+        )
+    accelerator.wait_for_everyone()
+    return report
+
+
+def _save(model, processor, results, model_args, data_args, args, hyperparameters, train, steps, seconds) -> None:
+    output_dir = Path(args.output_dir)
+    model.save_pretrained(output_dir)
+    processor.save_pretrained(output_dir)
+    reports = {label: report for label, report in results.items() if report is not None}
+    markdown = whole_split_markdown(reports) if reports else None
+    if reports:
+        atomic_write_text(output_dir / "eval_results.json", json.dumps(reports, indent=2))
+    card = clip_model_card(
+        model_name_or_path=model_args.model_name_or_path,
+        dataset_name=data_args.dataset_name,
+        dataset_config=data_args.dataset_config_name,
+        mask_prob=data_args.mask_prob,
+        hyperparameters=hyperparameters,
+        evaluation_markdown=markdown,
+        train_rows=None if data_args.streaming else len(train),
+        steps=steps,
+        seconds=seconds,
+    )
+    atomic_write_text(output_dir / "README.md", str(card))
+    logger.info("saved model, processor and model card to %s", output_dir)
+    if markdown:
+        print(markdown)
+    if args.push_to_hub:
+        repo_id = args.hub_model_id or output_dir.name
+        url = upload_folder_to_hub(
+            output_dir,
+            repo_id,
+            repo_type="model",
+            token=args.hub_token,
+            private=args.hub_private_repo,
+            ignore_patterns=MODEL_UPLOAD_IGNORE,
+            commit_message=f"train_clip.py: {steps} steps, p = {data_args.mask_prob}",
+        )
+        logger.info("pushed to %s", url)
+
+
+MODEL_UPLOAD_IGNORE = ["checkpoint-*/**", "train_clip/**", "**/.*.tmp"]
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

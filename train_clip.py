@@ -1,0 +1,8 @@
+"""Entry point for ``accelerate launch train_clip.py ...``; the script lives in `nft1000.train_clip`."""
+
+import sys
+
+from nft1000.train_clip import main
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
