@@ -52,7 +52,7 @@ def retrieval_hits(
     if group_ids is not None and group_ids.shape != (n,):
         raise ValueError(f"groups must have one id per row ({n}), got shape {tuple(group_ids.shape)}")
     kth = {k: torch.empty(n, device=q_all.device) for k in ks}
-    paired = (q_all * g_all).sum(dim=1)
+    paired = torch.empty(n, device=q_all.device)  # taken from the same matmuls as the scores it is ranked among
     best_in_group = torch.full((n,), -torch.inf, device=q_all.device) if group_ids is not None else None
     for q0 in range(0, n, query_chunk):
         q = q_all[q0 : q0 + query_chunk]
@@ -60,6 +60,10 @@ def retrieval_hits(
         best = torch.full((q.shape[0],), -torch.inf, device=q.device)
         for g0 in range(0, n, gallery_chunk):
             scores = q @ g_all[g0 : g0 + gallery_chunk].t()
+            lo, hi = max(q0, g0), min(q0 + q.shape[0], g0 + scores.shape[1])
+            if lo < hi:
+                diagonal = torch.arange(lo, hi, device=q.device)
+                paired[lo:hi] = scores[diagonal - q0, diagonal - g0]
             running = torch.topk(
                 torch.cat([running, scores], dim=1), k=min(top, running.shape[1] + scores.shape[1]), dim=1, sorted=True
             ).values

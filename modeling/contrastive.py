@@ -1,27 +1,41 @@
 """CLIP's symmetric contrastive loss over the global batch.
 
 `CLIPModel(return_loss=True)` sees only the batch of its own process. Here each process gathers every
-process's embeddings with gradients (`torch.distributed.nn.functional.all_gather`, as open_clip's
-gather-with-grad does) and computes the loss over the global batch; the gradients that flow back to each
-process's own embeddings are summed over processes, and DDP's average over processes then gives exactly the
-single-process gradient of the same global batch.
+process's embeddings with gradients (as open_clip's gather-with-grad does) and computes the loss over the
+global batch; the gradients that flow back to each process's own embeddings are summed over processes, and
+DDP's average over processes then gives exactly the single-process gradient of the same global batch.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
+
+
+class _GatherWithGrad(torch.autograd.Function):
+    """All-gather along dim 0 (equal sizes on every process); the backward sums each slice's gradient over
+    processes and hands each process the slice of its own rows."""
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
+        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, tensor.contiguous())
+        ctx.rows, ctx.rank = tensor.shape[0], dist.get_rank()
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous()
+        dist.all_reduce(grad)
+        return grad[ctx.rank * ctx.rows : (ctx.rank + 1) * ctx.rows]
 
 
 def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
     """Concatenate `tensor` from every process in rank order, keeping the autograd graph (identity alone)."""
-    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return tensor
-    if torch.distributed.get_world_size() == 1:
-        return tensor
-    from torch.distributed.nn.functional import all_gather
-
-    return torch.cat(all_gather(tensor), dim=0)
+    return _GatherWithGrad.apply(tensor)
 
 
 def clip_contrastive_loss(

@@ -26,4 +26,15 @@ def train_clip_tokenizer(captions: Iterable[str], vocab_size: int = 4096) -> CLI
     backend.train_from_iterator(captions, trainer=trainer)
     model = json.loads(backend.to_str())["model"]
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
-    return CLIPTokenizer(vocab=model["vocab"], merges=merges)
+    return CLIPTokenizer(vocab=canonical_ids(model["vocab"], merges, [bos, eos]), merges=merges)
+
+
+def canonical_ids(vocab: dict[str, int], merges: list[tuple[str, str]], specials: list[str]) -> dict[str, int]:
+    """Token ids that do not depend on hash order: the trainer learns the same merges every run but numbers
+    its alphabet in the order of a hash map. Specials, then the alphabet sorted, then merges in order."""
+    merged = list(dict.fromkeys("".join(pair) for pair in merges))
+    alphabet = sorted(set(vocab) - set(merged) - set(specials))
+    order = [*specials, *alphabet, *merged]
+    if sorted(order) != sorted(vocab):
+        raise RuntimeError("trained BPE vocabulary does not match its merges")
+    return {token: i for i, token in enumerate(order)}

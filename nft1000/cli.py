@@ -206,11 +206,60 @@ def _run_preview_masking(args) -> None:
     print(f"wrote {args.out}")
 
 
+def _add_eval(sub) -> None:
+    p = sub.add_parser("eval", help="retrieval top-1/5/10 of CLIP models on a split (whole split and per collection)")
+    _flag(p, "model", action="append", required=True, help="checkpoint name or folder; repeat for several rows")
+    _flag(p, "dataset", required=True, help="exported NFT1000 folder or Hub repo id")
+    _flag(p, "config", default="mini")
+    _flag(p, "split", default="test")
+    _flag(p, "output_dir", type=Path, required=True, help="retrieval.json and retrieval.md go here")
+    _flag(p, "cache_dir", type=Path, help="embeddings cache (default: OUTPUT_DIR/embeddings)")
+    _flag(p, "batch_size", type=int, default=256)
+    _flag(p, "num_workers", type=int, default=0)
+    p.set_defaults(run=_run_eval)
+
+
+def _run_eval(args) -> None:
+    import json
+
+    from datasets import load_dataset
+
+    from evaluation.embeddings import split_embeddings
+    from evaluation.report import per_collection_markdown, retrieval_report, whole_split_markdown
+    from modeling.clip_models import load_clip
+    from nft1000_dataset.atomic import atomic_write_text
+
+    dataset = load_dataset(args.dataset, args.config, split=args.split)
+    reports = {}
+    for name in args.model:
+        model, processor = load_clip(name)
+        embeddings = split_embeddings(
+            model,
+            processor,
+            dataset,
+            name_or_path=name,
+            cache_dir=args.cache_dir or args.output_dir / "embeddings",
+            batch_size=args.batch_size,
+            num_workers=args.num_workers,
+        )
+        reports[name] = retrieval_report(embeddings)
+    sections = [
+        f"Retrieval on `{args.dataset}` ({args.config}, {args.split}: {len(dataset)} pairs), percent.",
+        "## Whole split\n\n" + whole_split_markdown(reports),
+    ]
+    for name, report in reports.items():
+        sections.append(f"## Within each collection: {name} (paired target)\n\n" + per_collection_markdown(report))
+    markdown = "\n\n".join(sections) + "\n"
+    atomic_write_text(args.output_dir / "retrieval.json", json.dumps(reports, indent=2))
+    atomic_write_text(args.output_dir / "retrieval.md", markdown)
+    print(markdown + f"\nwritten: {args.output_dir / 'retrieval.json'}, {args.output_dir / 'retrieval.md'}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nft1000", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"nft1000 {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_synth, _add_build, _add_push, _add_components, _add_preview_masking):
+    for add in (_add_synth, _add_build, _add_push, _add_components, _add_preview_masking, _add_eval):
         add(sub)
     return parser
 

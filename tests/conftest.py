@@ -71,3 +71,39 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared is absent")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def train_rows(exported):
+    from datasets import load_dataset
+
+    out, _ = exported
+    return load_dataset(str(out), "full", split="train")
+
+
+@pytest.fixture(scope="session")
+def separated(train_rows):
+    """Components separated from every training collection of the export (small support threshold)."""
+    from modeling.collection_rows import RowImages, rows_by_collection
+    from modeling.separation import SeparationParams, separate_collection
+
+    results = []
+    for collection, rows in rows_by_collection(train_rows).items():
+        attributes = [train_rows[i]["attributes"] for i in rows]
+        params = SeparationParams(min_support=4, max_images=48)
+        results.append(separate_collection(collection, attributes, RowImages(train_rows, rows), params))
+    return results
+
+
+@pytest.fixture(scope="session")
+def export_with_components(tmp_path_factory, exported, separated) -> Path:
+    """A copy of the export with its component library written in as the ``components`` config."""
+    import shutil
+
+    from modeling.library import save_library
+
+    out, _ = exported
+    copy = tmp_path_factory.mktemp("export_with_components") / "nft1000"
+    shutil.copytree(out, copy)
+    save_library(separated, copy)
+    return copy

@@ -1,7 +1,5 @@
 """Dynamic masking and the collator on a real exported synthetic dataset and its separated components."""
 
-import shutil
-
 import numpy as np
 import pytest
 import torch
@@ -11,28 +9,10 @@ from hypothesis import strategies as st
 from transformers import CLIPImageProcessor
 
 from modeling.collator import DynamicMaskingCollator
-from modeling.collection_rows import RowImages, rows_by_collection
-from modeling.library import ComponentLibrary, save_library
+from modeling.library import ComponentLibrary
 from modeling.masking import DynamicMasker
-from modeling.separation import SeparationParams, separate_collection
 from modeling.tokenizer import train_clip_tokenizer
 from nft1000_dataset.captions import build_caption
-
-
-@pytest.fixture(scope="session")
-def train_rows(exported):
-    out, _ = exported
-    return load_dataset(str(out), "full", split="train")
-
-
-@pytest.fixture(scope="session")
-def separated(train_rows):
-    results = []
-    for collection, rows in rows_by_collection(train_rows).items():
-        attributes = [train_rows[i]["attributes"] for i in rows]
-        params = SeparationParams(min_support=4, max_images=48)
-        results.append(separate_collection(collection, attributes, RowImages(train_rows, rows), params))
-    return results
 
 
 @pytest.fixture(scope="session")
@@ -135,11 +115,8 @@ def test_masking_without_a_library_is_a_clear_error(tokenizer):
         DynamicMaskingCollator(image_processor=CLIPImageProcessor(), tokenizer=tokenizer, mask_prob=0.5)
 
 
-def test_the_library_ships_as_the_components_config(exported, separated, tmp_path):
-    out, _ = exported
-    copy = tmp_path / "export"
-    shutil.copytree(out, copy)
-    save_library(separated, copy)
+def test_the_library_ships_as_the_components_config(export_with_components, separated):
+    copy = export_with_components
     assert "config_name: components" in (copy / "README.md").read_text()
     library = ComponentLibrary.load(str(copy))
     original = {c.key: c for r in separated for c in r.components if c.collection == separated[0].collection}

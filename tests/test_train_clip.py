@@ -1,0 +1,156 @@
+"""train_clip.py end to end on a real synthetic export with its component library, the 2-process
+global-batch loss, and `nft1000 eval` on the saved model."""
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from datasets import load_dataset
+from huggingface_hub import HfApi, ModelCard
+from transformers import CLIPModel, CLIPProcessor
+
+from evaluation.embeddings import encode_split
+from nft1000.cli import main as cli_main
+from nft1000.train_clip import evaluate_model
+from nft1000.train_clip import main as train_main
+
+pytestmark = pytest.mark.slow
+STEPS, CHECKPOINT_AT = 24, 12
+
+
+def train_args(dataset: Path, output_dir: Path, *extra: str) -> list[str]:
+    return [
+        "--dataset", str(dataset), "--config", "full", "--model", "tiny", "--tiny-image-size", "32",
+        "--output-dir", str(output_dir), "--per_device_train_batch_size", "16", "--max-train-steps", str(STEPS),
+        "--learning_rate", "5e-4", "--warmup-steps", "2", "--logging_steps", "1", "--mask-prob", "0.5",
+        "--checkpointing_steps", str(CHECKPOINT_AT), "--eval_split", "test", "--seed", "7", *extra,
+    ]  # fmt: skip
+
+
+def losses(output_dir: Path) -> dict[int, float]:
+    lines = (output_dir / "train_log.jsonl").read_text().splitlines()
+    return {record["step"]: record["loss"] for record in map(json.loads, lines)}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, export_with_components):
+    """One uninterrupted run with --push_to_hub; huggingface_hub's HTTP calls are stubbed and recorded."""
+    output_dir = tmp_path_factory.mktemp("train") / "clip-nft1000"
+    pushed = {}
+
+    def create_repo(self, repo_id, **kwargs):
+        pushed["repo"] = (repo_id, kwargs.get("repo_type"))
+        return f"https://huggingface.co/{repo_id}"
+
+    def create_commit(self, repo_id, operations, **kwargs):
+        pushed["files"] = {op.path_in_repo: Path(op.path_or_fileobj) for op in operations}
+
+    def validate_yaml(self, content, **kwargs):  # the Hub checks the model card's metadata (a POST)
+        pushed["card"] = content
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("huggingface_hub.hf_api.is_xet_available", lambda: False)
+        patch.setattr(HfApi, "create_repo", create_repo)
+        patch.setattr(HfApi, "create_commit", create_commit)
+        patch.setattr(HfApi, "_validate_yaml", validate_yaml)
+        results = train_main(train_args(export_with_components, output_dir, "--push_to_hub", "--hub_model_id", "me/x"))
+    return output_dir, results, pushed
+
+
+def test_a_short_run_lowers_the_loss_and_saves_everything(trained):
+    output_dir, results, _ = trained
+    by_step = losses(output_dir)
+    assert sorted(by_step) == list(range(1, STEPS + 1))
+    first, last = np.mean([by_step[s] for s in range(1, 5)]), np.mean([by_step[s] for s in range(STEPS - 3, STEPS + 1)])
+    assert last < first - 0.1, by_step
+    assert {"before training", "fine-tuned"} <= set(results)
+    assert (output_dir / f"checkpoint-{CHECKPOINT_AT}").is_dir() and (output_dir / f"checkpoint-{STEPS}").is_dir()
+    assert list((output_dir / "train_clip").rglob("events.out.tfevents*")), "no tensorboard log"
+    card = ModelCard.load(output_dir / "README.md")
+    assert card.data.library_name == "transformers"
+    assert "p = 0.5" in card.text and "| fine-tuned | text to image | paired (paper) |" in card.text
+
+
+def test_resuming_from_the_latest_checkpoint_reproduces_the_uninterrupted_run(trained, export_with_components):
+    output_dir, _, _ = trained
+    resumed = output_dir.parent / "resumed"
+    resumed.mkdir()
+    shutil.copytree(output_dir / f"checkpoint-{CHECKPOINT_AT}", resumed / f"checkpoint-{CHECKPOINT_AT}")
+    args = train_args(export_with_components, resumed, "--resume-from-checkpoint", "latest", "--report_to", "none")
+    train_main(args)
+    expected = {step: loss for step, loss in losses(output_dir).items() if step > CHECKPOINT_AT}
+    assert losses(resumed) == expected  # same data order, same masks, same optimizer state: exactly equal
+
+
+def test_the_saved_folder_loads_with_from_pretrained_and_gives_the_same_embeddings(trained, export_with_components):
+    output_dir, results, _ = trained
+    model, processor = CLIPModel.from_pretrained(output_dir), CLIPProcessor.from_pretrained(output_dir)
+    test = load_dataset(str(export_with_components), "full", split="test")
+    assert evaluate_model(model, processor, test, batch_size=64) == results["fine-tuned"]
+    rows = test.select(range(4))
+    images, texts = encode_split(model, processor, rows)
+    inputs = processor(text=list(rows["caption"]), images=list(rows["image"]), padding=True, return_tensors="pt")
+    with torch.no_grad():
+        plain_images = model.get_image_features(pixel_values=inputs["pixel_values"]).pooler_output
+        plain_texts = model.get_text_features(input_ids=inputs["input_ids"]).pooler_output
+    assert np.allclose(images, torch.nn.functional.normalize(plain_images, dim=-1).numpy(), atol=1e-5)
+    assert np.allclose(texts, torch.nn.functional.normalize(plain_texts, dim=-1).numpy(), atol=1e-5)
+
+
+def test_push_to_hub_uploads_the_model_folder_without_checkpoints(trained):
+    output_dir, _, pushed = trained
+    assert pushed["repo"] == ("me/x", "model")
+    files = pushed["files"]
+    assert {"config.json", "model.safetensors", "README.md", "processor_config.json", "tokenizer.json"} <= set(files)
+    assert not any(name.startswith(("checkpoint-", "train_clip/")) for name in files)
+    assert all(path.resolve().parent == output_dir.resolve() for path in files.values())
+    assert pushed["card"] == (output_dir / "README.md").read_text()
+
+
+def test_offline_with_a_hub_model_name_is_a_clear_error(export_with_components, tmp_path):
+    args = train_args(export_with_components, tmp_path / "out")
+    args[args.index("tiny")] = "openai/clip-vit-base-patch32"
+    with pytest.raises(RuntimeError, match="--model tiny"):
+        train_main(args)
+
+
+def test_two_processes_compute_the_loss_and_gradients_of_the_global_batch(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "result.json"
+    script = Path(__file__).with_name("distributed_loss_check.py")
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+    launch += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    subprocess.run([*launch, "--main_process_port", str(port), str(script), str(out)], check=True, timeout=300)
+    result = json.loads(out.read_text())
+    assert result["world_size"] == 2 and result["backend"] == "gloo"
+    assert result["builtin_full_batch_loss"] == pytest.approx(result["reference_loss"], abs=1e-6)
+    assert result["global_losses"] == pytest.approx([result["reference_loss"]] * 2, abs=1e-6)
+    assert result["max_gradient_difference"] <= 1e-5 * max(1.0, result["max_gradient"])
+    # what CLIPModel's own loss would have trained on: each process's half batch, a different loss
+    assert all(abs(local - result["reference_loss"]) > 1e-3 for local in result["local_builtin_losses"])
+
+
+def test_eval_command_writes_tables_and_reuses_cached_embeddings(trained, export_with_components, tmp_path, capsys):
+    output_dir, _, _ = trained
+    args = ["eval", "--model", str(output_dir), "--dataset", str(export_with_components), "--config", "full"]
+    args += ["--split", "test", "--output-dir", str(tmp_path)]
+    assert cli_main(args) == 0
+    cached = list((tmp_path / "embeddings").glob("*.safetensors"))
+    assert len(cached) == 1
+    stamp = cached[0].stat().st_mtime_ns
+    report = json.loads((tmp_path / "retrieval.json").read_text())[str(output_dir)]
+    assert set(report["per_collection"]) == set(
+        load_dataset(str(export_with_components), "full", split="test")["collection"]
+    )
+    assert "## Within each collection" in (tmp_path / "retrieval.md").read_text()
+    assert cli_main(args) == 0
+    assert cached[0].stat().st_mtime_ns == stamp  # read back, not recomputed
+    assert json.loads((tmp_path / "retrieval.json").read_text())[str(output_dir)] == report
