@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from modeling.collator import DynamicMaskingCollator
 from nft1000_dataset.atomic import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
+DEFAULT_CACHE_DIR = Path(os.environ.get("NFT1000_CACHE", Path.home() / ".cache" / "nft1000")) / "embeddings"
 
 
 @dataclass

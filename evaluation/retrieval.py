@@ -92,7 +92,7 @@ def naive_hits(queries, gallery, groups=None, ks: Sequence[int] = DEFAULT_KS) ->
     """The same metric from the full N x N score matrix (the reference; memory grows with N squared)."""
     scores = _as_tensor(queries) @ _as_tensor(gallery).t()
     paired = scores.diagonal()
-    ordered = torch.sort(scores, dim=1, descending=True).values
+    ordered = torch.topk(scores, k=min(max(ks), len(paired)), dim=1).values
     result = {"paired": {k: (paired >= ordered[:, min(k, len(paired)) - 1]).numpy() for k in ks}}
     if groups is not None:
         g = torch.as_tensor(np.asarray(groups))

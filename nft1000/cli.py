@@ -213,10 +213,32 @@ def _add_eval(sub) -> None:
     _flag(p, "config", default="mini")
     _flag(p, "split", default="test")
     _flag(p, "output_dir", type=Path, required=True, help="retrieval.json and retrieval.md go here")
-    _flag(p, "cache_dir", type=Path, help="embeddings cache (default: OUTPUT_DIR/embeddings)")
+    _add_embedding_flags(p)
+    p.set_defaults(run=_run_eval)
+
+
+def _add_embedding_flags(p) -> None:
+    from evaluation.embeddings import DEFAULT_CACHE_DIR
+
+    _flag(p, "cache_dir", type=Path, default=DEFAULT_CACHE_DIR, help="embeddings cache, shared by eval and cvi")
     _flag(p, "batch_size", type=int, default=256)
     _flag(p, "num_workers", type=int, default=0)
-    p.set_defaults(run=_run_eval)
+
+
+def _embeddings(args, dataset, name: str):
+    from evaluation.embeddings import split_embeddings
+    from modeling.clip_models import load_clip
+
+    model, processor = load_clip(name)
+    return split_embeddings(
+        model,
+        processor,
+        dataset,
+        name_or_path=name,
+        cache_dir=args.cache_dir,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+    )
 
 
 def _run_eval(args) -> None:
@@ -224,25 +246,11 @@ def _run_eval(args) -> None:
 
     from datasets import load_dataset
 
-    from evaluation.embeddings import split_embeddings
     from evaluation.report import per_collection_markdown, retrieval_report, whole_split_markdown
-    from modeling.clip_models import load_clip
     from nft1000_dataset.atomic import atomic_write_text
 
     dataset = load_dataset(args.dataset, args.config, split=args.split)
-    reports = {}
-    for name in args.model:
-        model, processor = load_clip(name)
-        embeddings = split_embeddings(
-            model,
-            processor,
-            dataset,
-            name_or_path=name,
-            cache_dir=args.cache_dir or args.output_dir / "embeddings",
-            batch_size=args.batch_size,
-            num_workers=args.num_workers,
-        )
-        reports[name] = retrieval_report(embeddings)
+    reports = {name: retrieval_report(_embeddings(args, dataset, name)) for name in args.model}
     sections = [
         f"Retrieval on `{args.dataset}` ({args.config}, {args.split}: {len(dataset)} pairs), percent.",
         "## Whole split\n\n" + whole_split_markdown(reports),
@@ -255,11 +263,51 @@ def _run_eval(args) -> None:
     print(markdown + f"\nwritten: {args.output_dir / 'retrieval.json'}, {args.output_dir / 'retrieval.md'}")
 
 
+def _add_cvi(sub) -> None:
+    p = sub.add_parser("cvi", help="per-collection CVI beside top-k (paper Table 6), alpha calibration (Figure 11)")
+    _flag(p, "model", required=True, help="checkpoint name or folder")
+    _flag(p, "dataset", required=True, help="exported NFT1000 folder or Hub repo id")
+    _flag(p, "config", default="mini")
+    _flag(p, "split", default="test")
+    _flag(p, "output_dir", type=Path, required=True, help="cvi.json, cvi.md (and alpha_curve.png) go here")
+    _flag(p, "alpha", type=float, default=0.7)
+    _flag(p, "exclude_diagonal", action="store_true", help="drop each row's own entry from its variance")
+    _flag(p, "similarity", choices=("cosine", "softmax"), default="cosine")
+    _flag(p, "calibrate_alpha", action="store_true", help="JSD against top-k for alpha in 0..1, plot the curve")
+    _add_embedding_flags(p)
+    p.set_defaults(run=_run_cvi)
+
+
+def _run_cvi(args) -> None:
+    import json
+
+    from datasets import load_dataset
+
+    from evaluation.cvi_index import CviOptions
+    from evaluation.cvi_report import calibrate_alpha, cvi_markdown, cvi_report, plot_alpha_curve, rank_correlation
+    from evaluation.report import retrieval_report
+    from nft1000_dataset.atomic import atomic_write_text
+
+    dataset = load_dataset(args.dataset, args.config, split=args.split)
+    embeddings = _embeddings(args, dataset, args.model)
+    options = CviOptions(alpha=args.alpha, include_diagonal=not args.exclude_diagonal, similarity=args.similarity)
+    report = cvi_report(embeddings, retrieval_report(embeddings), options)
+    report["spearman"] = rank_correlation(report)
+    calibration = None
+    if args.calibrate_alpha:
+        calibration = report["calibration"] = calibrate_alpha(report)
+        plot_alpha_curve(calibration, args.output_dir / "alpha_curve.png")
+    markdown = cvi_markdown(report, calibration, report["spearman"])
+    atomic_write_text(args.output_dir / "cvi.json", json.dumps(report, indent=2))
+    atomic_write_text(args.output_dir / "cvi.md", markdown)
+    print(markdown + f"\nwritten: {args.output_dir / 'cvi.json'}, {args.output_dir / 'cvi.md'}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nft1000", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"nft1000 {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_synth, _add_build, _add_push, _add_components, _add_preview_masking, _add_eval):
+    for add in (_add_synth, _add_build, _add_push, _add_components, _add_preview_masking, _add_eval, _add_cvi):
         add(sub)
     return parser
 

@@ -1,0 +1,83 @@
+"""The paper's Table 3 on the embedded default: `--model tiny` from scratch, equal budget, mask probability p in
+{0, 0.3, 0.5, 0.7}, in a data-rich setting (every training pair) and a data-scarce one (a fraction of them),
+evaluated on the test split (collections never seen in training, as in the paper's split).
+
+    python benchmarks/masking_ablation.py --dataset DIR --steps 400 --seeds 0 1 [--scarce-fraction 0.1]
+
+DIR is an export with the ``components`` config (`nft1000 components`). Prints a Markdown table (percent
+top-k, paired target, both directions) and writes every run's report to --output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+from datasets import load_dataset
+
+from nft1000.train_clip import main as train_clip
+
+
+def run(args, p: float, seed: int, samples: int | None, out: Path) -> dict:
+    argv = [
+        "--dataset", args.dataset, "--config", args.config, "--model", "tiny",
+        "--tiny-image-size", str(args.image_size), "--output-dir", str(out), "--mask-prob", str(p),
+        "--per-device-train-batch-size", str(args.batch_size), "--max-train-steps", str(args.steps),
+        "--learning-rate", str(args.learning_rate), "--warmup-steps", str(args.steps // 10), "--seed", str(seed),
+        "--eval-split", args.eval_split, "--report-to", "none", "--logging-steps", str(args.steps),
+        "--dataloader-num-workers", str(args.workers),
+    ]  # fmt: skip
+    if samples is not None:
+        argv += ["--max-train-samples", str(samples)]
+    start = time.perf_counter()
+    results = train_clip(argv)
+    return {"p": p, "seed": seed, "samples": samples, "seconds": time.perf_counter() - start, **results}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--config", default="full")
+    parser.add_argument("--eval-split", default="test")
+    parser.add_argument("--ps", type=float, nargs="+", default=[0.0, 0.3, 0.5, 0.7])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--learning-rate", type=float, default=5e-4)
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--scarce-fraction", type=float, default=0.1)
+    parser.add_argument("--output", type=Path, default=Path("masking_ablation.json"))
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+    train_rows = load_dataset(args.dataset, args.config, split="train").num_rows
+    settings = {"data-rich": None, "data-scarce": max(args.batch_size, int(args.scarce_fraction * train_rows))}
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for setting, samples in settings.items():
+            for p in args.ps:
+                for seed in args.seeds:
+                    out = Path(tmp) / f"{setting}-{p}-{seed}"
+                    runs.append({"setting": setting, **run(args, p, seed, samples, out)})
+                    args.output.write_text(json.dumps(runs, indent=2))
+    print(f"\ntrain rows: {train_rows}; {args.steps} steps x batch {args.batch_size}; seeds {args.seeds}\n")
+    print("| setting | train pairs | p | t2i top1 | t2i top5 | t2i top10 | i2t top1 | i2t top5 | i2t top10 | minutes |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for setting, samples in settings.items():
+        for p in args.ps:
+            chosen = [r for r in runs if r["setting"] == setting and r["p"] == p]
+            cells = []
+            for direction in ("text_to_image", "image_to_text"):
+                for k in ("top1", "top5", "top10"):
+                    values = [r["fine-tuned"]["whole_split"][direction]["paired"][k] for r in chosen]
+                    cells.append(f"{sum(values) / len(values):.1f}")
+            minutes = sum(r["seconds"] for r in chosen) / len(chosen) / 60
+            print(f"| {setting} | {samples or train_rows} | {p} | {' | '.join(cells)} | {minutes:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""Training throughput of CLIP: our pipeline (masking collator + global-batch loss) against a plain baseline
+(datasets + `CLIPProcessor` + default DataLoader + `CLIPModel`'s built-in loss), in the same run, with the time
+split into waiting for data and compute (forward, backward, optimizer step).
+
+    python benchmarks/train_speed.py                      # --model tiny on CPU
+    python benchmarks/train_speed.py --model vit-b32 --device cuda --precision bf16 --batch-size 256 --workers 8
+
+``vit-b32`` is ViT-B/32 CLIP built from its config (no download) at 224 px. Goal on a GPU (issue 4): >= 2x the
+baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from synthetic_export import synthetic_export
+from torch.utils.data import DataLoader
+from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+from modeling.clip_models import TinyClipSpec, build_tiny_clip
+from modeling.collator import DynamicMaskingCollator
+from modeling.components_job import separate_dataset
+from modeling.contrastive import global_batch_loss
+from modeling.library import ComponentLibrary
+from modeling.separation import SeparationParams
+from modeling.tokenizer import train_clip_tokenizer
+
+
+def build_model(name: str, captions: list[str]) -> tuple[CLIPModel, CLIPProcessor]:
+    if name == "tiny":
+        return build_tiny_clip(captions, TinyClipSpec())
+    tokenizer = train_clip_tokenizer(captions, vocab_size=4096)
+    special = {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id}
+    config = CLIPConfig(text_config={"vocab_size": len(tokenizer), **special, "pad_token_id": tokenizer.pad_token_id})
+    processor = CLIPProcessor(image_processor=CLIPImageProcessor(), tokenizer=tokenizer)
+    return CLIPModel(config), processor
+
+
+class PlainCollator:
+    """The baseline's collate_fn: the processor on PIL images and captions, nothing else."""
+
+    def __init__(self, processor: CLIPProcessor):
+        self.processor = processor
+
+    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        images = [row["image"].convert("RGB") for row in rows]
+        captions = [row["caption"] for row in rows]
+        out = self.processor(text=captions, images=images, padding=True, truncation=True, return_tensors="pt")
+        return {key: out[key] for key in ("pixel_values", "input_ids", "attention_mask")}
+
+
+def run(model, loader, ours: bool, device: str, precision: str, steps: int, warmup: int) -> dict[str, float]:
+    model.to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    autocast = (
+        torch.autocast(device_type=device, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+    )
+    data_time = compute_time = 0.0
+    samples, done = 0, 0
+    iterator = iter(loader)
+    while done < warmup + steps:
+        start = time.perf_counter()
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            iterator = iter(loader)
+            batch = next(iterator)
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        fetched = time.perf_counter()
+        with autocast:
+            if ours:
+                output = model(**batch)
+                loss = global_batch_loss(output.image_embeds, output.text_embeds, model.logit_scale)
+            else:
+                loss = model(**batch, return_loss=True).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        end = time.perf_counter()
+        if done >= warmup:
+            data_time += fetched - start
+            compute_time += end - fetched
+            samples += batch["input_ids"].shape[0]
+        done += 1
+    total = data_time + compute_time
+    return {"samples_per_s": samples / total, "data_s": data_time / steps, "compute_s": compute_time / steps}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=("tiny", "vit-b32"), default="tiny")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", choices=("no", "bf16"), default="no")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--collections", type=int, default=2)
+    parser.add_argument("--tokens", type=int, default=200)
+    args = parser.parse_args()
+    logging.disable(logging.INFO)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    with tempfile.TemporaryDirectory() as tmp:
+        dataset = synthetic_export(Path(tmp), args.collections, args.tokens)
+        library = ComponentLibrary.from_results(separate_dataset(dataset, SeparationParams(max_images=64), 2))
+        torch.manual_seed(0)
+        model, processor = build_model(args.model, dataset["caption"])
+        initial = {k: v.clone() for k, v in model.state_dict().items()}
+        rows = dataset.select_columns(["image", "caption", "collection", "attributes", "token_id"])
+
+        def loader(collate_fn):
+            return DataLoader(
+                rows, batch_size=args.batch_size, shuffle=True, drop_last=True, collate_fn=collate_fn,
+                num_workers=args.workers, pin_memory=args.device == "cuda", persistent_workers=args.workers > 0,
+            )  # fmt: skip
+
+        variants = {
+            "baseline: CLIPProcessor + DataLoader + built-in loss": (loader(PlainCollator(processor)), False),
+            "ours, p = 0": (loader(DynamicMaskingCollator(processor, mask_prob=0.0)), True),
+            "ours, p = 0.5": (loader(DynamicMaskingCollator(processor, library, mask_prob=0.5)), True),
+        }
+        results = {}
+        for name, (data, ours) in variants.items():
+            model.load_state_dict(initial)
+            results[name] = run(model, data, ours, args.device, args.precision, args.steps, args.warmup)
+    print(
+        f"model {args.model}, {args.device}, precision {args.precision}, batch {args.batch_size}, "
+        f"{args.workers} workers, {args.steps} timed steps after {args.warmup}, "
+        f"torch threads {torch.get_num_threads()}\n"
+    )
+    print("| pipeline | samples/s | data s/step | compute s/step | vs baseline |\n| --- | ---: | ---: | ---: | ---: |")
+    base = next(iter(results.values()))["samples_per_s"]
+    for name, r in results.items():
+        print(
+            f"| {name} | {r['samples_per_s']:.0f} | {r['data_s']:.3f} | {r['compute_s']:.3f} | "
+            f"{r['samples_per_s'] / base:.2f}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Per-collection retrieval difficulty (paper, Table 6): each collection's top-k beside its CVI, the alpha that
+makes CVI track top-k best (Figure 11: Jensen-Shannon divergence between the L1-normalised per-collection CVI
+and top-k vectors) and the rank correlation between CVI and top-1."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial.distance import jensenshannon
+from scipy.stats import spearmanr
+
+from .cvi_index import CviOptions, compute_cvi
+from .embeddings import SplitEmbeddings
+
+ALPHAS = tuple(round(0.05 * i, 2) for i in range(21))
+KS = ("top1", "top5", "top10")
+
+
+def cvi_from_parts(parts: dict[str, float], alpha: float) -> float:
+    return (alpha * parts["image_image"] + (1 - alpha) * parts["text_text"] + parts["text_image"]) / 2
+
+
+def cvi_report(embeddings: SplitEmbeddings, retrieval: dict, options: CviOptions) -> dict:
+    """CVI of the whole split and of each collection, beside the within-collection text-to-image top-k
+    (paired target) of `retrieval` (a `retrieval_report` of the same embeddings)."""
+    rows_of: dict[str, list[int]] = defaultdict(list)
+    for i, collection in enumerate(embeddings.collections):
+        rows_of[collection].append(i)
+    per_collection = {}
+    for collection, rows in rows_of.items():
+        if len(rows) < 2:
+            continue  # CVI needs two pairs; counted below
+        index = np.asarray(rows)
+        parts = compute_cvi(embeddings.image_embeds[index], embeddings.text_embeds[index], options)
+        topk = retrieval["per_collection"][collection]["text_to_image"]["paired"]
+        per_collection[collection] = {"rows": len(rows), **topk, **parts}
+    ordered = dict(sorted(per_collection.items(), key=lambda item: item[1]["cvi"]))
+    whole = compute_cvi(embeddings.image_embeds, embeddings.text_embeds, options)
+    return {
+        "alpha": options.alpha,
+        "options": {k: v for k, v in vars(options).items() if k != "chunk_size"},
+        "whole_split": {
+            "rows": len(embeddings.collections),
+            **retrieval["whole_split"]["text_to_image"]["paired"],
+            **whole,
+        },
+        "per_collection": ordered,
+        "skipped_collections": sorted(set(rows_of) - set(per_collection)),
+    }
+
+
+def jsd(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen-Shannon divergence (base 2, in [0, 1]) between two non-negative vectors, each L1-normalised."""
+    return float(jensenshannon(p / p.sum(), q / q.sum(), base=2) ** 2)
+
+
+def calibrate_alpha(report: dict, alphas: tuple[float, ...] = ALPHAS) -> dict:
+    """JSD between per-collection CVI(alpha) and each top-k vector, for every alpha; the best alpha per k."""
+    collections = list(report["per_collection"].values())
+    if len(collections) < 2:
+        raise ValueError("alpha calibration needs at least 2 collections")
+    curves, best = {}, {}
+    for k in KS:
+        topk = np.array([c[k] for c in collections], dtype=np.float64)
+        if topk.sum() == 0:
+            continue  # every collection at 0: no distribution to compare with
+        curves[k] = [jsd(np.array([cvi_from_parts(c, a) for c in collections]), topk) for a in alphas]
+        best[k] = alphas[int(np.argmin(curves[k]))]
+    return {"alphas": list(alphas), "jsd": curves, "best_alpha": best}
+
+
+def rank_correlation(report: dict) -> dict[str, float]:
+    """Spearman correlation across collections between CVI and each top-k (the paper's claim: positive)."""
+    collections = list(report["per_collection"].values())
+    cvi = [c["cvi"] for c in collections]
+    out = {}
+    for k in KS:
+        values = [c[k] for c in collections]
+        rho = spearmanr(cvi, values).statistic if len(set(values)) > 1 and len(set(cvi)) > 1 else float("nan")
+        out[k] = float(rho)
+    return out
+
+
+def plot_alpha_curve(calibration: dict, path: str | Path) -> None:
+    """The JSD-versus-alpha curves as a PNG (paper, Figure 11)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4), dpi=120)
+    for k, curve in calibration["jsd"].items():
+        axes.plot(
+            calibration["alphas"],
+            curve,
+            marker="o",
+            markersize=3,
+            label=f"{k} (best alpha {calibration['best_alpha'][k]})",
+        )
+    axes.set_xlabel("alpha")
+    axes.set_ylabel("JSD(CVI, top-k), L1-normalised over collections")
+    axes.set_title("CVI alpha calibration")
+    axes.legend()
+    figure.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def cvi_markdown(report: dict, calibration: dict | None = None, correlation: dict | None = None) -> str:
+    lines = [
+        f"CVI with alpha = {report['alpha']}; top-k is text-to-image within the collection (paired, percent); "
+        "sorted by CVI, hardest first.",
+        "",
+        "| collection | rows | top1 | top5 | top10 | CVI | image-image | text-text | text-image |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    rows = [*report["per_collection"].items(), ("whole split (top-k over the split)", report["whole_split"])]
+    for name, r in rows:
+        lines.append(
+            f"| {name} | {r['rows']} | {r['top1']:.1f} | {r['top5']:.1f} | {r['top10']:.1f} | {r['cvi']:.5f} | "
+            f"{r['image_image']:.5f} | {r['text_text']:.5f} | {r['text_image']:.5f} |"
+        )
+    if report["skipped_collections"]:
+        lines.append(f"\nSkipped (fewer than 2 pairs): {', '.join(report['skipped_collections'])}")
+    if correlation:
+        cells = ", ".join(f"{k}: {v:.3f}" for k, v in correlation.items())
+        lines.append(f"\nSpearman correlation across collections between CVI and top-k: {cells}")
+    if calibration:
+        cells = ", ".join(f"{k}: {v}" for k, v in calibration["best_alpha"].items())
+        lines.append(f"\nAlpha with the lowest JSD between per-collection CVI and top-k: {cells}")
+    return "\n".join(lines) + "\n"
