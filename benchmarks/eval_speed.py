@@ -1,7 +1,7 @@
 """Top-k retrieval evaluation: time and peak memory of the chunked exact evaluation against the naive full
 N x N matrix, on random d = 512 embeddings (both directions' cost is the same; one direction is timed, with
-the attribute-exact groups, as the real evaluation runs it). Each measurement runs in a fresh process; peak
-memory is the process's peak resident size above what it held once the embeddings were made.
+the attribute-exact groups, as the real evaluation runs it). Each measurement runs in a fresh process
+(`measured.py`): peak memory is what it needed above the embeddings themselves.
 
     python benchmarks/eval_speed.py [--sizes 10000 100000] [--device cpu|cuda] [--naive-max 20000]
 
@@ -12,54 +12,28 @@ than naive; the chunked matmuls' FLOP rate next to the machine's measured matmul
 from __future__ import annotations
 
 import argparse
-import multiprocessing
-import resource
 import time
 
 import numpy as np
 import torch
+from measured import measure
 
 from evaluation.retrieval import naive_hits, retrieval_hits
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * resource.getpagesize()
-
-
-def _measure(method: str, n: int, d: int, device: str, queue) -> None:
+def random_pairs(n: int, d: int, device: str):
     torch.manual_seed(0)
     queries = torch.nn.functional.normalize(torch.randn(n, d), dim=1)
     gallery = torch.nn.functional.normalize(queries + 0.5 * torch.randn(n, d), dim=1)
-    groups = np.arange(n) // 4
-    if device == "cuda":
-        queries, gallery = queries.cuda(), gallery.cuda()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-    held = _rss_bytes()
-    start = time.perf_counter()
-    if method == "chunked":
-        hits = retrieval_hits(queries, gallery, groups, device=device)
-    else:
-        hits = naive_hits(queries, gallery, groups)
-    if device == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
-    if device == "cuda":
-        peak = torch.cuda.max_memory_allocated() - base
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - held
-    queue.put((seconds, peak, float(hits["paired"][1].mean())))
+    return queries.to(device), gallery.to(device), np.arange(n) // 4, device
 
 
-def measure(method: str, n: int, d: int, device: str) -> tuple[float, int, float]:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=_measure, args=(method, n, d, device, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
+def chunked_top1(queries, gallery, groups, device) -> float:
+    return float(retrieval_hits(queries, gallery, groups, device=device)["paired"][1].mean())
+
+
+def naive_top1(queries, gallery, groups, device) -> float:
+    return float(naive_hits(queries, gallery, groups)["paired"][1].mean())
 
 
 def matmul_rate(device: str, size: int = 4096, d: int = 512, repeats: int = 5) -> float:
@@ -92,7 +66,8 @@ def main() -> None:
         naive_seconds = None
         methods = ["naive", "chunked"] if n <= args.naive_max else ["chunked"]
         for method in methods:
-            seconds, peak, top1 = measure(method, n, args.dim, args.device)
+            function = naive_top1 if method == "naive" else chunked_top1
+            seconds, peak, top1 = measure(random_pairs, function, n, args.dim, args.device, cuda=args.device == "cuda")
             naive_seconds = seconds if method == "naive" else naive_seconds
             ratio = f"{naive_seconds / seconds:.2f}x" if naive_seconds else "does not fit"
             rate_here = flops / seconds / 1e9

@@ -141,7 +141,7 @@ def test_two_processes_compute_the_loss_and_gradients_of_the_global_batch(tmp_pa
 def test_eval_command_writes_tables_and_reuses_cached_embeddings(trained, export_with_components, tmp_path, capsys):
     output_dir, _, _ = trained
     args = ["eval", "--model", str(output_dir), "--dataset", str(export_with_components), "--config", "full"]
-    args += ["--split", "test", "--output-dir", str(tmp_path)]
+    args += ["--split", "test", "--output-dir", str(tmp_path), "--cache-dir", str(tmp_path / "embeddings")]
     assert cli_main(args) == 0
     cached = list((tmp_path / "embeddings").glob("*.safetensors"))
     assert len(cached) == 1
@@ -154,3 +154,22 @@ def test_eval_command_writes_tables_and_reuses_cached_embeddings(trained, export
     assert cli_main(args) == 0
     assert cached[0].stat().st_mtime_ns == stamp  # read back, not recomputed
     assert json.loads((tmp_path / "retrieval.json").read_text())[str(output_dir)] == report
+
+
+def test_cvi_command_reports_collections_calibrates_alpha_and_reuses_the_eval_cache(
+    trained, export_with_components, tmp_path
+):
+    output_dir, _, _ = trained
+    common = ["--model", str(output_dir), "--dataset", str(export_with_components), "--config", "full"]
+    common += ["--split", "train", "--cache-dir", str(tmp_path / "cache")]
+    assert cli_main(["eval", *common, "--output-dir", str(tmp_path / "eval")]) == 0
+    cached = sorted((tmp_path / "cache").iterdir())
+    assert cli_main(["cvi", *common, "--output-dir", str(tmp_path / "cvi"), "--calibrate-alpha"]) == 0
+    assert sorted((tmp_path / "cache").iterdir()) == cached  # the embeddings of `eval` were reused
+    report = json.loads((tmp_path / "cvi" / "cvi.json").read_text())
+    train = load_dataset(str(export_with_components), "full", split="train")
+    assert set(report["per_collection"]) == set(train["collection"])
+    values = [r["cvi"] for r in report["per_collection"].values()]
+    assert values == sorted(values) and all(v > 0 for v in values)
+    assert len(report["calibration"]["alphas"]) == 21 and set(report["spearman"]) == {"top1", "top5", "top10"}
+    assert (tmp_path / "cvi" / "alpha_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
