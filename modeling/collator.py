@@ -28,11 +28,12 @@ from .library import ComponentLibrary
 from .masking import DynamicMasker
 
 
-def _as_array(image: Any) -> np.ndarray:
+def _decoded(image: Any) -> Image.Image | np.ndarray:
+    """A PIL image (RGB) or an array, from whatever a dataset row holds."""
     if isinstance(image, dict):  # undecoded datasets Image: {"bytes", "path"}
         image = Image.open(io.BytesIO(image["bytes"]) if image.get("bytes") else image["path"])
     if isinstance(image, Image.Image):
-        return np.asarray(image.convert("RGB"))
+        return image if image.mode == "RGB" else image.convert("RGB")
     return np.asarray(image)
 
 
@@ -56,24 +57,28 @@ class ImagePipeline:
         self.fast = bool(simple)
         if self.fast:
             self.resample = Image.Resampling(int(image_processor.resample))
-            self.scale = np.float32(image_processor.rescale_factor)
-            self.mean = np.asarray(image_processor.image_mean, dtype=np.float32)[:, None, None]
-            self.std = np.asarray(image_processor.image_std, dtype=np.float32)[:, None, None]
+            scale = np.float32(image_processor.rescale_factor)
+            mean = np.asarray(image_processor.image_mean, dtype=np.float32)[:, None, None]
+            std = np.asarray(image_processor.image_std, dtype=np.float32)[:, None, None]
+            self.gain, self.offset = scale / std, -mean / std  # (x * scale - mean) / std in one multiply-add
 
-    def resize(self, image: np.ndarray) -> np.ndarray:
+    def resize(self, image: Image.Image | np.ndarray) -> np.ndarray:
         """Shortest edge to the processor's size (fast path only), as uint8: masking can work at this size."""
-        height, width = image.shape[:2]
+        picture = image if isinstance(image, Image.Image) else Image.fromarray(image)
+        width, height = picture.size
         short, long = (width, height) if width <= height else (height, width)
         new_short, new_long = self.shortest_edge, int(self.shortest_edge * long / short)
         size = (new_short, new_long) if width <= height else (new_long, new_short)  # PIL wants (w, h)
-        return np.asarray(Image.fromarray(image).resize(size, resample=self.resample))
+        return np.asarray(picture.resize(size, resample=self.resample))
 
     def finish(self, resized: np.ndarray) -> np.ndarray:
         """Centre-crop, rescale and normalise a resized uint8 image; C x H x W float32."""
         crop_h, crop_w = self.crop
         top, left = (resized.shape[0] - crop_h) // 2, (resized.shape[1] - crop_w) // 2
         cropped = resized[top : top + crop_h, left : left + crop_w].transpose(2, 0, 1).astype(np.float32)
-        return (cropped * self.scale - self.mean) / self.std
+        cropped *= self.gain
+        cropped += self.offset
+        return cropped
 
     def __call__(self, images: list[np.ndarray], resized: bool = False) -> torch.Tensor:
         if not self.fast:
@@ -129,9 +134,8 @@ class DynamicMaskingCollator:
         to the processor's size, and masking works at that size (masks are resized once per collection)."""
         images, captions = [], []
         for row in rows:
-            image = _as_array(row["image"])
-            if self.pipeline.fast:
-                image = self.pipeline.resize(image)
+            image = _decoded(row["image"])
+            image = self.pipeline.resize(image) if self.pipeline.fast else np.asarray(image)
             if self.masker is None or self.mask_prob == 0:
                 images.append(image)
                 captions.append(row["caption"])
