@@ -11,15 +11,20 @@ def colour_codes(images: np.ndarray) -> np.ndarray:
     return (images[..., 0] << 16) | (images[..., 1] << 8) | images[..., 2]
 
 
-def modal_colour(images: np.ndarray) -> np.ndarray:
-    """The most frequent exact colour at each pixel across the stack (ties: the smallest code); H x W x 3."""
-    codes = np.sort(colour_codes(images).reshape(len(images), -1), axis=0)
-    best_code = codes[0].copy()
-    best_run = np.ones(codes.shape[1], dtype=np.int32)
+def modal_colour(images: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarray:
+    """The most frequent exact colour at each pixel across the stack (ties: the smallest code); H x W x 3.
+
+    `exclude` (N x H x W bool) leaves those entries out of the count (black where every entry is excluded)."""
+    codes = colour_codes(images)
+    if exclude is not None:
+        codes = np.where(exclude, -1, codes)
+    codes = np.sort(codes.reshape(len(images), -1), axis=0)
+    best_code = np.maximum(codes[0], 0)
+    best_run = (codes[0] >= 0).astype(np.int32)
     run = np.ones(codes.shape[1], dtype=np.int32)
     for k in range(1, len(codes)):
         run = np.where(codes[k] == codes[k - 1], run + 1, 1)
-        better = run > best_run
+        better = (run > best_run) & (codes[k] >= 0)
         best_run = np.where(better, run, best_run)
         best_code = np.where(better, codes[k], best_code)
     height, width = images.shape[1:3]

@@ -57,6 +57,7 @@ class SeparationParams:
     rival_ratio: float = 0.5  # ... and at least this fraction of what the best other producing type explains
     min_area: int = 16  # pixels; fewer means no consistent pixels
     max_images: int = 256  # images held in memory per collection
+    colour_passes: int = 2  # modal colours tried per pixel (the second one recovers occluded components)
     method: str = "contrast"  # or "paper"
     seed: int = 0
 
@@ -174,32 +175,34 @@ class Grouping:
         onehot[inverse, np.arange(len(labels))] = 1.0
         return cls(groups, onehot, onehot.sum(axis=1, keepdims=True))
 
-    def split(self, has_value: np.ndarray, lacking: np.ndarray) -> tuple[np.ndarray, ...]:
-        """One-hot matrices and counts of the groups' tokens with a value and of those in `lacking`, for
-        groups with at least two of each."""
+    def split(self, has_value: np.ndarray, lacking: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One-hot matrices of the groups' tokens with a value and of those in `lacking`, for groups with at
+        least two of each."""
         with_counts = self.onehot[:, has_value].sum(axis=1)
         without_counts = self.onehot[:, lacking].sum(axis=1)
         usable = (with_counts >= 2) & (without_counts >= 2)
-        return (
-            self.onehot[usable][:, has_value],
-            with_counts[usable, None],
-            self.onehot[usable][:, lacking],
-            without_counts[usable, None],
-        )
+        return self.onehot[usable][:, has_value], self.onehot[usable][:, lacking]
 
 
-def _group_stats(agree: np.ndarray, grouping: Grouping, overall: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per pixel of `agree` (N x P, 0/1): the adjusted share of its variance explained by the grouping (like
-    an adjusted R squared, so that trait types with many values gain nothing) and each group's mean (G x P).
-    `overall` is the mean of `agree` over the tokens."""
-    n, k = agree.shape[0], len(grouping.groups)
-    means = (grouping.onehot @ agree) / grouping.counts
-    if k < 2 or n <= k:
-        return np.zeros(agree.shape[1], dtype=np.float32), means
-    within = (grouping.counts * means * (1 - means)).sum(axis=0) / (n - k)
-    total = overall * (1 - overall) * n / (n - 1)
+def _weighted_means(onehot: np.ndarray, agree: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each group's mean of `agree` over the tokens that count at each pixel (weight 1), and their number."""
+    counts = onehot @ weight
+    means = (onehot @ (agree * weight)) / np.maximum(counts, 1)
+    return means, counts
+
+
+def _group_stats(agree: np.ndarray, weight: np.ndarray, grouping: Grouping) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel of `agree` (N x P, 0/1), over the tokens that count there (`weight`, N x P, 0/1): the adjusted
+    share of its variance explained by the grouping (like an adjusted R squared, so that trait types with many
+    values gain nothing) and each group's mean (G x P)."""
+    means, counts = _weighted_means(grouping.onehot, agree, weight)
+    n = weight.sum(axis=0)
+    k = (counts > 0).sum(axis=0)
+    overall = (agree * weight).sum(axis=0) / np.maximum(n, 1)
+    within = (counts * means * (1 - means)).sum(axis=0) / np.maximum(n - k, 1)
+    total = overall * (1 - overall) * n / np.maximum(n - 1, 1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(total > 0, 1 - within / total, 0.0)
+        share = np.where((total > 0) & (k >= 2) & (n > k), 1 - within / total, 0.0)
     return share.astype(np.float32), means
 
 
@@ -211,22 +214,30 @@ def _shows_without(means: np.ndarray, groups: np.ndarray, reference: np.ndarray)
     return means[absent[0]] >= 0.5 * reference
 
 
-def _shows_without_value(agree_with: np.ndarray, agree_without: np.ndarray, split, ratio: float) -> np.ndarray:
+def _shows_without_value(agree, weight, has_value, lacking, split, ratio: float) -> np.ndarray:
     """Per pixel: among tokens with the other trait type's value under which ours shows the colour most,
     do tokens lacking ours show it at least `ratio` as often? Then that value, not ours, explains the colour
     (a background that every token with a rare hat happens to share)."""
-    with_onehot, with_counts, without_onehot, without_counts = split
+    with_onehot, without_onehot = split
     if len(with_onehot) == 0:
-        return np.zeros(agree_with.shape[1], dtype=bool)
-    with_means = (with_onehot @ agree_with) / with_counts
-    without_means = (without_onehot @ agree_without) / without_counts
+        return np.zeros(agree.shape[1], dtype=bool)
+    with_means, _ = _weighted_means(with_onehot, agree[has_value], weight[has_value])
+    without_means, _ = _weighted_means(without_onehot, agree[lacking], weight[lacking])
     best = with_means.argmax(axis=0)
-    columns = np.arange(agree_with.shape[1])
+    columns = np.arange(agree.shape[1])
     return without_means[best, columns] >= ratio * with_means[best, columns]
 
 
-def _owned_by(key: TraitKey, colour: np.ndarray, candidate: np.ndarray, pool: Pool, params: SeparationParams):
-    """Which candidate pixels the value's trait type produces (see the module docstring, step 3)."""
+def _owned_by(
+    key: TraitKey,
+    colour: np.ndarray,
+    candidate: np.ndarray,
+    pool: Pool,
+    params: SeparationParams,
+    earlier: Sequence[np.ndarray] = (),
+):
+    """Which candidate pixels the value's trait type produces (see the module docstring, step 3). Tokens that
+    show one of the `earlier` passes' colours at a pixel do not count there: what covers them is explained."""
     has_value = np.array([key in pool.keys[i] for i in pool.ids])
     own_grouping = pool.groupings[key[0]]
     if pool.repeated[key[0]]:  # a trait type a token can carry several times: the value alone is the factor
@@ -240,25 +251,26 @@ def _owned_by(key: TraitKey, colour: np.ndarray, candidate: np.ndarray, pool: Po
     owned = np.zeros_like(candidate)
     for start in range(0, len(ys), PIXEL_CHUNK):
         y, x = ys[start : start + PIXEL_CHUNK], xs[start : start + PIXEL_CHUNK]
-        target = colour[y, x]
-        agree = matches(pool.stack[:, y, x], target, params.tolerance).astype(np.float32)
-        with_value = agree[has_value].mean(axis=0)
-        without = agree[~has_value].mean(axis=0) if (~has_value).any() else np.zeros_like(with_value)
-        associated = with_value > without  # the cheap test first: only these pixels get the group statistics
-        y, x, agree = y[associated], x[associated], agree[:, associated]
-        with_value = with_value[associated]
+        pixels = pool.stack[:, y, x]
+        agree = matches(pixels, colour[y, x], params.tolerance).astype(np.float32)
+        weight = np.ones_like(agree)
+        for previous in earlier:
+            weight[matches(pixels, previous[y, x], params.tolerance)] = 0.0
+        with_value, _ = _weighted_means(has_value[None].astype(np.float32), agree, weight)
+        without, _ = _weighted_means((~has_value)[None].astype(np.float32), agree, weight)
+        associated = with_value[0] > without[0]  # the cheap test first: only these pixels get the statistics
+        y, x, agree, weight = y[associated], x[associated], agree[:, associated], weight[:, associated]
+        with_value = with_value[0, associated]
         if not len(y):
             continue
-        overall = agree.mean(axis=0)
-        agree_with, agree_without = agree[has_value], agree[lacking]
-        own, means = _group_stats(agree, own_grouping, overall)
+        own, means = _group_stats(agree, weight, own_grouping)
         best_other = np.zeros_like(own)
         explained_elsewhere = np.zeros(own.shape, dtype=bool)
         for grouping, split in others:
-            share, other_means = _group_stats(agree, grouping, overall)
+            share, other_means = _group_stats(agree, weight, grouping)
             producer = ~_shows_without(other_means, grouping.groups, other_means.max(axis=0))
             best_other = np.maximum(best_other, np.where(producer, share, 0.0))
-            explained_elsewhere |= _shows_without_value(agree_with, agree_without, split, ratio)
+            explained_elsewhere |= _shows_without_value(agree, weight, has_value, lacking, split, ratio)
         keep = (
             (own >= params.min_explained)
             & (own >= params.rival_ratio * best_other)
@@ -309,6 +321,36 @@ def _paper_method(positives: np.ndarray, params: SeparationParams, rng: random.R
     return mask, colour, confidence
 
 
+def _contrast_method(key: TraitKey, positives: np.ndarray, negatives: np.ndarray, pool: Pool, params: SeparationParams):
+    """Steps 2 and 3 of the module docstring, in `colour_passes` passes: each pass takes the modal colour
+    among the positives that matched none of the earlier passes' colours there, so a component that an
+    occluder hides in most of its tokens (eyes behind glasses of one frame colour) is still found where the
+    occluder's colour, owned by another trait type, won the first pass."""
+    shape = positives.shape[1:3]
+    mask, colour = np.zeros(shape, dtype=bool), np.zeros((*shape, 3), dtype=np.uint8)
+    agree_owned = np.zeros(shape, dtype=np.float32)
+    excluded = np.zeros(positives.shape[:3], dtype=bool)
+    earlier: list[np.ndarray] = []
+    for _ in range(params.colour_passes):
+        candidate_colour = modal_colour(positives, exclude=excluded)
+        agree_pos = agreement(positives, candidate_colour, params.tolerance)
+        agree_neg = agreement(negatives, candidate_colour, params.tolerance)
+        candidate = (
+            ~mask
+            & (agree_pos >= params.min_positive_rate)
+            & (agree_pos * len(positives) >= 2)
+            & (agree_pos - agree_neg >= params.prefilter_gap)  # cheap, before the per-type statistics
+        )
+        owned = _owned_by(key, candidate_colour, candidate, pool, params, earlier)
+        earlier.append(candidate_colour)
+        mask |= owned
+        colour[owned] = candidate_colour[owned]
+        agree_owned[owned] = agree_pos[owned]
+        excluded |= matches(positives, candidate_colour, params.tolerance)
+    confidence = float(agree_owned[mask].mean()) if mask.any() else 0.0
+    return mask, colour, confidence
+
+
 def separate_collection(
     collection: str,
     tokens: Sequence[list[Attribute]],
@@ -338,20 +380,10 @@ def separate_collection(
         if params.method == "paper":
             mask, colour, confidence = _paper_method(positives, params, rng)
         else:
-            colour = modal_colour(positives)
-            agree_pos = agreement(positives, colour, params.tolerance)
             lacking = [i for i in pool.ids if key not in keys[i]]
             sample = rng.sample(lacking, min(len(lacking), params.prefilter_tokens))
-            agree_neg = agreement(
-                np.stack([images[i] for i in sample]) if sample else positives[:0], colour, params.tolerance
-            )
-            candidate = (
-                (agree_pos >= params.min_positive_rate)
-                & (agree_pos * len(positives) >= 2)
-                & (agree_pos - agree_neg >= params.prefilter_gap)  # cheap, before the per-type statistics
-            )
-            mask = _owned_by(key, colour, candidate, pool, params)
-            confidence = float(agree_pos[mask].mean()) if mask.any() else 0.0
+            negatives = np.stack([images[i] for i in sample]) if sample else positives[:0]
+            mask, colour, confidence = _contrast_method(key, positives, negatives, pool, params)
         if mask.sum() < params.min_area:
             result.skipped[name] = "no consistent pixels (a non-visual attribute?)"
             continue

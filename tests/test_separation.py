@@ -100,3 +100,32 @@ def test_modal_colour_is_the_most_frequent_colour():
     stack[3:, 0, 1] = (9, 9, 9)
     stack[:2, 0, 1] = (4, 4, 4)
     assert modal_colour(stack)[0].tolist() == [[1, 2, 3], [4, 4, 4]]  # a 2-2 tie: the smaller colour
+
+
+def test_a_component_hidden_in_most_of_its_tokens_is_recovered_by_the_second_colour():
+    rng = np.random.default_rng(0)
+    tokens, images = [], []
+    for repeat in range(6):  # shades on top in five of every six tokens: in the band's middle the modal
+        for background, hat in itertools.product(BACKGROUNDS, HATS):  # colour of its carriers is the shades'
+            glasses = "Shades" if repeat else ("None", "Monocle")[len(background) % 2]
+            tokens.append(
+                [
+                    {"trait_type": "Background", "value": background, "display_type": None},
+                    {"trait_type": "Hat", "value": hat, "display_type": None},
+                    {"trait_type": "Glasses", "value": glasses, "display_type": None},
+                ]
+            )
+            images.append(_token(background, hat, glasses, 0, rng))
+    overlap = np.zeros((SIZE, SIZE), dtype=bool)
+    overlap[HATS["Band"]] = True
+    overlap &= _truth(GLASSES["Shades"])
+
+    def band(passes):
+        params = SeparationParams(min_support=4, colour_passes=passes)
+        result = separate_collection("Toy", tokens, images.__getitem__, params)
+        return next(c for c in result.components if c.key == ("Hat", "Band"))
+
+    assert not band(1).mask[overlap].any()  # one pass: the shades' colour won there, and it is not the band's
+    recovered = band(2)
+    assert recovered.mask[HATS["Band"]].all()
+    assert (recovered.rgb[overlap] == HAT_COLOUR).all()
