@@ -9,14 +9,16 @@ wherever it shows. For each (trait_type, value) with enough support:
    agrees where it is within ``tolerance`` of it (the tolerance absorbs the resampling noise of the 512-px
    standardisation). Occlusion by higher layers only lowers the agreement, so the fragments of several groups
    superpose into the whole component; pixels where fewer than ``min_positive_rate`` of the positives agree
-   are dropped.
+   are dropped. Where an occluder hides the component in most positives its colour wins the mode; a second
+   pass (``colour_passes``) takes the modal colour among the positives that did not show the first one.
 3. Contrast: over a pool of tokens with and without the value, a pixel is kept only if the trait type of the
    value explains whether a token shows that colour there better than any other trait type does (variance of
    the agreement explained by each trait type's values, adjusted for their number). A pixel that tokens
    lacking the value show too is thereby explained by something else: a background the positives happen to
    share, the skin between the eyes that other eye values cover. Parts common to several or all values of
    the same trait type (the neck of every body, the frame of every pair of glasses) are explained by that
-   trait type and belong to each value that shows them.
+   trait type and belong to each value that shows them. In the second pass, tokens that show the first
+   pass's colour at a pixel do not count in its statistics: what hides them there is already explained.
 
 ``method="paper"`` is the literal recipe for comparison: random groups, a template differenced against the
 rest of its group, the fragments of all rounds united, no contrast. Values meaning "absent" ("None"),
@@ -277,6 +279,8 @@ def _owned_by(
             & ~_shows_without(means, own_grouping.groups, with_value)
             & ~explained_elsewhere
         )
+        if earlier:  # enough contrast must be left where the earlier colours hide some tokens
+            keep &= weight[lacking].sum(axis=0) >= MIN_CONTRAST
         owned[y[keep], x[keep]] = True
     return owned
 
