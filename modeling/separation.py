@@ -9,8 +9,8 @@ wherever it shows. For each (trait_type, value) with enough support:
    agrees where it is within ``tolerance`` of it (the tolerance absorbs the resampling noise of the 512-px
    standardisation). Occlusion by higher layers only lowers the agreement, so the fragments of several groups
    superpose into the whole component; pixels where fewer than ``min_positive_rate`` of the positives agree
-   are dropped. Where an occluder hides the component in most positives its colour wins the mode; a second
-   pass (``colour_passes``) takes the modal colour among the positives that did not show the first one.
+   are dropped. Where an occluder hides the component in most positives its colour wins the mode; an optional
+   second pass (``colour_passes=2``) takes the modal colour among the positives that did not show the first.
 3. Contrast: over a pool of tokens with and without the value, a pixel is kept only if the trait type of the
    value explains whether a token shows that colour there better than any other trait type does (variance of
    the agreement explained by each trait type's values, adjusted for their number). A pixel that tokens
@@ -59,7 +59,7 @@ class SeparationParams:
     rival_ratio: float = 0.5  # ... and at least this fraction of what the best other producing type explains
     min_area: int = 16  # pixels; fewer means no consistent pixels
     max_images: int = 256  # images held in memory per collection
-    colour_passes: int = 2  # modal colours tried per pixel (the second one recovers occluded components)
+    colour_passes: int = 1  # modal colours tried per pixel (2 recovers components hidden in most tokens)
     method: str = "contrast"  # or "paper"
     seed: int = 0
 
