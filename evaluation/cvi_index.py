@@ -46,8 +46,9 @@ def _check(image_embeds, text_embeds, options: CviOptions) -> tuple[np.ndarray, 
         raise ValueError(f"image_embeds {images.shape} and text_embeds {texts.shape} must be pairs of one shape")
     if images.shape[0] < 2 or images.shape[1] == 0:
         raise ValueError(f"CVI needs at least 2 pairs of non-empty embeddings, got shape {images.shape}")
-    if not (np.isfinite(images).all() and np.isfinite(texts).all()):
-        raise ValueError("embeddings contain NaN or infinite values")
+    for rows in _chunks(images.shape[0], options.chunk_size):  # in chunks: no N x d temporary
+        if not (np.isfinite(images[rows]).all() and np.isfinite(texts[rows]).all()):
+            raise ValueError(f"embeddings contain NaN or infinite values (rows {rows.start}-{rows.stop - 1})")
     if not 0.0 <= options.alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {options.alpha}")
     if options.similarity not in ("cosine", "softmax"):

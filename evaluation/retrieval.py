@@ -64,12 +64,15 @@ def retrieval_hits(
             if lo < hi:
                 diagonal = torch.arange(lo, hi, device=q.device)
                 paired[lo:hi] = scores[diagonal - q0, diagonal - g0]
-            running = torch.topk(
-                torch.cat([running, scores], dim=1), k=min(top, running.shape[1] + scores.shape[1]), dim=1, sorted=True
-            ).values
+            best_here = torch.topk(scores, k=min(top, scores.shape[1]), dim=1).values  # no copy of the block
+            merged = torch.cat([running, best_here], dim=1)
+            running = torch.topk(merged, k=min(top, merged.shape[1]), dim=1).values
             if group_ids is not None:
                 same = group_ids[q0 : q0 + query_chunk, None] == group_ids[None, g0 : g0 + gallery_chunk]
-                best = torch.maximum(best, scores.masked_fill(~same, -torch.inf).amax(dim=1))
+                columns = same.any(dim=0).nonzero().squeeze(1)  # groups are small: a few columns of the block
+                if len(columns):
+                    in_group = scores[:, columns].masked_fill(~same[:, columns], -torch.inf)
+                    best = torch.maximum(best, in_group.amax(dim=1))
         for k in ks:
             kth[k][q0 : q0 + q.shape[0]] = running[:, min(k, top) - 1]
         if best_in_group is not None:
