@@ -68,10 +68,12 @@ def retrieval_hits(
             merged = torch.cat([running, best_here], dim=1)
             running = torch.topk(merged, k=min(top, merged.shape[1]), dim=1).values
             if group_ids is not None:
-                same = group_ids[q0 : q0 + query_chunk, None] == group_ids[None, g0 : g0 + gallery_chunk]
-                columns = same.any(dim=0).nonzero().squeeze(1)  # groups are small: a few columns of the block
+                query_groups = group_ids[q0 : q0 + query_chunk]
+                gallery_groups = group_ids[g0 : g0 + gallery_chunk]
+                columns = torch.isin(gallery_groups, query_groups).nonzero().squeeze(1)  # groups are small
                 if len(columns):
-                    in_group = scores[:, columns].masked_fill(~same[:, columns], -torch.inf)
+                    same = query_groups[:, None] == gallery_groups[columns][None, :]
+                    in_group = scores[:, columns].masked_fill(~same, -torch.inf)
                     best = torch.maximum(best, in_group.amax(dim=1))
         for k in ks:
             kth[k][q0 : q0 + q.shape[0]] = running[:, min(k, top) - 1]
