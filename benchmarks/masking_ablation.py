@@ -51,11 +51,15 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--scarce-fraction", type=float, default=0.1)
+    parser.add_argument(
+        "--settings", nargs="+", choices=("data-rich", "data-scarce"), default=["data-rich", "data-scarce"]
+    )
     parser.add_argument("--output", type=Path, default=Path("masking_ablation.json"))
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     train_rows = load_dataset(args.dataset, args.config, split="train").num_rows
-    settings = {"data-rich": None, "data-scarce": max(args.batch_size, int(args.scarce_fraction * train_rows))}
+    sizes = {"data-rich": None, "data-scarce": max(args.batch_size, int(args.scarce_fraction * train_rows))}
+    settings = {name: sizes[name] for name in args.settings}
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for setting, samples in settings.items():

@@ -51,6 +51,7 @@ from nft1000_dataset.hub import upload_folder_to_hub
 logger = logging.getLogger("train_clip")
 COLUMNS = ["image", "caption", "collection", "attributes", "token_id"]
 TOKENIZER_CAPTIONS = 50_000  # captions the tiny model's tokenizer is trained on
+MODEL_UPLOAD_IGNORE = ["checkpoint-*/**", "train_clip/**", "**/.*.tmp"]  # resume state and tracker logs stay local
 
 
 @dataclass
@@ -397,9 +398,6 @@ def _save(model, processor, results, model_args, data_args, args, hyperparameter
             commit_message=f"train_clip.py: {steps} steps, p = {data_args.mask_prob}",
         )
         logger.info("pushed to %s", url)
-
-
-MODEL_UPLOAD_IGNORE = ["checkpoint-*/**", "train_clip/**", "**/.*.tmp"]
 
 
 if __name__ == "__main__":
