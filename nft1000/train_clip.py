@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -183,7 +184,10 @@ class TrainLog:
 def main(argv: list[str] | None = None) -> dict:
     model_args, data_args, args = parse_args(argv)
     output_dir = Path(args.output_dir)
+    # several processes and no accelerator (`accelerate launch --multi_gpu --num_processes N` on CPUs): gloo
+    cpu_processes = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.accelerator.is_available()
     accelerator = Accelerator(
+        cpu=cpu_processes,
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=args.mixed_precision,
         log_with=None if args.report_to == "none" else args.report_to,
@@ -236,18 +240,17 @@ def main(argv: list[str] | None = None) -> dict:
     )
     if data_args.streaming and args.max_train_steps is None:
         raise ValueError("--streaming needs --max_train_steps (a stream has no length)")
-    steps_per_epoch = None
-    if not data_args.streaming:
-        batches = len(train) // global_batch
-        steps_per_epoch = math.ceil(batches / args.gradient_accumulation_steps)
+    model, prepared_optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    # optimizer steps per epoch from this process's share of the batches (a stream has no length)
+    steps_per_epoch = None if data_args.streaming else math.ceil(len(loader) / args.gradient_accumulation_steps)
     max_train_steps = args.max_train_steps or math.ceil(args.num_train_epochs * steps_per_epoch)
     scheduler = get_scheduler(
         args.lr_scheduler_type,
-        optimizer=optimizer,
+        optimizer=optimizer,  # the torch optimizer, which accelerate matches to its wrapper
         num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
         num_training_steps=max_train_steps * accelerator.num_processes,
     )
-    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    optimizer, scheduler = prepared_optimizer, accelerator.prepare(scheduler)
 
     hyperparameters = _scalar_config(model_args, data_args, args)
     accelerator.init_trackers("train_clip", config=hyperparameters)

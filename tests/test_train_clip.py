@@ -120,15 +120,19 @@ def test_offline_with_a_hub_model_name_is_a_clear_error(export_with_components, 
         train_main(args)
 
 
-def test_two_processes_compute_the_loss_and_gradients_of_the_global_batch(tmp_path):
+def launch_two_processes(script: Path, *args: str) -> None:
+    """`accelerate launch --multi_gpu --num_processes 2` (on CPUs: gloo) on a free port."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    out = tmp_path / "result.json"
-    script = Path(__file__).with_name("distributed_loss_check.py")
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
     launch += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
-    subprocess.run([*launch, "--main_process_port", str(port), str(script), str(out)], check=True, timeout=300)
+    subprocess.run([*launch, "--main_process_port", str(port), str(script), *args], check=True, timeout=600)
+
+
+def test_two_processes_compute_the_loss_and_gradients_of_the_global_batch(tmp_path):
+    out = tmp_path / "result.json"
+    launch_two_processes(Path(__file__).with_name("distributed_loss_check.py"), str(out))
     result = json.loads(out.read_text())
     assert result["world_size"] == 2 and result["backend"] == "gloo"
     assert result["builtin_full_batch_loss"] == pytest.approx(result["reference_loss"], abs=1e-6)
@@ -173,3 +177,17 @@ def test_cvi_command_reports_collections_calibrates_alpha_and_reuses_the_eval_ca
     assert values == sorted(values) and all(v > 0 for v in values)
     assert len(report["calibration"]["alphas"]) == 21 and set(report["spearman"]) == {"top1", "top5", "top10"}
     assert (tmp_path / "cvi" / "alpha_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_clip_on_two_processes(export_with_components, tmp_path):
+    script = Path(__file__).resolve().parents[1] / "train_clip.py"
+    args = train_args(export_with_components, tmp_path / "out", "--report_to", "none")
+    args[args.index("--per_device_train_batch_size") + 1] = "8"  # 2 x 8: a global batch of 16
+    args[args.index("--max-train-steps") + 1] = "4"
+    args[args.index("--checkpointing_steps") + 1] = "2"
+    launch_two_processes(script, *args)
+    lines = (tmp_path / "out" / "train_log.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [1, 2, 3, 4]  # one process logs, once per step
+    states = sorted(p.name for p in (tmp_path / "out" / "checkpoint-2").glob("random_states_*"))
+    assert states == ["random_states_0.pkl", "random_states_1.pkl"]  # really two processes
+    assert CLIPModel.from_pretrained(tmp_path / "out").config.projection_dim == 128
