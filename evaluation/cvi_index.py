@@ -128,7 +128,8 @@ def _sum_softmax_variances(x, y, options: CviOptions) -> float:
 def _logsumexp(logits: np.ndarray) -> np.ndarray:
     top = logits.max(axis=1)
     safe = np.where(np.isfinite(top), top, 0.0)
-    return safe + np.log(np.exp(logits - safe[:, None]).sum(axis=1))
+    with np.errstate(divide="ignore"):  # a row whose chunk is all -inf (its own entry left out) gives -inf
+        return safe + np.log(np.exp(logits - safe[:, None]).sum(axis=1))
 
 
 def compute_cvi(image_embeds, text_embeds, options: CviOptions | None = None, **kwargs) -> dict[str, float]:
