@@ -191,3 +191,13 @@ def test_train_clip_on_two_processes(export_with_components, tmp_path):
     states = sorted(p.name for p in (tmp_path / "out" / "checkpoint-2").glob("random_states_*"))
     assert states == ["random_states_0.pkl", "random_states_1.pkl"]  # really two processes
     assert CLIPModel.from_pretrained(tmp_path / "out").config.projection_dim == 128
+
+
+def test_streaming_training_runs_and_needs_a_step_budget(export_with_components, tmp_path):
+    args = train_args(export_with_components, tmp_path / "out", "--streaming", "--report_to", "none")
+    args[args.index("--max-train-steps") : args.index("--max-train-steps") + 2] = []
+    with pytest.raises(ValueError, match="--max_train_steps"):
+        train_main(args)
+    args += ["--max-train-steps", "3", "--checkpointing_steps", "0", "--eval_split", ""]
+    assert train_main(args) == {}  # no evaluation split: no evaluation results
+    assert sorted(losses(tmp_path / "out")) == [1, 2, 3]
