@@ -131,10 +131,17 @@ class ComponentLibrary:
         The one Parquet file is read directly (it is small) rather than through the `datasets` cache, so a
         library rewritten in place is never served stale."""
         local = Path(path) / DATA_FILE
+        missing = f"{path}: no component library ({DATA_FILE}); run `nft1000 components --dataset {path}` first"
+        if Path(path).is_dir() and not local.is_file():
+            raise FileNotFoundError(missing)
         if not local.is_file():
             from huggingface_hub import hf_hub_download
+            from huggingface_hub.errors import EntryNotFoundError
 
-            local = Path(hf_hub_download(path, DATA_FILE, repo_type="dataset"))
+            try:
+                local = Path(hf_hub_download(path, DATA_FILE, repo_type="dataset"))
+            except EntryNotFoundError as err:
+                raise FileNotFoundError(missing) from err
         return cls(Dataset(pq.read_table(local)))
 
     @classmethod

@@ -320,7 +320,8 @@ def main(argv: list[str] | None = None) -> dict:
                 accelerator.save_state(str(output_dir / f"checkpoint-{completed_steps}"))
                 if accelerator.is_main_process:
                     prune_checkpoints(output_dir, args.checkpoints_total_limit)
-            if evaluation is not None and args.eval_steps and completed_steps % args.eval_steps == 0:
+            periodic = args.eval_steps and completed_steps % args.eval_steps == 0
+            if evaluation is not None and periodic and completed_steps < max_train_steps:  # the last one follows
                 _evaluate(accelerator, model, processor, evaluation, args, completed_steps)
             if completed_steps >= max_train_steps:
                 break

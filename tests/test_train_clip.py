@@ -201,3 +201,9 @@ def test_streaming_training_runs_and_needs_a_step_budget(export_with_components,
     args += ["--max-train-steps", "3", "--checkpointing_steps", "0", "--eval_split", ""]
     assert train_main(args) == {}  # no evaluation split: no evaluation results
     assert sorted(losses(tmp_path / "out")) == [1, 2, 3]
+
+
+def test_masking_without_a_component_library_names_the_command_to_run(exported, tmp_path):
+    out, _ = exported  # the export without its components config
+    with pytest.raises(FileNotFoundError, match="nft1000 components"):
+        train_main(train_args(out, tmp_path / "out", "--report_to", "none"))
