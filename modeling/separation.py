@@ -168,14 +168,13 @@ class Grouping:
 
     groups: np.ndarray
     onehot: np.ndarray
-    counts: np.ndarray  # G x 1
 
     @classmethod
     def of(cls, labels: np.ndarray) -> Grouping:
         groups, inverse = np.unique(labels, return_inverse=True)
         onehot = np.zeros((len(groups), len(labels)), dtype=np.float32)
         onehot[inverse, np.arange(len(labels))] = 1.0
-        return cls(groups, onehot, onehot.sum(axis=1, keepdims=True))
+        return cls(groups, onehot)
 
     def split(self, has_value: np.ndarray, lacking: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One-hot matrices of the groups' tokens with a value and of those in `lacking`, for groups with at
