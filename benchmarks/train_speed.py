@@ -106,12 +106,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--collections", type=int, default=2)
     parser.add_argument("--tokens", type=int, default=200)
+    parser.add_argument("--num-proc", type=int, default=2, help="processes that synthesise and separate")
     args = parser.parse_args()
     logging.disable(logging.INFO)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory() as tmp:
-        dataset = synthetic_export(Path(tmp), args.collections, args.tokens)
-        library = ComponentLibrary.from_results(separate_dataset(dataset, SeparationParams(max_images=64), 2))
+        dataset = synthetic_export(Path(tmp), args.collections, args.tokens, num_proc=args.num_proc)
+        library = ComponentLibrary.from_results(separate_dataset(dataset, SeparationParams(max_images=64), args.num_proc))
         torch.manual_seed(0)
         model, processor = build_model(args.model, dataset["caption"])
         initial = {k: v.clone() for k, v in model.state_dict().items()}

@@ -305,11 +305,48 @@ def _run_cvi(args) -> None:
     print(markdown + f"\nwritten: {args.output_dir / 'cvi.json'}, {args.output_dir / 'cvi.md'}")
 
 
+def _add_generate(sub) -> None:
+    p = sub.add_parser("generate", help="images from traits (or a prompt) with a collection LoRA from train_lora.py")
+    _flag(p, "lora", type=Path, help="train_lora.py output folder")
+    _flag(p, "base", help="Stable Diffusion pipeline name or folder (default: the LoRA's base)")
+    _flag(p, "collection", help="default: the LoRA's collection")
+    _flag(p, "traits", nargs="+", metavar="TRAIT=VALUE", help='e.g. "Hair=Pink Hairband" "Clothing=Kimono"')
+    _flag(p, "prompt", help="a free prompt instead of --traits")
+    _flag(p, "negative_prompt")
+    _flag(p, "out", type=Path, required=True, help="PNGs, grid.png and generation.json go here")
+    _flag(p, "num_images", type=int, default=4)
+    _flag(p, "batch_size", type=int, default=4)
+    _flag(p, "seed", type=int, default=0, help="image i uses seed + i")
+    _flag(p, "num_inference_steps", type=int, default=30)
+    _flag(p, "guidance_scale", type=float, default=7.5)
+    _flag(p, "lora_scale", type=float, default=1.0, help="0 gives the base model's images")
+    _flag(p, "device", help="default: cuda when available")
+    p.set_defaults(run=_run_generate)
+
+
+def _run_generate(args) -> None:
+    from nft1000.generate import GenerationRequest, generate
+
+    fields = GenerationRequest.__dataclass_fields__
+    request = GenerationRequest(**{name: getattr(args, name) for name in fields})
+    record = generate(request, args.out)
+    print(f"prompt: {record['prompt']}\nwrote {len(record['files'])} images and grid.png to {args.out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nft1000", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"nft1000 {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_synth, _add_build, _add_push, _add_components, _add_preview_masking, _add_eval, _add_cvi):
+    for add in (
+        _add_synth,
+        _add_build,
+        _add_push,
+        _add_components,
+        _add_preview_masking,
+        _add_eval,
+        _add_cvi,
+        _add_generate,
+    ):
         add(sub)
     return parser
 

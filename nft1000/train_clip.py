@@ -18,7 +18,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
@@ -46,6 +46,7 @@ from modeling.contrastive import global_batch_loss
 from modeling.library import ComponentLibrary
 from modeling.masking import FILLS, MODES
 from nft1000.model_card import clip_model_card
+from nft1000.run_log import TrainLog, scalar_config
 from nft1000_dataset.atomic import atomic_write_text
 from nft1000_dataset.hub import upload_folder_to_hub
 
@@ -146,15 +147,6 @@ def training_captions(train, streaming: bool) -> list[str]:
     return [row["caption"] for row in train.select_columns(["caption"]).take(TOKENIZER_CAPTIONS)]
 
 
-def _scalar_config(*groups) -> dict:
-    """Hyper-parameters as tracker-friendly scalars."""
-    flat = {}
-    for group in groups:
-        for key, value in asdict(group).items():
-            flat[key] = value if isinstance(value, int | float | str | bool) else str(value)
-    return flat
-
-
 def evaluate_model(model, processor, dataset, batch_size: int) -> dict:
     embeddings = split_embeddings(model, processor, dataset, batch_size=batch_size)
     return retrieval_report(embeddings)
@@ -167,18 +159,6 @@ def _eval_scalars(report: dict) -> dict[str, float]:
             for k, value in scores.items():
                 out[f"eval/{direction}/{target}/{k}"] = value
     return out
-
-
-class TrainLog:
-    """Every logged step as a JSON line in ``output_dir/train_log.jsonl`` (main process only)."""
-
-    def __init__(self, path: Path, enabled: bool):
-        self.path, self.enabled = path, enabled
-
-    def write(self, record: dict) -> None:
-        if self.enabled:
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record) + "\n")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -252,7 +232,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     optimizer, scheduler = prepared_optimizer, accelerator.prepare(scheduler)
 
-    hyperparameters = _scalar_config(model_args, data_args, args)
+    hyperparameters = scalar_config(model_args, data_args, args)
     accelerator.init_trackers("train_clip", config=hyperparameters)
     log = TrainLog(output_dir / "train_log.jsonl", accelerator.is_main_process)
 

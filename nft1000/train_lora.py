@@ -1,0 +1,438 @@
+"""LoRA for one collection's style on a Stable Diffusion pipeline (paper, 6.4): ``accelerate launch train_lora.py``.
+
+    accelerate launch train_lora.py --pretrained_model stable-diffusion-v1-5/stable-diffusion-v1-5 \\
+        --dataset_name shuxunoo/NFT1000 --collection Azuki --output_dir lora-azuki --mixed_precision bf16
+
+LoRA adapters (peft `LoraConfig` through the diffusers adapter API) on the UNet's attention projections, and on
+the text encoder with ``--train_text_encoder``; prompts are built from each token's attributes with the
+template `nft1000 generate` uses. Flags follow diffusers' ``train_text_to_image_lora.py`` with dashed aliases.
+Checkpoints hold only the LoRA weights and the optimizer state; ``--resume_from_checkpoint latest`` continues.
+The result (``pytorch_lora_weights.safetensors``) loads with `StableDiffusionPipeline.load_lora_weights`.
+``--pretrained_model tiny`` builds a small pipeline from configs (offline) and saves it in OUTPUT_DIR/tiny-base.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+import transformers
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration, set_seed
+from diffusers import DDPMScheduler
+from diffusers.utils import make_image_grid
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import HfArgumentParser, get_scheduler
+
+from modeling.clip_models import TINY
+from modeling.clip_training import checkpoint_step, prune_checkpoints, resolve_checkpoint
+from modeling.collection_rows import load_all_splits
+from modeling.diffusion_models import DEFAULT_DIFFUSION_MODEL, TinyDiffusionSpec, load_pipeline
+from modeling.lora_training import (
+    add_lora,
+    denoising_loss,
+    encode_latents,
+    fixed_denoising_loss,
+    image_tensor,
+    load_lora,
+    save_lora,
+)
+from nft1000.model_card import lora_model_card
+from nft1000.run_log import TrainLog, scalar_config
+from nft1000_dataset.atomic import atomic_write_text
+from nft1000_dataset.captions import build_prompt
+from nft1000_dataset.hub import upload_folder_to_hub
+from nft1000_dataset.traits import trait_vocabulary
+
+logger = logging.getLogger("train_lora")
+LORA_INFO = "nft1000_lora.json"  # base model, collection, prompt template and trait vocabulary, for generation
+TINY_BASE = "tiny-base"
+FIXED_LOSS_ROWS = 16  # training rows whose fixed-noise loss is reported before and after training
+UPLOAD_IGNORE = ["checkpoint-*/**", "train_lora/**", "**/.*.tmp"]
+
+
+@dataclass
+class LoraArguments:
+    output_dir: str
+    dataset_name: str = field(metadata={"aliases": ["--dataset"], "help": "exported NFT1000 folder or Hub repo"})
+    collection: str = field(metadata={"help": "the collection whose style is learnt, e.g. Azuki"})
+    pretrained_model_name_or_path: str = field(
+        default=DEFAULT_DIFFUSION_MODEL,
+        metadata={
+            "aliases": ["--pretrained_model", "--pretrained-model"],
+            "help": f"pipeline name or folder, or `{TINY}`",
+        },
+    )
+    dataset_config_name: str = field(default="full", metadata={"aliases": ["--config"], "help": "full or mini"})
+    prompt_column: str = field(
+        default="prompt",
+        metadata={"help": "`prompt` (template from the attributes) or `release_prompt` (the release's prompts/)"},
+    )
+    max_train_samples: int | None = None
+    resolution: int | None = field(default=None, metadata={"help": "default: the pipeline's native size"})
+    random_crop: bool = field(default=False, metadata={"help": "PFPs are aligned portraits: centre crop by default"})
+    random_flip: bool = False
+    rank: int = 4
+    lora_alpha: float | None = field(default=None, metadata={"help": "default: the rank"})
+    train_text_encoder: bool = False
+    train_batch_size: int = 4
+    num_train_epochs: int = 100
+    max_train_steps: int | None = None
+    gradient_accumulation_steps: int = 1
+    gradient_checkpointing: bool = False
+    learning_rate: float = 1e-4
+    lr_scheduler: str = "constant"
+    lr_warmup_steps: int = 0
+    snr_gamma: float | None = field(default=None, metadata={"help": "Min-SNR weighting gamma; 5.0 is recommended"})
+    noise_offset: float = 0.0
+    use_8bit_adam: bool = False
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_weight_decay: float = 1e-2
+    adam_epsilon: float = 1e-8
+    max_grad_norm: float = 1.0
+    mixed_precision: str | None = field(default=None, metadata={"choices": ["no", "fp16", "bf16"]})
+    allow_tf32: bool = False
+    dataloader_num_workers: int = 0
+    seed: int = 42
+    logging_steps: int = 10
+    checkpointing_steps: int = 500
+    checkpoints_total_limit: int | None = None
+    resume_from_checkpoint: str | None = field(default=None, metadata={"help": "a checkpoint folder or `latest`"})
+    validation_prompts: list[str] | None = field(
+        default=None, metadata={"help": "default: the prompts of the collection's first tokens"}
+    )
+    num_validation_images: int = 4
+    validation_steps: int | None = field(default=None, metadata={"help": "render the validation grid every N steps"})
+    num_inference_steps: int = 30
+    tiny_resolution: int = field(default=64, metadata={"help": "image size of the tiny pipeline"})
+    report_to: str = field(default="tensorboard", metadata={"help": "accelerate tracker(s), `all` or `none`"})
+    push_to_hub: bool = False
+    hub_model_id: str | None = None
+    hub_token: str | None = None
+    hub_private_repo: bool = False
+
+
+def parse_args(argv: list[str] | None = None) -> LoraArguments:
+    (args,) = HfArgumentParser(LoraArguments).parse_args_into_dataclasses(args=argv)
+    return args
+
+
+def collection_rows(dataset_name: str, config: str, collection: str) -> datasets.Dataset:
+    """Every split's rows of one collection (splits are by collection, so it lies in exactly one)."""
+    data = load_all_splits(dataset_name, config)
+    names = data.unique("collection")
+    if collection not in names:
+        close = difflib.get_close_matches(collection, names, n=5, cutoff=0.4)
+        raise ValueError(f"{dataset_name}: no collection {collection!r} (close: {close or 'none'})")
+    return data.filter(lambda name: name == collection, input_columns=["collection"])
+
+
+def row_prompt(row: dict, prompt_column: str) -> str:
+    """The row's prompt; a missing release prompt falls back to the template's."""
+    return row.get(prompt_column) or row["prompt"]
+
+
+class LoraCollator:
+    """Images to [-1, 1] tensors at `resolution` and prompts to token ids; crops and flips seeded per row."""
+
+    def __init__(self, tokenizer, resolution: int, random_crop: bool, random_flip: bool, prompt_column: str, seed: int):
+        self.tokenizer, self.resolution = tokenizer, resolution
+        self.random_crop, self.random_flip = random_crop, random_flip
+        self.prompt_column, self.seed, self.epoch = prompt_column, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        pixels = []
+        for row in rows:
+            rng = np.random.default_rng((self.seed, self.epoch, int(row["token_id"])))
+            flip = self.random_flip and bool(rng.integers(2))
+            pixels.append(image_tensor(row["image"], self.resolution, self.random_crop, flip, rng))
+        ids = self.tokenizer(
+            [row_prompt(row, self.prompt_column) for row in rows],
+            padding="max_length",
+            max_length=self.tokenizer.model_max_length,
+            truncation=True,
+            return_tensors="pt",
+        ).input_ids
+        return {"pixel_values": torch.stack(pixels), "input_ids": ids}
+
+
+def make_optimizer(params, args: LoraArguments) -> torch.optim.Optimizer:
+    optimizer_class = torch.optim.AdamW
+    if args.use_8bit_adam:
+        try:
+            import bitsandbytes as bnb
+        except ImportError as err:
+            raise ImportError("--use_8bit_adam needs bitsandbytes: pip install bitsandbytes") from err
+        optimizer_class = bnb.optim.AdamW8bit
+    return optimizer_class(
+        params,
+        lr=args.learning_rate,
+        betas=(args.adam_beta1, args.adam_beta2),
+        weight_decay=args.adam_weight_decay,
+        eps=args.adam_epsilon,
+    )
+
+
+def render_validation(accelerator: Accelerator, pipeline, prompts: list[str], steps: int, seed: int) -> list:
+    """One image per prompt, each from its own seeded generator, as PIL images."""
+    pipeline.set_progress_bar_config(disable=True)
+    images = []
+    for i, prompt in enumerate(prompts):
+        generator = torch.Generator(device="cpu").manual_seed(seed + i)
+        with accelerator.autocast(), torch.no_grad():
+            images.append(pipeline(prompt, num_inference_steps=steps, generator=generator).images[0])
+    return images
+
+
+def log_images(accelerator: Accelerator, images: list, step: int) -> None:
+    for tracker in accelerator.trackers:
+        if tracker.name == "tensorboard":
+            tracker.writer.add_images(
+                "validation", np.stack([np.asarray(im) for im in images]), step, dataformats="NHWC"
+            )
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    output_dir = Path(args.output_dir)
+    accelerator = Accelerator(
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        mixed_precision=args.mixed_precision,
+        log_with=None if args.report_to == "none" else args.report_to,
+        project_dir=str(output_dir),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+    )
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    if not accelerator.is_local_main_process:
+        datasets.utils.logging.set_verbosity_error()
+        transformers.utils.logging.set_verbosity_error()
+    if args.allow_tf32:
+        torch.backends.cuda.matmul.allow_tf32 = True
+    set_seed(args.seed)
+    if accelerator.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+
+    rows = collection_rows(args.dataset_name, args.dataset_config_name, args.collection)
+    if args.max_train_samples is not None:
+        rows = rows.select(range(min(args.max_train_samples, len(rows))))
+    if args.prompt_column not in rows.column_names:
+        raise ValueError(f"--prompt_column {args.prompt_column!r}: the dataset has columns {rows.column_names}")
+    prompts = [row_prompt(row, args.prompt_column) for row in rows.select_columns(_text_columns(args))]
+    spec = TinyDiffusionSpec(resolution=args.tiny_resolution)
+    base = args.pretrained_model_name_or_path
+    if base == TINY:
+        # saved once, then reused: a rerun (resume) must train the same base and tokenizer
+        base = str(output_dir / TINY_BASE)
+        if not (output_dir / TINY_BASE / "model_index.json").is_file():
+            if accelerator.is_main_process:
+                load_pipeline(TINY, prompts, spec).save_pretrained(base)
+            accelerator.wait_for_everyone()
+    pipeline = load_pipeline(base)
+    unet, vae, text_encoder, tokenizer = pipeline.unet, pipeline.vae, pipeline.text_encoder, pipeline.tokenizer
+    noise_scheduler = DDPMScheduler.from_config(pipeline.scheduler.config)
+    resolution = args.resolution or unet.config.sample_size * pipeline.vae_scale_factor
+
+    weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(accelerator.mixed_precision, torch.float32)
+    for model in (unet, vae, text_encoder):
+        model.to(accelerator.device, dtype=weight_dtype)
+    trained_text_encoder = text_encoder if args.train_text_encoder else None
+    params = add_lora(unet, trained_text_encoder, rank=args.rank, alpha=args.lora_alpha)
+    if args.gradient_checkpointing:
+        unet.enable_gradient_checkpointing()
+        if trained_text_encoder is not None:
+            text_encoder.gradient_checkpointing_enable()
+
+    def save_hook(models, weights, directory):
+        if accelerator.is_main_process:
+            save_lora(directory, unet, trained_text_encoder)
+        weights.clear()  # the frozen base is not part of a checkpoint
+
+    def load_hook(models, directory):
+        models.clear()
+        load_lora(directory, unet, trained_text_encoder)
+
+    accelerator.register_save_state_pre_hook(save_hook)
+    accelerator.register_load_state_pre_hook(load_hook)
+
+    collator = LoraCollator(tokenizer, resolution, args.random_crop, args.random_flip, args.prompt_column, args.seed)
+    loader = DataLoader(
+        rows,
+        batch_size=args.train_batch_size,
+        shuffle=True,
+        collate_fn=collator,
+        num_workers=args.dataloader_num_workers,
+    )
+    optimizer = make_optimizer(params, args)
+    steps_per_epoch = math.ceil(len(loader) / accelerator.num_processes / args.gradient_accumulation_steps)
+    max_train_steps = args.max_train_steps or args.num_train_epochs * steps_per_epoch
+    scheduler = get_scheduler(
+        args.lr_scheduler,
+        optimizer=optimizer,
+        num_warmup_steps=args.lr_warmup_steps * accelerator.num_processes,
+        num_training_steps=max_train_steps * accelerator.num_processes,
+    )
+    trained = [unet] if trained_text_encoder is None else [unet, text_encoder]
+    *trained_prepared, optimizer, loader, scheduler = accelerator.prepare(*trained, optimizer, loader, scheduler)
+    unet_train = trained_prepared[0]
+    text_train = trained_prepared[1] if trained_text_encoder is not None else text_encoder
+
+    hyperparameters = scalar_config(args)
+    accelerator.init_trackers("train_lora", config=hyperparameters)
+    log = TrainLog(output_dir / "train_log.jsonl", accelerator.is_main_process)
+    validation_prompts = args.validation_prompts or [
+        build_prompt(args.collection, row["attributes"])
+        for row in rows.select_columns(["attributes"]).select(range(min(args.num_validation_images, len(rows))))
+    ]
+
+    fixed_batch = collator([rows[i] for i in range(min(FIXED_LOSS_ROWS, len(rows)))])
+    with accelerator.autocast():
+        loss_before = fixed_denoising_loss(unet, vae, text_encoder, noise_scheduler, fixed_batch, seed=args.seed)
+
+    completed_steps, skip_batches, epoch = 0, 0, 0
+    checkpoint = resolve_checkpoint(args.resume_from_checkpoint, output_dir) if args.resume_from_checkpoint else None
+    if checkpoint is not None:
+        accelerator.print(f"resuming from {checkpoint}")
+        accelerator.load_state(str(checkpoint))
+        completed_steps = checkpoint_step(checkpoint)
+        epoch = completed_steps // steps_per_epoch
+        skip_batches = (completed_steps % steps_per_epoch) * args.gradient_accumulation_steps
+
+    progress = tqdm(
+        total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="steps"
+    )
+    started, running_loss, running_count = time.perf_counter(), 0.0, 0
+    first_step = completed_steps
+    while completed_steps < max_train_steps:
+        collator.set_epoch(epoch)
+        loader.set_epoch(epoch)
+        batches = accelerator.skip_first_batches(loader, skip_batches) if skip_batches else loader
+        skip_batches = 0
+        for model in trained_prepared:
+            model.train()
+        for batch in batches:
+            with accelerator.accumulate(*trained_prepared):
+                with torch.no_grad():
+                    latents = encode_latents(vae, batch["pixel_values"])
+                with torch.set_grad_enabled(trained_text_encoder is not None):
+                    encoder_hidden_states = text_train(batch["input_ids"], return_dict=False)[0]
+                loss = denoising_loss(
+                    unet_train,
+                    noise_scheduler,
+                    latents,
+                    encoder_hidden_states,
+                    snr_gamma=args.snr_gamma,
+                    noise_offset=args.noise_offset,
+                )
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and args.max_grad_norm:
+                    accelerator.clip_grad_norm_(params, args.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            running_loss += accelerator.gather(loss.detach()).mean().item()
+            running_count += 1
+            if not accelerator.sync_gradients:
+                continue
+            completed_steps += 1
+            progress.update(1)
+            if completed_steps % args.logging_steps == 0 or completed_steps == max_train_steps:
+                record = {
+                    "step": completed_steps,
+                    "epoch": epoch,
+                    "loss": running_loss / running_count,
+                    "lr": scheduler.get_last_lr()[0],
+                    "steps_per_second": (completed_steps - first_step) / (time.perf_counter() - started),
+                }
+                accelerator.log({f"train/{k}": v for k, v in record.items() if k != "step"}, step=completed_steps)
+                log.write(record)
+                progress.set_postfix(loss=f"{record['loss']:.4f}")
+                running_loss, running_count = 0.0, 0
+            if completed_steps % args.checkpointing_steps == 0:
+                accelerator.save_state(str(output_dir / f"checkpoint-{completed_steps}"))
+                if accelerator.is_main_process:
+                    prune_checkpoints(output_dir, args.checkpoints_total_limit)
+            periodic = args.validation_steps and completed_steps % args.validation_steps == 0
+            if periodic and completed_steps < max_train_steps and accelerator.is_main_process:
+                _validate(accelerator, pipeline, validation_prompts, args, output_dir, completed_steps)
+            if completed_steps >= max_train_steps:
+                break
+        epoch += 1
+    progress.close()
+    seconds = time.perf_counter() - started
+
+    accelerator.wait_for_everyone()
+    with accelerator.autocast():
+        loss_after = fixed_denoising_loss(unet, vae, text_encoder, noise_scheduler, fixed_batch, seed=args.seed)
+    summary = {"steps": completed_steps, "seconds": seconds, "output_dir": str(output_dir)}
+    summary["fixed_loss"] = {"before": loss_before, "after": loss_after}
+    accelerator.print(
+        f"denoising loss on {len(fixed_batch['input_ids'])} training rows, fixed noise: "
+        f"{loss_before:.4f} before, {loss_after:.4f} after"
+    )
+    if accelerator.is_main_process:
+        save_lora(output_dir, unet, trained_text_encoder)
+        info = {
+            "base_model": TINY_BASE if args.pretrained_model_name_or_path == TINY else base,
+            "collection": args.collection,
+            "prompt_column": args.prompt_column,
+            "resolution": resolution,
+            "rank": args.rank,
+            "traits": trait_vocabulary(rows["attributes"]),
+        }
+        atomic_write_text(output_dir / LORA_INFO, json.dumps(info, indent=2))
+        samples = _validate(accelerator, pipeline, validation_prompts, args, output_dir, completed_steps)
+        samples.save(output_dir / "samples.png")
+        card = lora_model_card(
+            base_model=args.pretrained_model_name_or_path,
+            dataset_name=args.dataset_name,
+            collection=args.collection,
+            prompts=validation_prompts,
+            hyperparameters=hyperparameters,
+            train_rows=len(rows),
+            fixed_loss=summary["fixed_loss"],
+            steps=completed_steps,
+            seconds=seconds,
+        )
+        atomic_write_text(output_dir / "README.md", str(card))
+        logger.info("saved the LoRA weights, samples.png and the model card to %s", output_dir)
+        if args.push_to_hub:
+            url = upload_folder_to_hub(
+                output_dir,
+                args.hub_model_id or output_dir.name,
+                repo_type="model",
+                token=args.hub_token,
+                private=args.hub_private_repo,
+                ignore_patterns=UPLOAD_IGNORE,
+                commit_message=f"train_lora.py: {args.collection}, {completed_steps} steps",
+            )
+            logger.info("pushed to %s", url)
+    accelerator.end_training()
+    return summary
+
+
+def _text_columns(args: LoraArguments) -> list[str]:
+    return list(dict.fromkeys(["prompt", args.prompt_column]))
+
+
+def _validate(accelerator, pipeline, prompts, args, output_dir: Path, step: int):
+    """Render the validation prompts with the current LoRA, save the grid PNG, log it; returns the grid."""
+    images = render_validation(accelerator, pipeline, prompts, args.num_inference_steps, args.seed)
+    grid = make_image_grid(images, rows=1, cols=len(images))
+    folder = output_dir / "validation"
+    folder.mkdir(exist_ok=True)
+    grid.save(folder / f"step-{step:06d}.png")
+    log_images(accelerator, images, step)
+    return grid

@@ -1,0 +1,8 @@
+"""Entry point for ``accelerate launch train_lora.py ...``; the script lives in `nft1000.train_lora`."""
+
+import sys
+
+from nft1000.train_lora import main
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
