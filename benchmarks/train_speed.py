@@ -112,7 +112,9 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory() as tmp:
         dataset = synthetic_export(Path(tmp), args.collections, args.tokens, num_proc=args.num_proc)
-        library = ComponentLibrary.from_results(separate_dataset(dataset, SeparationParams(max_images=64), args.num_proc))
+        library = ComponentLibrary.from_results(
+            separate_dataset(dataset, SeparationParams(max_images=64), args.num_proc)
+        )
         torch.manual_seed(0)
         model, processor = build_model(args.model, dataset["caption"])
         initial = {k: v.clone() for k, v in model.state_dict().items()}

@@ -98,9 +98,9 @@ def naive_hits(queries, gallery, groups=None, ks: Sequence[int] = DEFAULT_KS) ->
     scores = _as_tensor(queries) @ _as_tensor(gallery).t()
     paired = scores.diagonal()
     ordered = torch.topk(scores, k=min(max(ks), len(paired)), dim=1).values
-    result = {"paired": {k: (paired >= ordered[:, min(k, len(paired)) - 1]).numpy() for k in ks}}
+    result = {"paired": {k: (paired >= ordered[:, min(k, len(paired)) - 1]).cpu().numpy() for k in ks}}
     if groups is not None:
-        g = torch.as_tensor(np.asarray(groups))
+        g = torch.as_tensor(np.asarray(groups), device=scores.device)
         best = scores.masked_fill(g[:, None] != g[None, :], -torch.inf).amax(dim=1)
-        result["attribute_exact"] = {k: (best >= ordered[:, min(k, len(paired)) - 1]).numpy() for k in ks}
+        result["attribute_exact"] = {k: (best >= ordered[:, min(k, len(paired)) - 1]).cpu().numpy() for k in ks}
     return result

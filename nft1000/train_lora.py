@@ -169,6 +169,13 @@ class LoraCollator:
         return {"pixel_values": torch.stack(pixels), "input_ids": ids}
 
 
+def batch_generator(seed: int, batch_index: int, process_index: int, device) -> torch.Generator:
+    """The random source of one batch's latents, noise and timesteps: a function of the batch's position in the
+    run alone, so a resumed run draws what the uninterrupted one drew."""
+    state = np.random.SeedSequence([seed, batch_index, process_index]).generate_state(1, dtype=np.uint64)[0]
+    return torch.Generator(device=device).manual_seed(int(state))
+
+
 def make_optimizer(params, args: LoraArguments) -> torch.optim.Optimizer:
     optimizer_class = torch.optim.AdamW
     if args.use_8bit_adam:
@@ -314,7 +321,7 @@ def main(argv: list[str] | None = None) -> dict:
         total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="steps"
     )
     started, running_loss, running_count = time.perf_counter(), 0.0, 0
-    first_step = completed_steps
+    first_step, batches_done = completed_steps, completed_steps * args.gradient_accumulation_steps
     while completed_steps < max_train_steps:
         collator.set_epoch(epoch)
         loader.set_epoch(epoch)
@@ -323,9 +330,11 @@ def main(argv: list[str] | None = None) -> dict:
         for model in trained_prepared:
             model.train()
         for batch in batches:
+            generator = batch_generator(args.seed, batches_done, accelerator.process_index, accelerator.device)
+            batches_done += 1
             with accelerator.accumulate(*trained_prepared):
                 with torch.no_grad():
-                    latents = encode_latents(vae, batch["pixel_values"])
+                    latents = encode_latents(vae, batch["pixel_values"], generator=generator)
                 with torch.set_grad_enabled(trained_text_encoder is not None):
                     encoder_hidden_states = text_train(batch["input_ids"], return_dict=False)[0]
                 loss = denoising_loss(
@@ -335,6 +344,7 @@ def main(argv: list[str] | None = None) -> dict:
                     encoder_hidden_states,
                     snr_gamma=args.snr_gamma,
                     noise_offset=args.noise_offset,
+                    generator=generator,
                 )
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and args.max_grad_norm:

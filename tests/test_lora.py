@@ -1,0 +1,185 @@
+"""train_lora.py and `nft1000 generate` end to end on the tiny pipeline and one synthetic collection, and the
+trait parser and checks they rely on."""
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from datasets import load_dataset
+from diffusers import DDPMScheduler, StableDiffusionPipeline
+from huggingface_hub import ModelCard
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image
+
+from modeling.diffusion_models import DEFAULT_DIFFUSION_MODEL, load_pipeline
+from modeling.lora_training import fixed_denoising_loss
+from nft1000.cli import main as cli_main
+from nft1000.train_lora import FIXED_LOSS_ROWS, LoraCollator, collection_rows
+from nft1000.train_lora import main as train_lora
+from nft1000_dataset.traits import check_traits, parse_trait, trait_vocabulary
+
+STEPS, CHECKPOINT_AT = 30, 15
+
+
+def lora_args(dataset: Path, collection: str, output_dir: Path, *extra: str) -> list[str]:
+    return [
+        "--pretrained-model", "tiny", "--tiny-resolution", "32", "--dataset", str(dataset), "--config", "full",
+        "--collection", collection, "--output-dir", str(output_dir), "--train_batch_size", "4",
+        "--max-train-steps", str(STEPS), "--learning-rate", "1e-2", "--rank", "8", "--logging-steps", "1",
+        "--checkpointing-steps", str(CHECKPOINT_AT), "--validation_steps", str(CHECKPOINT_AT),
+        "--num-validation-images", "2", "--num_inference_steps", "2", "--seed", "3", *extra,
+    ]  # fmt: skip
+
+
+def losses(output_dir: Path) -> dict[int, float]:
+    lines = (output_dir / "train_log.jsonl").read_text().splitlines()
+    return {record["step"]: record["loss"] for record in map(json.loads, lines)}
+
+
+@pytest.fixture(scope="module")
+def collection(exported) -> str:
+    out, _ = exported
+    names = Counter(load_dataset(str(out), "full", split="train")["collection"])
+    return names.most_common(1)[0][0]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, exported, collection):
+    out, _ = exported
+    output_dir = tmp_path_factory.mktemp("lora") / "lora-style"
+    summary = train_lora(lora_args(out, collection, output_dir, "--report_to", "tensorboard"))
+    return output_dir, summary
+
+
+def base_and_lora(output_dir: Path) -> tuple[StableDiffusionPipeline, StableDiffusionPipeline]:
+    base = StableDiffusionPipeline.from_pretrained(output_dir / "tiny-base")
+    tuned = StableDiffusionPipeline.from_pretrained(output_dir / "tiny-base")
+    tuned.load_lora_weights(output_dir)
+    return base, tuned
+
+
+def render(pipeline: StableDiffusionPipeline, prompt: str) -> np.ndarray:
+    pipeline.set_progress_bar_config(disable=True)
+    generator = torch.Generator().manual_seed(0)
+    return pipeline(prompt, num_inference_steps=3, generator=generator, output_type="np").images[0]
+
+
+@pytest.mark.slow
+def test_training_lowers_the_loss_of_the_saved_lora_on_its_collection(trained, exported, collection):
+    output_dir, summary = trained
+    assert summary["steps"] == STEPS
+    base, tuned = base_and_lora(output_dir)
+    rows = collection_rows(str(exported[0]), "full", collection)
+    batch = LoraCollator(base.tokenizer, 32, False, False, "prompt", seed=0)([rows[i] for i in range(FIXED_LOSS_ROWS)])
+    scheduler = DDPMScheduler.from_config(base.scheduler.config)
+    before = fixed_denoising_loss(base.unet, base.vae, base.text_encoder, scheduler, batch, seed=1)
+    after = fixed_denoising_loss(tuned.unet, tuned.vae, tuned.text_encoder, scheduler, batch, seed=1)
+    assert after < 0.95 * before
+    assert summary["fixed_loss"]["after"] < summary["fixed_loss"]["before"]
+
+
+@pytest.mark.slow
+def test_the_saved_lora_changes_the_output_and_scale_zero_restores_the_base(trained):
+    output_dir, _ = trained
+    base, tuned = base_and_lora(output_dir)
+    prompt = json.loads((output_dir / "nft1000_lora.json").read_text())["collection"] + " style PFP"
+    reference = render(base, prompt)
+    assert np.abs(render(tuned, prompt) - reference).max() > 1e-3
+    tuned.set_adapters(tuned.get_active_adapters(), adapter_weights=0.0)
+    np.testing.assert_array_equal(render(tuned, prompt), reference)
+
+
+@pytest.mark.slow
+def test_the_output_folder_has_weights_card_samples_and_trait_vocabulary(trained, collection):
+    output_dir, _ = trained
+    assert (output_dir / "pytorch_lora_weights.safetensors").is_file()
+    card = ModelCard.load(output_dir / "README.md")
+    assert card.data.library_name == "diffusers" and "lora" in card.data.tags
+    assert "![samples](samples.png)" in card.text
+    with Image.open(output_dir / "samples.png") as grid:
+        assert grid.size == (2 * 32, 32)
+    assert sorted(p.name for p in (output_dir / "validation").iterdir()) == [
+        f"step-{CHECKPOINT_AT:06d}.png",
+        f"step-{STEPS:06d}.png",
+    ]
+    info = json.loads((output_dir / "nft1000_lora.json").read_text())
+    assert info["collection"] == collection and info["base_model"] == "tiny-base" and info["traits"]
+    assert list((output_dir / "train_lora").iterdir()), "tensorboard events were written"
+
+
+@pytest.mark.slow
+def test_resuming_from_the_latest_checkpoint_continues_the_run_exactly(trained, exported, collection):
+    output_dir, _ = trained
+    resumed = output_dir.parent / "resumed"
+    resumed.mkdir()
+    for part in (f"checkpoint-{CHECKPOINT_AT}", "tiny-base"):
+        shutil.copytree(output_dir / part, resumed / part)
+    train_lora(lora_args(exported[0], collection, resumed, "--resume_from_checkpoint", "latest", "--report_to", "none"))
+    expected = {step: loss for step, loss in losses(output_dir).items() if step > CHECKPOINT_AT}
+    assert list(losses(resumed)) == list(expected)
+    np.testing.assert_allclose(list(losses(resumed).values()), list(expected.values()), rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_generate_writes_images_from_traits_and_rejects_unknown_ones(trained, tmp_path, capsys):
+    output_dir, _ = trained
+    vocabulary = json.loads((output_dir / "nft1000_lora.json").read_text())["traits"]
+    trait, values = next(iter(vocabulary.items()))
+    out = tmp_path / "images"
+    common = ["--lora", str(output_dir), "--out", str(out), "--num-inference-steps", "2"]
+    assert cli_main(["generate", *common, "--traits", f"{trait}={values[0]}", "--num-images", "3"]) == 0
+    record = json.loads((out / "generation.json").read_text())
+    assert record["prompt"].endswith(f"{values[0]} {trait}") and len(record["files"]) == 3
+    assert all((out / name).is_file() for name in record["files"]) and (out / "grid.png").is_file()
+
+    typo = values[0][:-1] + ("x" if values[0][-1] != "x" else "y")
+    assert cli_main(["generate", *common, "--traits", f"{trait}={typo}"]) == 1
+    assert repr(values[0]) in capsys.readouterr().err  # the close match is named
+
+
+@pytest.mark.slow
+def test_offline_with_a_hub_pipeline_name_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="--pretrained_model tiny"):
+        load_pipeline(DEFAULT_DIFFUSION_MODEL)
+
+
+def test_an_unknown_collection_is_an_error_with_close_matches(exported):
+    with pytest.raises(ValueError, match="no collection"):
+        collection_rows(str(exported[0]), "full", "No Such Collection")
+
+
+names = st.text(st.characters(codec="utf-8", exclude_characters="=", exclude_categories=("Cs", "Cc")), min_size=1)
+values = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1)
+
+
+@given(names.filter(lambda s: s.strip()), values.filter(lambda s: s.strip()))
+def test_parse_trait_reads_back_what_it_is_given(trait, value):
+    parsed = parse_trait(f" {trait} = {value} ")
+    assert (parsed["trait_type"], parsed["value"]) == (trait.strip(), value.strip())
+
+
+@pytest.mark.parametrize("spec", ["Hair", "=Pink", "Hair=", "  =  "])
+def test_parse_trait_rejects_specs_without_a_trait_or_a_value(spec):
+    with pytest.raises(ValueError, match="TRAIT=VALUE"):
+        parse_trait(spec)
+
+
+def test_check_traits_names_every_problem_with_close_matches():
+    vocabulary = trait_vocabulary(
+        [
+            [{"trait_type": "Hair", "value": "Pink Hairband", "display_type": None}],
+            [{"trait_type": "Hair", "value": "Pink Bob", "display_type": None}],
+            [{"trait_type": "Clothing", "value": "Kimono", "display_type": None}],
+            [{"trait_type": "Clothing", "value": "None", "display_type": None}],
+        ]
+    )
+    assert vocabulary == {"Clothing": ["Kimono"], "Hair": ["Pink Bob", "Pink Hairband"]}
+    check_traits([parse_trait("Hair=Pink Bob"), parse_trait("Clothing=Kimono")], vocabulary, "Azuki")
+    with pytest.raises(ValueError) as error:
+        check_traits([parse_trait("Hair=Pink Hairbnd"), parse_trait("Clohting=Kimono")], vocabulary, "Azuki")
+    assert "'Pink Hairband'" in str(error.value) and "'Clothing'" in str(error.value)
