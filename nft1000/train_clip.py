@@ -21,11 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import datasets
 import torch
-import transformers
-from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, set_seed
 from datasets import load_dataset
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
@@ -35,18 +31,15 @@ from evaluation.embeddings import split_embeddings
 from evaluation.report import retrieval_report, whole_split_markdown
 from modeling.clip_models import DEFAULT_MODEL, TINY, TinyClipSpec, load_clip
 from modeling.clip_training import (
-    checkpoint_step,
     freeze_towers,
     parameter_groups,
-    prune_checkpoints,
-    resolve_checkpoint,
 )
 from modeling.collator import DynamicMaskingCollator
 from modeling.contrastive import global_batch_loss
 from modeling.library import ComponentLibrary
 from modeling.masking import FILLS, MODES
 from nft1000.model_card import clip_model_card
-from nft1000.run_log import TrainLog, scalar_config
+from nft1000.training_run import TrainLog, checkpoint_if_due, resume, scalar_config, start_run
 from nft1000_dataset.atomic import atomic_write_text
 from nft1000_dataset.hub import upload_folder_to_hub
 
@@ -166,22 +159,14 @@ def main(argv: list[str] | None = None) -> dict:
     output_dir = Path(args.output_dir)
     # several processes and no accelerator (`accelerate launch --multi_gpu --num_processes N` on CPUs): gloo
     cpu_processes = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.accelerator.is_available()
-    accelerator = Accelerator(
+    accelerator = start_run(
+        output_dir,
+        args.seed,
         cpu=cpu_processes,
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=args.mixed_precision,
         log_with=None if args.report_to == "none" else args.report_to,
-        project_dir=str(output_dir),
-        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    if not accelerator.is_local_main_process:
-        datasets.utils.logging.set_verbosity_error()
-        transformers.utils.logging.set_verbosity_error()
-    set_seed(args.seed)
-    if accelerator.is_main_process:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    accelerator.wait_for_everyone()
 
     train, evaluation = load_splits(data_args, args.seed)
     captions = training_captions(train, data_args.streaming) if model_args.model_name_or_path == TINY else None
@@ -236,17 +221,9 @@ def main(argv: list[str] | None = None) -> dict:
     accelerator.init_trackers("train_clip", config=hyperparameters)
     log = TrainLog(output_dir / "train_log.jsonl", accelerator.is_main_process)
 
-    completed_steps, skip_batches, epoch = 0, 0, 0
-    checkpoint = resolve_checkpoint(args.resume_from_checkpoint, output_dir) if args.resume_from_checkpoint else None
-    if checkpoint is not None:
-        accelerator.print(f"resuming from {checkpoint}")
-        accelerator.load_state(str(checkpoint))
-        completed_steps = checkpoint_step(checkpoint)
-        if steps_per_epoch:
-            epoch = completed_steps // steps_per_epoch
-            skip_batches = (completed_steps % steps_per_epoch) * args.gradient_accumulation_steps
-        else:
-            skip_batches = completed_steps * args.gradient_accumulation_steps
+    completed_steps, epoch, skip_batches = resume(
+        accelerator, args.resume_from_checkpoint, output_dir, steps_per_epoch, args.gradient_accumulation_steps
+    )
 
     unwrapped = accelerator.unwrap_model(model)
     results: dict = {}
@@ -296,10 +273,9 @@ def main(argv: list[str] | None = None) -> dict:
                 log.write(record)
                 progress.set_postfix(loss=f"{record['loss']:.4f}")
                 running_loss, running_count = 0.0, 0
-            if args.checkpointing_steps and completed_steps % args.checkpointing_steps == 0:
-                accelerator.save_state(str(output_dir / f"checkpoint-{completed_steps}"))
-                if accelerator.is_main_process:
-                    prune_checkpoints(output_dir, args.checkpoints_total_limit)
+            checkpoint_if_due(
+                accelerator, output_dir, completed_steps, args.checkpointing_steps, args.checkpoints_total_limit
+            )
             periodic = args.eval_steps and completed_steps % args.eval_steps == 0
             if evaluation is not None and periodic and completed_steps < max_train_steps:  # the last one follows
                 _evaluate(accelerator, model, processor, evaluation, args, completed_steps)

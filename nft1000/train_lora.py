@@ -24,9 +24,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 import torch
-import transformers
 from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, set_seed
 from diffusers import DDPMScheduler
 from diffusers.utils import make_image_grid
 from torch.utils.data import DataLoader
@@ -34,7 +32,6 @@ from tqdm.auto import tqdm
 from transformers import HfArgumentParser, get_scheduler
 
 from modeling.clip_models import TINY
-from modeling.clip_training import checkpoint_step, prune_checkpoints, resolve_checkpoint
 from modeling.collection_rows import load_all_splits
 from modeling.diffusion_models import DEFAULT_DIFFUSION_MODEL, TinyDiffusionSpec, load_pipeline
 from modeling.lora_training import (
@@ -47,7 +44,7 @@ from modeling.lora_training import (
     save_lora,
 )
 from nft1000.model_card import lora_model_card
-from nft1000.run_log import TrainLog, scalar_config
+from nft1000.training_run import TrainLog, checkpoint_if_due, resume, scalar_config, start_run
 from nft1000_dataset.atomic import atomic_write_text
 from nft1000_dataset.captions import build_prompt
 from nft1000_dataset.hub import upload_folder_to_hub
@@ -215,22 +212,15 @@ def log_images(accelerator: Accelerator, images: list, step: int) -> None:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     output_dir = Path(args.output_dir)
-    accelerator = Accelerator(
+    accelerator = start_run(
+        output_dir,
+        args.seed,
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=args.mixed_precision,
         log_with=None if args.report_to == "none" else args.report_to,
-        project_dir=str(output_dir),
-        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    if not accelerator.is_local_main_process:
-        datasets.utils.logging.set_verbosity_error()
-        transformers.utils.logging.set_verbosity_error()
     if args.allow_tf32:
         torch.backends.cuda.matmul.allow_tf32 = True
-    set_seed(args.seed)
-    if accelerator.is_main_process:
-        output_dir.mkdir(parents=True, exist_ok=True)
 
     rows = collection_rows(args.dataset_name, args.dataset_config_name, args.collection)
     if args.max_train_samples is not None:
@@ -308,14 +298,9 @@ def main(argv: list[str] | None = None) -> dict:
     with accelerator.autocast():
         loss_before = fixed_denoising_loss(unet, vae, text_encoder, noise_scheduler, fixed_batch, seed=args.seed)
 
-    completed_steps, skip_batches, epoch = 0, 0, 0
-    checkpoint = resolve_checkpoint(args.resume_from_checkpoint, output_dir) if args.resume_from_checkpoint else None
-    if checkpoint is not None:
-        accelerator.print(f"resuming from {checkpoint}")
-        accelerator.load_state(str(checkpoint))
-        completed_steps = checkpoint_step(checkpoint)
-        epoch = completed_steps // steps_per_epoch
-        skip_batches = (completed_steps % steps_per_epoch) * args.gradient_accumulation_steps
+    completed_steps, epoch, skip_batches = resume(
+        accelerator, args.resume_from_checkpoint, output_dir, steps_per_epoch, args.gradient_accumulation_steps
+    )
 
     progress = tqdm(
         total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="steps"
@@ -370,10 +355,9 @@ def main(argv: list[str] | None = None) -> dict:
                 log.write(record)
                 progress.set_postfix(loss=f"{record['loss']:.4f}")
                 running_loss, running_count = 0.0, 0
-            if completed_steps % args.checkpointing_steps == 0:
-                accelerator.save_state(str(output_dir / f"checkpoint-{completed_steps}"))
-                if accelerator.is_main_process:
-                    prune_checkpoints(output_dir, args.checkpoints_total_limit)
+            checkpoint_if_due(
+                accelerator, output_dir, completed_steps, args.checkpointing_steps, args.checkpoints_total_limit
+            )
             periodic = args.validation_steps and completed_steps % args.validation_steps == 0
             if periodic and completed_steps < max_train_steps and accelerator.is_main_process:
                 _validate(accelerator, pipeline, validation_prompts, args, output_dir, completed_steps)

@@ -1,0 +1,82 @@
+"""What the training scripts share: the Accelerator set-up, resuming from and writing checkpoints,
+hyper-parameters as tracker scalars and a JSON-lines step log."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import datasets
+import transformers
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration, set_seed
+
+from modeling.clip_training import checkpoint_step, prune_checkpoints, resolve_checkpoint
+
+
+def scalar_config(*groups) -> dict:
+    """The fields of argument dataclasses as tracker-friendly scalars (anything else as its string)."""
+    flat = {}
+    for group in groups:
+        for key, value in asdict(group).items():
+            flat[key] = value if isinstance(value, int | float | str | bool) else str(value)
+    return flat
+
+
+class TrainLog:
+    """Every logged step as a JSON line in ``path`` (written by the main process only)."""
+
+    def __init__(self, path: Path, enabled: bool):
+        self.path, self.enabled = path, enabled
+
+    def write(self, record: dict) -> None:
+        if self.enabled:
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+
+
+def start_run(output_dir: Path, seed: int, **accelerator_kwargs) -> Accelerator:
+    """The Accelerator of a training script (seedable sampler, `output_dir` as project dir), logging set up,
+    libraries quiet on every process but the local main one, seeds set and `output_dir` created."""
+    accelerator = Accelerator(
+        project_dir=str(output_dir),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+        **accelerator_kwargs,
+    )
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    if not accelerator.is_local_main_process:
+        datasets.utils.logging.set_verbosity_error()
+        transformers.utils.logging.set_verbosity_error()
+    set_seed(seed)
+    if accelerator.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    accelerator.wait_for_everyone()
+    return accelerator
+
+
+def resume(
+    accelerator: Accelerator, checkpoint: str | None, output_dir: Path, steps_per_epoch: int | None, accumulation: int
+) -> tuple[int, int, int]:
+    """Load the state of `checkpoint` (a folder or ``latest``; None: start afresh) and return where the run
+    stands: (completed optimizer steps, epoch, batches of that epoch to skip). A stream has no epochs."""
+    found = resolve_checkpoint(checkpoint, output_dir) if checkpoint else None
+    if found is None:
+        return 0, 0, 0
+    accelerator.print(f"resuming from {found}")
+    accelerator.load_state(str(found))
+    steps = checkpoint_step(found)
+    if not steps_per_epoch:
+        return steps, 0, steps * accumulation
+    return steps, steps // steps_per_epoch, (steps % steps_per_epoch) * accumulation
+
+
+def checkpoint_if_due(
+    accelerator: Accelerator, output_dir: Path, step: int, every: int | None, keep: int | None
+) -> None:
+    """``save_state`` to ``output_dir/checkpoint-<step>`` every `every` steps, keeping the newest `keep`."""
+    if every and step % every == 0:
+        accelerator.save_state(str(output_dir / f"checkpoint-{step}"))
+        if accelerator.is_main_process:
+            prune_checkpoints(output_dir, keep)
