@@ -351,8 +351,7 @@ def main(argv: list[str] | None = None) -> dict:
                     "lr": scheduler.get_last_lr()[0],
                     "steps_per_second": (completed_steps - first_step) / (time.perf_counter() - started),
                 }
-                accelerator.log({f"train/{k}": v for k, v in record.items() if k != "step"}, step=completed_steps)
-                log.write(record)
+                log.log_step(accelerator, record)
                 progress.set_postfix(loss=f"{record['loss']:.4f}")
                 running_loss, running_count = 0.0, 0
             checkpoint_if_due(

@@ -36,6 +36,12 @@ class TrainLog:
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record) + "\n")
 
+    def log_step(self, accelerator: Accelerator, record: dict) -> None:
+        """`record` (with its ``step``) to the trackers as ``train/<key>`` and to the JSON-lines file."""
+        step = record["step"]
+        accelerator.log({f"train/{k}": v for k, v in record.items() if k != "step"}, step=step)
+        self.write(record)
+
 
 def start_run(output_dir: Path, seed: int, **accelerator_kwargs) -> Accelerator:
     """The Accelerator of a training script (seedable sampler, `output_dir` as project dir), logging set up,
