@@ -26,7 +26,14 @@ def train_clip_tokenizer(captions: Iterable[str], vocab_size: int = 4096) -> CLI
     backend.train_from_iterator(captions, trainer=trainer)
     model = json.loads(backend.to_str())["model"]
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
-    return CLIPTokenizer(vocab=canonical_ids(model["vocab"], merges, [bos, eos]), merges=merges)
+    # every byte as a word part and as a whole word, as CLIP's own vocabulary has: otherwise a one-character
+    # word never seen in training ("0" in "Pixel Ghosts 0") becomes the unknown token, which is the end token,
+    # and the text model's pooling (at the first end token) would cut the caption there
+    vocab = dict(model["vocab"])
+    for char in pre_tokenizers.ByteLevel.alphabet():
+        for token in (char, char + "</w>"):
+            vocab.setdefault(token, len(vocab))
+    return CLIPTokenizer(vocab=canonical_ids(vocab, merges, [bos, eos]), merges=merges)
 
 
 def canonical_ids(vocab: dict[str, int], merges: list[tuple[str, str]], specials: list[str]) -> dict[str, int]:

@@ -333,6 +333,108 @@ def _run_generate(args) -> None:
     print(f"prompt: {record['prompt']}\nwrote {len(record['files'])} images and grid.png to {args.out}")
 
 
+def _add_index(sub) -> None:
+    p = sub.add_parser("index", help="a search index of a trained CLIP's embeddings (adds new collections)")
+    _flag(p, "model", required=True, help="CLIP folder or Hub name (queries will use the same)")
+    _flag(p, "dataset", help="exported NFT1000 folder or Hub repo id")
+    _flag(p, "config", default="mini")
+    _flag(p, "split", action="append", help="splits to index (default: all); repeat for several")
+    _flag(p, "out", type=Path, required=True, help="the index folder (created, or extended)")
+    _flag(p, "replace", action="store_true", help="re-index collections already in the index")
+    _flag(p, "ann", action="store_true", help="also build the approximate (HNSW, faiss) indexes")
+    _flag(p, "batch_size", type=int, default=256)
+    p.set_defaults(run=_run_index)
+
+
+def _run_index(args) -> None:
+    from modeling.clip_models import load_clip
+    from modeling.collection_rows import load_all_splits
+    from search.index import MANIFEST, NFTIndex
+
+    model, processor = load_clip(args.model)
+    exists = (args.out / MANIFEST).is_file()
+    index = NFTIndex.open(args.out) if exists else NFTIndex.create(args.out, args.model, model)
+    if args.dataset:
+        dataset = load_all_splits(args.dataset, args.config, args.split)
+        report = index.add(dataset, model, processor, replace=args.replace, batch_size=args.batch_size)
+        print(f"added {len(report['added'])} collections, skipped {len(report['skipped'])} already indexed")
+    if args.ann:
+        index.build_ann()
+    print(f"{args.out}: {len(index)} tokens of {len(index.collections)} collections")
+
+
+def _add_search(sub) -> None:
+    p = sub.add_parser("search", help="tokens for a text query or an image, from an index")
+    p.add_argument("index", type=Path)
+    p.add_argument("query", nargs="?", help="text query")
+    _flag(p, "image", type=Path, help="an image query instead of text")
+    _flag(p, "collection", help="search within one collection")
+    p.add_argument("-k", type=int, default=10)
+    _flag(p, "target", choices=("image", "caption", "both"), default="both", help="what a text query is scored on")
+    _flag(p, "approximate", action="store_true", help="use the HNSW indexes (built with `nft1000 index --ann`)")
+    _flag(p, "json", action="store_true", help="JSON lines for programs")
+    p.set_defaults(run=_run_search)
+
+
+def _run_search(args) -> None:
+    import json
+    from dataclasses import asdict
+
+    from PIL import Image
+
+    from search.engine import NFTSearch
+
+    if (args.query is None) == (args.image is None):
+        raise ValueError("give a text query or --image, not both")
+    searcher = NFTSearch.open(args.index)
+    options = {"collection": args.collection, "approximate": args.approximate}
+    if args.image is not None:
+        with Image.open(args.image) as image:
+            hits = searcher.image(image, args.k, **options)
+    else:
+        hits = searcher.text(args.query, args.k, target=args.target, **options)
+    for rank, hit in enumerate(hits, 1):
+        if args.json:
+            print(json.dumps({"rank": rank, **asdict(hit)}))
+        else:
+            print(f"{rank:3d}  {hit.score:.3f}  {hit.collection} #{hit.token_id}  {hit.caption}")
+
+
+def _add_piracy(sub) -> None:
+    p = sub.add_parser("piracy", help="near-duplicates of a protected collection in the other collections")
+    p.add_argument("index", type=Path)
+    _flag(p, "collection", required=True, help="the protected collection")
+    _flag(p, "out", type=Path, required=True, help="piracy.md, piracy.json (and pairs.png) go here")
+    _flag(p, "dataset", help="the dataset the index was built from, for the PNG sheet of the closest pairs")
+    _flag(p, "config", default="mini")
+    _flag(p, "similarity", type=float, default=0.5, help="image-embedding cosine a candidate needs")
+    _flag(p, "hash_bits", type=int, default=34, help="largest perceptual-hash distance (of 256 bits) of a copy")
+    _flag(p, "candidates", type=int, default=20, help="nearest images examined per protected token")
+    p.set_defaults(run=_run_piracy)
+
+
+def _run_piracy(args) -> None:
+    import json
+
+    from modeling.collection_rows import load_all_splits
+    from nft1000_dataset.atomic import atomic_write_text
+    from search.index import NFTIndex
+    from search.piracy import PiracyOptions, detect_piracy, piracy_markdown, piracy_sheet
+
+    options = PiracyOptions(similarity=args.similarity, hash_bits=args.hash_bits, candidates=args.candidates)
+    report = detect_piracy(NFTIndex.open(args.index), args.collection, options)
+    atomic_write_text(args.out / "piracy.json", json.dumps(report, indent=2))
+    markdown = piracy_markdown(report)
+    atomic_write_text(args.out / "piracy.md", markdown)
+    print(markdown)
+    if args.dataset and report["suspects"]:
+        dataset = load_all_splits(args.dataset, args.config).select_columns(["collection", "token_id", "image"])
+        position = {key: i for i, key in enumerate(zip(dataset["collection"], dataset["token_id"], strict=True))}
+        sheet = piracy_sheet(report, lambda collection, token: dataset[position[collection, token]]["image"])
+        sheet.save(args.out / "pairs.png")
+        print(f"written: {args.out / 'pairs.png'}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nft1000", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"nft1000 {__version__}")
@@ -346,6 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
         _add_eval,
         _add_cvi,
         _add_generate,
+        _add_index,
+        _add_search,
+        _add_piracy,
     ):
         add(sub)
     return parser

@@ -1,0 +1,1 @@
+"""Search over a trained model's embeddings (text and image queries) and near-duplicate (piracy) detection."""

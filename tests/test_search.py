@@ -1,0 +1,131 @@
+"""Search and piracy detection on a real synthetic release with a planted pirate collection: the release is
+built with `nft1000 build`, indexed with a CLIP saved by save_pretrained, and searched through the CLI."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from datasets import load_dataset
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from PIL import Image
+
+from nft1000.cli import main as cli_main
+from nft1000.train_clip import main as train_clip
+from nft1000_dataset.synth import synthesize
+from search.engine import NFTSearch
+from search.index import NFTIndex
+from search.planted import MODIFICATIONS, plant_pirate_collection
+from search.topk import top_k
+
+PER_MODIFICATION = 8
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory) -> dict:
+    """3 synthetic collections, a pirate collection of modified copies of one of them, exported, and a tiny CLIP
+    trained on it for a few steps (an untrained one embeds every caption alike)."""
+    root = tmp_path_factory.mktemp("search")
+    names = synthesize(root / "s", 3, 40, seed=5, num_proc=2)
+    protected = names[0]
+    truth = plant_pirate_collection(root / "s" / "release", protected, "Pirate Copies", PER_MODIFICATION)
+    assert cli_main(["build", "--raw", str(root / "s" / "release"), "--out", str(root / "d"), "--config", "full",
+                     "--min-tokens", "10"]) == 0  # fmt: skip
+    train_clip([
+        "--dataset", str(root / "d"), "--config", "full", "--model", "tiny", "--tiny-image-size", "32",
+        "--output-dir", str(root / "clip"), "--mask-prob", "0", "--per-device-train-batch-size", "16",
+        "--max-train-steps", "40", "--learning-rate", "1e-3", "--eval-split", "", "--report-to", "none",
+    ])  # fmt: skip
+    return {"root": root, "protected": protected, "truth": truth, "dataset": root / "d", "model": root / "clip"}
+
+
+@pytest.fixture(scope="module")
+def index_dir(planted) -> Path:
+    out = planted["root"] / "index"
+    args = ["index", "--model", str(planted["model"]), "--dataset", str(planted["dataset"]), "--config", "full"]
+    assert cli_main([*args, "--split", "train", "--out", str(out)]) == 0
+    assert cli_main([*args, "--out", str(out), "--ann"]) == 0  # adds the other splits' collections
+    return out
+
+
+@pytest.mark.slow
+def test_the_index_adds_collections_incrementally_and_reopens(index_dir, planted):
+    index = NFTIndex.open(index_dir)
+    data = load_dataset(str(planted["dataset"]), "full")
+    assert len(index) == sum(len(split) for split in data.values())
+    assert sorted(index.collections) == sorted({c for split in data.values() for c in split["collection"]})
+    model, processor = NFTSearch.open(index_dir).model, NFTSearch.open(index_dir).processor
+    report = index.add(data["train"], model, processor)
+    assert report == {"added": [], "skipped": sorted(set(data["train"]["collection"]))}
+
+
+@pytest.mark.slow
+def test_search_finds_a_token_from_its_caption_and_from_its_image(index_dir, planted):
+    searcher = NFTSearch.open(index_dir)
+    row = load_dataset(str(planted["dataset"]), "full", split="test")[3]
+    by_caption = searcher.text(row["caption"], k=5, target="caption")
+    assert (by_caption[0].collection, by_caption[0].caption) == (row["collection"], row["caption"])
+    by_image = searcher.image(row["image"], k=5)
+    assert (by_image[0].collection, by_image[0].token_id) == (row["collection"], row["token_id"])
+    within = searcher.text(row["caption"], k=50, collection=row["collection"])
+    assert {hit.collection for hit in within} == {row["collection"]}
+
+
+@pytest.mark.slow
+def test_search_cli_prints_json_hits(index_dir, planted, capsys):
+    assert cli_main(["search", str(index_dir), "a pixel-art punk with 3D glasses", "-k", "3", "--json"]) == 0
+    hits = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [hit["rank"] for hit in hits] == [1, 2, 3]
+    assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
+
+
+@pytest.mark.slow
+def test_approximate_search_agrees_with_exact_search(index_dir):
+    index = NFTIndex.open(index_dir)
+    recalls = []
+    for row in range(0, len(index), 7):
+        query = index.image_embeds[row]
+        exact = {hit.row for hit in index.search_vector(query, 10)}
+        approximate = {hit.row for hit in index.search_vector(query, 10, approximate=True)}
+        recalls.append(len(exact & approximate) / 10)
+    assert np.mean(recalls) >= 0.95
+
+
+@pytest.mark.slow
+def test_piracy_detection_finds_the_planted_copies_and_little_else(index_dir, planted, tmp_path):
+    out = tmp_path / "piracy"
+    args = ["piracy", str(index_dir), "--collection", planted["protected"], "--out", str(out)]
+    assert cli_main([*args, "--dataset", str(planted["dataset"]), "--config", "full"]) == 0
+    report = json.loads((out / "piracy.json").read_text())
+    flagged = {(p["suspect"]["collection"], p["suspect"]["token_id"]): p for p in report["suspects"]}
+    planted_copies = {("Pirate Copies", token) for token in planted["truth"]}
+    assert len(planted_copies) == PER_MODIFICATION * len(MODIFICATIONS)
+    found = planted_copies & set(flagged)
+    precision, recall = len(found) / max(1, len(flagged)), len(found) / len(planted_copies)
+    assert precision >= 0.95 and recall >= 0.95, (precision, recall)
+    right = [flagged[key]["original"]["token_id"] == planted["truth"][key[1]]["source_token_id"] for key in found]
+    assert np.mean(right) >= 0.9  # the closest original is the one copied (siblings may differ only in colour)
+    with Image.open(out / "pairs.png") as sheet:
+        assert sheet.height > 0
+    assert "Pirate Copies" in (out / "piracy.md").read_text()
+
+
+def test_an_index_folder_without_a_manifest_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nft1000 index"):
+        NFTIndex.open(tmp_path)
+
+
+@settings(deadline=None, max_examples=30)
+@given(
+    arrays(np.float32, st.tuples(st.integers(1, 9), st.just(4)), elements=st.floats(-1, 1, width=32)),
+    arrays(np.float32, st.tuples(st.integers(1, 40), st.just(4)), elements=st.floats(-1, 1, width=32)),
+    st.integers(1, 12),
+)
+def test_blocked_top_k_equals_the_full_matrix(queries, gallery, k):
+    scores, indices = top_k(queries, gallery, k, query_block=4, gallery_block=7)
+    full = queries @ gallery.T
+    expected = -np.sort(-full, axis=1)[:, : min(k, len(gallery))]
+    np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.take_along_axis(full, indices, axis=1), scores, rtol=1e-5, atol=1e-6)
