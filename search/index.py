@@ -159,7 +159,7 @@ class NFTIndex:
         target: str = "image",
         collection: str | None = None,
         approximate: bool = False,
-        ef_search: int = 64,
+        ef_search: int = 128,
     ) -> list[Hit]:
         """Tokens most similar to a normalised query embedding: against their images, their captions, or the
         mean of both; within one collection when given. `approximate` uses the HNSW indexes for candidates
