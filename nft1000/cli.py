@@ -416,7 +416,6 @@ def _add_piracy(sub) -> None:
 def _run_piracy(args) -> None:
     import json
 
-    from modeling.collection_rows import load_all_splits
     from nft1000_dataset.atomic import atomic_write_text
     from search.index import NFTIndex
     from search.piracy import PiracyOptions, detect_piracy, piracy_markdown, piracy_sheet
@@ -428,11 +427,35 @@ def _run_piracy(args) -> None:
     atomic_write_text(args.out / "piracy.md", markdown)
     print(markdown)
     if args.dataset and report["suspects"]:
-        dataset = load_all_splits(args.dataset, args.config).select_columns(["collection", "token_id", "image"])
-        position = {key: i for i, key in enumerate(zip(dataset["collection"], dataset["token_id"], strict=True))}
-        sheet = piracy_sheet(report, lambda collection, token: dataset[position[collection, token]]["image"])
-        sheet.save(args.out / "pairs.png")
+        piracy_sheet(report, _token_images(args.dataset, args.config)).save(args.out / "pairs.png")
         print(f"written: {args.out / 'pairs.png'}")
+
+
+def _add_search_app(sub) -> None:
+    p = sub.add_parser("search-app", help="a Gradio search page for an index")
+    p.add_argument("index", type=Path)
+    _flag(p, "dataset", help="the dataset the index was built from, to show the results' images")
+    _flag(p, "config", default="mini")
+    _flag(p, "host", default="127.0.0.1")
+    _flag(p, "port", type=int, default=7860)
+    p.set_defaults(run=_run_search_app)
+
+
+def _run_search_app(args) -> None:
+    from search.app import build_app
+    from search.engine import NFTSearch
+
+    image_of = _token_images(args.dataset, args.config) if args.dataset else None
+    build_app(NFTSearch.open(args.index), image_of).launch(server_name=args.host, server_port=args.port)
+
+
+def _token_images(dataset_name: str, config: str):
+    """A function (collection, token_id) -> image over every split of an exported dataset."""
+    from modeling.collection_rows import load_all_splits
+
+    dataset = load_all_splits(dataset_name, config).select_columns(["collection", "token_id", "image"])
+    position = {key: i for i, key in enumerate(zip(dataset["collection"], dataset["token_id"], strict=True))}
+    return lambda collection, token: dataset[position[collection, token]]["image"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -451,6 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_index,
         _add_search,
         _add_piracy,
+        _add_search_app,
     ):
         add(sub)
     return parser

@@ -2,6 +2,12 @@
 built with `nft1000 build`, indexed with a CLIP saved by save_pretrained, and searched through the CLI."""
 
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +27,7 @@ from search.planted import MODIFICATIONS, plant_pirate_collection
 from search.topk import top_k
 
 PER_MODIFICATION = 8
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +117,68 @@ def test_piracy_detection_finds_the_planted_copies_and_little_else(index_dir, pl
     with Image.open(out / "pairs.png") as sheet:
         assert sheet.height > 0
     assert "Pirate Copies" in (out / "piracy.md").read_text()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def search_page(index_dir, planted):
+    """`nft1000 search-app` serving the index on a free local port, in its own process."""
+    port = free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    args = ["search-app", str(index_dir), "--dataset", str(planted["dataset"]), "--config", "full", "--port", str(port)]
+    process = subprocess.Popen([sys.executable, "-m", "nft1000.cli", *args], env=env)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the search page did not start")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()), reason="no chromium")
+def test_the_search_page_answers_a_text_query_in_a_real_browser(search_page, planted):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    row = load_dataset(str(planted["dataset"]), "full", split="test")[3]
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"):  # fmt: skip
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        browser.get(search_page)
+        wait = WebDriverWait(browser, 60)
+        box = wait.until(lambda b: b.find_element(By.CSS_SELECTOR, "#query textarea, #query input"))
+        browser.find_element(By.CSS_SELECTOR, "#target input[value='caption']").click()
+        box.send_keys(row["caption"])
+        wait.until(lambda b: box.get_attribute("value") == row["caption"])
+        browser.find_element(By.CSS_SELECTOR, "button#search").click()
+        wait.until(lambda b: row["caption"][:40] in b.find_element(By.ID, "results").text)
+        cells = browser.find_element(By.ID, "results").text.splitlines()
+        first = cells[cells.index("caption") + 1 :][:5]  # the table's text, cell by cell: the first result
+        assert first[0] == "1" and first[2:4] == [row["collection"], row["token_id"]]
+    finally:
+        browser.quit()
 
 
 def test_an_index_folder_without_a_manifest_is_a_clear_error(tmp_path):
