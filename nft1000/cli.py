@@ -458,6 +458,53 @@ def _token_images(dataset_name: str, config: str):
     return lambda collection, token: dataset[position[collection, token]]["image"]
 
 
+def _add_collect(sub) -> None:
+    from nft1000_dataset.fetch import FetchOptions
+
+    defaults = FetchOptions()
+    p = sub.add_parser("collect", help="a collection from its ERC-721 contract into the release layout (paper 4.2)")
+    _flag(p, "contract", required=True, help="the contract address, 0x...")
+    _flag(p, "rpc", required=True, help="a JSON-RPC endpoint of the chain")
+    _flag(p, "out", type=Path, required=True, help="release folder; the collection goes to OUT/<name>")
+    _flag(p, "name", help="collection folder name (default: the contract's name())")
+    _flag(p, "ipfs_gateway", action="append", help="an IPFS gateway, tried in the order given (repeat)")
+    _flag(p, "arweave_gateway", default=None)
+    _flag(p, "token_ids", type=int, nargs=2, metavar=("FIRST", "LAST"), help="id range when not Enumerable")
+    _flag(p, "concurrency", type=int, default=defaults.concurrency)
+    _flag(p, "timeout", type=float, default=defaults.timeout, help="seconds per request")
+    _flag(p, "retries", type=int, default=defaults.retries)
+    _flag(p, "per_host_rate", type=float, default=defaults.per_host_rate, help="requests per second per host")
+    _flag(p, "max_bytes", type=int, default=defaults.max_bytes, help="size cap of one file")
+    p.set_defaults(run=_run_collect)
+
+
+def _run_collect(args) -> None:
+    import asyncio
+
+    from nft1000_dataset.collect import Collector, read_contract
+    from nft1000_dataset.fetch import FetchOptions
+    from nft1000_dataset.release import normalize_name
+    from nft1000_dataset.uris import DEFAULT_ARWEAVE_GATEWAY, DEFAULT_IPFS_GATEWAYS
+
+    ids = range(args.token_ids[0], args.token_ids[1] + 1) if args.token_ids else None
+    tokens = read_contract(args.rpc, args.contract, ids)
+    options = FetchOptions(args.concurrency, args.timeout, args.retries, per_host_rate=args.per_host_rate,
+                           max_bytes=args.max_bytes)  # fmt: skip
+    collector = Collector(
+        args.out,
+        normalize_name(args.name or tokens.name),
+        tuple(args.ipfs_gateway or DEFAULT_IPFS_GATEWAYS),
+        args.arweave_gateway or DEFAULT_ARWEAVE_GATEWAY,
+        options,
+    )
+    report = asyncio.run(collector.run(tokens))
+    print(
+        f"{collector.folder}: {report['tokens_collected']} of {report['tokens_listed']} tokens collected "
+        f"(totalSupply {report['total_supply']}), {report['skipped_complete']} already complete, "
+        f"{report['http_requests']} HTTP requests; failures: {report['failures_by_reason'] or 'none'}"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nft1000", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"nft1000 {__version__}")
@@ -475,6 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_search,
         _add_piracy,
         _add_search_app,
+        _add_collect,
     ):
         add(sub)
     return parser

@@ -1,0 +1,215 @@
+"""A collection read from its ERC-721 contract into the release layout (paper, 4.2): contract -> tokenURI ->
+metadata -> media, as the NFT1000 authors built the dataset.
+
+    OUT/<Name>/metadata/<Name>_<id>.json      the metadata as served (raw bytes)
+    OUT/<Name>/images/<Name>_<id>.<ext>       the media in their original format (`nft1000 build` standardises)
+    OUT/<Name>/metadata_dashboard.json        what was collected against totalSupply
+    OUT/<Name>/collect_manifest.jsonl         per token: every URI, status, reason, checksums
+    OUT/<Name>/collect_report.json            counts of failures by reason
+
+A rerun skips every token whose files are complete and match their checksums, and fetches the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from .atomic import atomic_write_bytes, atomic_write_text
+from .fetch import Fetcher, FetchError, FetchOptions, parse_json, sniff_media
+from .uris import DEFAULT_ARWEAVE_GATEWAY, DEFAULT_IPFS_GATEWAYS, InlineData, UriError, resolve
+
+logger = logging.getLogger(__name__)
+ERC165_ENUMERABLE = "0x780e9d63"
+ERC721_ABI = [
+    {"name": "name", "type": "function", "stateMutability": "view", "inputs": [],
+     "outputs": [{"name": "", "type": "string"}]},
+    {"name": "totalSupply", "type": "function", "stateMutability": "view", "inputs": [],
+     "outputs": [{"name": "", "type": "uint256"}]},
+    {"name": "tokenByIndex", "type": "function", "stateMutability": "view",
+     "inputs": [{"name": "index", "type": "uint256"}], "outputs": [{"name": "", "type": "uint256"}]},
+    {"name": "tokenURI", "type": "function", "stateMutability": "view",
+     "inputs": [{"name": "tokenId", "type": "uint256"}], "outputs": [{"name": "", "type": "string"}]},
+    {"name": "supportsInterface", "type": "function", "stateMutability": "view",
+     "inputs": [{"name": "interfaceId", "type": "bytes4"}], "outputs": [{"name": "", "type": "bool"}]},
+]  # fmt: skip
+
+
+@dataclass
+class ContractTokens:
+    """What the contract says: its name, totalSupply (None if it has none) and each token's URI or error."""
+
+    address: str
+    name: str
+    total_supply: int | None
+    enumerable: bool
+    uris: dict[int, str] = field(default_factory=dict)
+    errors: dict[int, str] = field(default_factory=dict)
+
+
+def read_contract(rpc_url: str, address: str, token_ids: Iterable[int] | None = None) -> ContractTokens:
+    """Read name, totalSupply, the token ids (ERC-721 Enumerable when the contract has it, else `token_ids`)
+    and every tokenURI through a JSON-RPC endpoint."""
+    from web3 import Web3
+
+    w3 = Web3(Web3.HTTPProvider(rpc_url))
+    contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=ERC721_ABI)
+    calls = contract.functions
+
+    def optional(call, default=None):
+        try:
+            return call.call()
+        except Exception:  # a function the contract lacks reverts or returns nothing: not an error here
+            return default
+
+    name = optional(calls.name(), "") or address
+    total = optional(calls.totalSupply())
+    enumerable = bool(optional(calls.supportsInterface(bytes.fromhex(ERC165_ENUMERABLE[2:])), False))
+    if enumerable and total is not None:
+        ids = [calls.tokenByIndex(i).call() for i in range(total)]
+    elif token_ids is not None:
+        ids = list(token_ids)
+    else:
+        raise ValueError(f"{address}: not ERC-721 Enumerable; give the token ids (--token-ids START END)")
+    tokens = ContractTokens(address, name, total, enumerable)
+    for token_id in tqdm(ids, desc="tokenURI", unit="token"):
+        try:
+            tokens.uris[token_id] = calls.tokenURI(token_id).call()
+        except Exception as err:  # a burnt or never-minted id reverts
+            tokens.errors[token_id] = f"tokenURI failed: {type(err).__name__}"
+    return tokens
+
+
+def _sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+@dataclass
+class Collector:
+    """Fetches the metadata and media of `tokens` into ``out/<name>``; see the module docstring."""
+
+    out: Path
+    name: str
+    ipfs_gateways: tuple[str, ...] = DEFAULT_IPFS_GATEWAYS
+    arweave_gateway: str = DEFAULT_ARWEAVE_GATEWAY
+    options: FetchOptions = field(default_factory=FetchOptions)
+
+    @property
+    def folder(self) -> Path:
+        return self.out / self.name
+
+    def _resolve(self, uri: str, token_id: int) -> list[str] | InlineData:
+        return resolve(uri, token_id, self.ipfs_gateways, self.arweave_gateway)
+
+    def complete(self) -> dict[int, dict]:
+        """Manifest entries of tokens collected before whose files are still there and match."""
+        path = self.folder / "collect_manifest.jsonl"
+        done = {}
+        if not path.is_file():
+            return done
+        for line in path.read_text(encoding="utf-8").splitlines():
+            entry = json.loads(line)
+            if entry["status"] != "ok":
+                continue
+            files = [self.folder / entry["metadata_file"], self.folder / entry["image_file"]]
+            digests = [entry["metadata_sha256"], entry["image_sha256"]]
+            if all(f.is_file() and _sha256(f.read_bytes()) == d for f, d in zip(files, digests, strict=True)):
+                done[int(entry["token_id"])] = entry
+        return done
+
+    async def _token(self, fetcher: Fetcher, token_id: int, uri: str) -> dict:
+        entry = {"token_id": str(token_id), "token_uri": uri[:2000], "status": "failed"}
+        stem = f"{self.name}_{token_id}"
+        try:
+            found = self._resolve(uri, token_id)
+            if isinstance(found, InlineData):
+                content, entry["metadata_url"] = found.content, "inline"
+                metadata = parse_json(content)
+            else:
+                entry["metadata_url"], content = await fetcher.get(found, "json")
+                metadata = parse_json(content)
+            image_uri = metadata.get("image") or metadata.get("image_url") or metadata.get("image_data")
+            if not image_uri:
+                raise FetchError("no image in metadata")
+            if isinstance(image_uri, str) and image_uri.lstrip().startswith("<svg"):  # raw SVG in image_data
+                image_uri = "data:image/svg+xml;utf8," + image_uri
+            entry["image_uri"] = str(image_uri)[:2000]
+            media = self._resolve(str(image_uri), token_id)
+            if isinstance(media, InlineData):
+                image, entry["image_url"] = media.content, "inline"
+            else:
+                entry["image_url"], image = await fetcher.get(media, "media")
+            extension = sniff_media(image)
+            if extension is None:
+                raise FetchError("unknown media type")
+        except (FetchError, UriError) as err:
+            entry["reason"] = err.reason
+            return entry
+        metadata_file, image_file = f"metadata/{stem}.json", f"images/{stem}.{extension}"
+        atomic_write_bytes(self.folder / metadata_file, content)
+        atomic_write_bytes(self.folder / image_file, image)
+        entry.update(
+            status="ok",
+            metadata_file=metadata_file,
+            image_file=image_file,
+            metadata_sha256=_sha256(content),
+            image_sha256=_sha256(image),
+        )
+        return entry
+
+    async def run(self, tokens: ContractTokens) -> dict:
+        """Collect every token not complete yet; write the manifest, dashboard and report; return the report."""
+        done = self.complete()
+        todo = {i: uri for i, uri in tokens.uris.items() if i not in done}
+        entries = dict(done)
+        for token_id, error in tokens.errors.items():
+            entries[token_id] = {"token_id": str(token_id), "status": "failed", "reason": error}
+        manifest = self.folder / "collect_manifest.jsonl"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        progress = tqdm(total=len(tokens.uris), initial=len(tokens.uris) - len(todo), desc=self.name, unit="token")
+        async with Fetcher(self.options) as fetcher:
+            with manifest.open("a", encoding="utf-8") as journal:  # each finished token survives a crash
+                for future in asyncio.as_completed([self._token(fetcher, i, uri) for i, uri in todo.items()]):
+                    entry = await future
+                    entries[int(entry["token_id"])] = entry
+                    journal.write(json.dumps(entry) + "\n")
+                    journal.flush()
+                    progress.update(1)
+                    progress.set_postfix(failed=sum(e["status"] != "ok" for e in entries.values()))
+            requests = fetcher.requests
+        progress.close()
+        ordered = [entries[i] for i in sorted(entries)]
+        atomic_write_text(manifest, "".join(json.dumps(e) + "\n" for e in ordered))
+        failures = Counter(e["reason"] for e in ordered if e["status"] != "ok")
+        collected = sum(e["status"] == "ok" for e in ordered)
+        dashboard = {
+            "name": self.name,
+            "contract": tokens.address,
+            "contract_name": tokens.name,
+            "total_supply": tokens.total_supply,
+            "enumerable": tokens.enumerable,
+            "tokens_listed": len(tokens.uris) + len(tokens.errors),
+            "tokens_collected": collected,
+            "tokens_failed": len(ordered) - collected,
+        }
+        atomic_write_text(self.folder / "metadata_dashboard.json", json.dumps(dashboard, indent=2))
+        report = {
+            **dashboard,
+            "skipped_complete": len(done),
+            "fetched_now": len(todo),
+            "http_requests": requests,
+            "failures_by_reason": dict(failures.most_common()),
+            "failed_tokens": [
+                {"token_id": e["token_id"], "reason": e["reason"]} for e in ordered if e["status"] != "ok"
+            ],
+        }
+        atomic_write_text(self.folder / "collect_report.json", json.dumps(report, indent=2))
+        return report

@@ -1,0 +1,159 @@
+"""Fetching metadata and media over HTTP the way a collector must: bounded concurrency, timeouts, retries with
+backoff, a per-host rate limit, a size cap, gateway fallback, and content sniffing (a gateway's HTML error page
+is neither JSON nor an image)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import aiohttp
+
+MEDIA_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpg"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+)
+
+
+class FetchError(Exception):
+    """Nothing usable came back; ``reason`` is the short label counted in the report."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass
+class FetchOptions:
+    concurrency: int = 16
+    timeout: float = 30.0  # seconds for a whole request
+    retries: int = 3  # extra tries of one URL on timeouts, dropped connections, 429 and 5xx
+    backoff: float = 0.5  # seconds before the first retry, doubled each time
+    per_host_rate: float = 20.0  # requests per second to one host
+    max_bytes: int = 64 * 2**20
+
+
+def sniff_media(content: bytes) -> str | None:
+    """The file extension of an image or video by its first bytes, or None (HTML, text, unknown)."""
+    for magic, extension in MEDIA_MAGIC:
+        if content.startswith(magic):
+            return extension
+    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        return "webp"
+    if content[4:8] == b"ftyp":
+        return "mp4"
+    head = content[:512].lstrip().lower()
+    if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in content[:2048].lower()):
+        return "svg"
+    return None
+
+
+def looks_like_html(content: bytes) -> bool:
+    head = content[:256].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body"))
+
+
+def parse_json(content: bytes) -> dict:
+    if looks_like_html(content):
+        raise FetchError("html instead of json")
+    try:
+        value = json.loads(content)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise FetchError("invalid json", str(err)[:100]) from err
+    if not isinstance(value, dict):
+        raise FetchError("json is not an object")
+    return value
+
+
+class HostLimiter:
+    """At most `rate` request starts per second to each host."""
+
+    def __init__(self, rate: float):
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.next_start: dict[str, float] = {}
+        self.lock = asyncio.Lock()
+
+    async def wait(self, host: str) -> None:
+        async with self.lock:
+            now = time.monotonic()
+            start = max(now, self.next_start.get(host, now))
+            self.next_start[host] = start + self.interval
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+class Fetcher:
+    """One HTTP session for a collection: ``await fetcher.get(urls, "json" | "media")``."""
+
+    def __init__(self, options: FetchOptions):
+        self.options = options
+        self.semaphore = asyncio.Semaphore(options.concurrency)
+        self.limiter = HostLimiter(options.per_host_rate)
+        self.session: aiohttp.ClientSession | None = None
+        self.requests = 0
+
+    async def __aenter__(self) -> Fetcher:
+        timeout = aiohttp.ClientTimeout(total=self.options.timeout)
+        self.session = aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": "nft1000-collect"})
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.session.close()
+
+    async def get(self, urls: Sequence[str], kind: str) -> tuple[str, bytes]:
+        """(url, content) from the first URL that gives usable content of `kind`; else the last reason."""
+        last = FetchError("no url")
+        for url in urls:
+            try:
+                content = await self._get_one(url)
+                if kind == "json":
+                    parse_json(content)
+                elif sniff_media(content) is None:
+                    raise FetchError("html instead of media" if looks_like_html(content) else "unknown media type")
+                return url, content
+            except FetchError as err:
+                last = err
+        raise last
+
+    async def _get_one(self, url: str) -> bytes:
+        delay = self.options.backoff
+        for attempt in range(self.options.retries + 1):
+            try:
+                return await self._request(url)
+            except FetchError as err:
+                if err.reason not in ("timeout", "connection error", "http 429", "http 5xx") or (
+                    attempt == self.options.retries
+                ):
+                    raise
+            await asyncio.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")
+
+    async def _request(self, url: str) -> bytes:
+        await self.limiter.wait(urlsplit(url).netloc)
+        async with self.semaphore:
+            self.requests += 1
+            try:
+                async with self.session.get(url) as response:
+                    if response.status == 429 or response.status >= 500:
+                        raise FetchError("http 429" if response.status == 429 else "http 5xx", url)
+                    if response.status != 200:
+                        raise FetchError(f"http {response.status}", url)
+                    if (response.content_length or 0) > self.options.max_bytes:
+                        raise FetchError("too large", url)
+                    content = bytearray()
+                    async for chunk in response.content.iter_chunked(1 << 16):
+                        content += chunk
+                        if len(content) > self.options.max_bytes:
+                            raise FetchError("too large", url)
+                    return bytes(content)
+            except TimeoutError as err:
+                raise FetchError("timeout", url) from err
+            except aiohttp.ClientError as err:
+                raise FetchError("connection error", f"{url}: {err}") from err

@@ -1,0 +1,128 @@
+"""A local stand-in for the outside world of `nft1000 collect`: an in-process Ethereum chain (eth-tester) with
+a small ERC-721 compiled here by vyper, served over JSON-RPC on loopback, and HTTP servers that play IPFS
+gateways (a good one, a slow one, one that answers with HTML error pages, one that drops connections).
+For tests, benchmarks and trying the collector offline; needs ``pip install "web3[tester]" vyper``."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+CONTRACT = Path(__file__).with_name("contracts") / "TestNFT.vy"
+GATEWAY_MODES = ("good", "slow", "html", "drop")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[_Server, str]:
+    server = _Server(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+class LocalChain:
+    """eth-tester behind a JSON-RPC endpoint (``self.url``), with `deploy` and `mint` for an ERC-721."""
+
+    def __init__(self):
+        import vyper
+        from web3 import EthereumTesterProvider, Web3
+
+        self.provider = EthereumTesterProvider()
+        self.w3 = Web3(self.provider)
+        self.account = self.w3.eth.accounts[0]
+        compiled = vyper.compile_code(CONTRACT.read_text(), output_formats=["abi", "bytecode"])
+        self.abi, self.bytecode = compiled["abi"], compiled["bytecode"]
+        provider, lock, account = self.provider, threading.Lock(), self.account
+
+        def answer(call: dict) -> dict:
+            params = call.get("params", [])
+            if call["method"] in ("eth_call", "eth_estimateGas") and params and isinstance(params[0], dict):
+                params[0]["from"] = params[0].get("from") or account  # eth-tester wants a sender even for reads
+            try:
+                return {**provider.make_request(call["method"], params), "id": call.get("id")}
+            except Exception as err:  # a revert (a nonexistent token's tokenURI): a JSON-RPC error, as nodes answer
+                return {"jsonrpc": "2.0", "id": call.get("id"), "error": {"code": -32000, "message": str(err)}}
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                calls = body if isinstance(body, list) else [body]
+                with lock:
+                    answers = [answer(call) for call in calls]
+                data = json.dumps(answers if isinstance(body, list) else answers[0]).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server, self.url = _serve(Handler)
+
+    def deploy(self, name: str, enumerable: bool = True) -> str:
+        factory = self.w3.eth.contract(abi=self.abi, bytecode=self.bytecode)
+        receipt = self.w3.eth.wait_for_transaction_receipt(
+            factory.constructor(name, enumerable).transact({"from": self.account})
+        )
+        return receipt.contractAddress
+
+    def mint(self, address: str, tokens: dict[int, str]) -> None:
+        contract = self.w3.eth.contract(address=address, abi=self.abi)
+        for token_id, uri in tokens.items():
+            contract.functions.mint(token_id, uri).transact({"from": self.account})
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Gateway:
+    """Serves `files` (path -> bytes) in one of `GATEWAY_MODES`, with `latency` seconds per request; counts
+    requests per path in ``self.requests``."""
+
+    def __init__(self, files: dict[str, bytes], mode: str = "good", latency: float = 0.0, slow: float = 3.0):
+        if mode not in GATEWAY_MODES:
+            raise ValueError(f"mode {mode!r}: one of {GATEWAY_MODES}")
+        self.files, self.requests = files, Counter()
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                gateway.requests[self.path] += 1
+                time.sleep(latency + (slow if mode == "slow" else 0.0))
+                if mode == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                if mode == "html":
+                    self._answer(200, b"<!DOCTYPE html><html><body>504 Gateway Time-out</body></html>", "text/html")
+                elif self.path in gateway.files:
+                    self._answer(200, gateway.files[self.path], "application/octet-stream")
+                else:
+                    self._answer(404, b"not found", "text/plain")
+
+            def _answer(self, status: int, data: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server, self.url = _serve(Handler)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
