@@ -20,6 +20,20 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
+class _Handler(BaseHTTPRequestHandler):
+    """Quiet, with one way to answer."""
+
+    def answer(self, status: int, data: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
 def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[_Server, str]:
     server = _Server(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -49,21 +63,15 @@ class LocalChain:
             except Exception as err:  # a revert (a nonexistent token's tokenURI): a JSON-RPC error, as nodes answer
                 return {"jsonrpc": "2.0", "id": call.get("id"), "error": {"code": -32000, "message": str(err)}}
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(_Handler):
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 calls = body if isinstance(body, list) else [body]
                 with lock:
                     answers = [answer(call) for call in calls]
-                data = json.dumps(answers if isinstance(body, list) else answers[0]).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
+                self.answer(
+                    200, json.dumps(answers if isinstance(body, list) else answers[0]).encode(), "application/json"
+                )
 
         self.server, self.url = _serve(Handler)
 
@@ -94,7 +102,7 @@ class Gateway:
         self.files, self.requests = files, Counter()
         gateway = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(_Handler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self):
@@ -105,21 +113,11 @@ class Gateway:
                     self.connection.shutdown(2)
                     return
                 if mode == "html":
-                    self._answer(200, b"<!DOCTYPE html><html><body>504 Gateway Time-out</body></html>", "text/html")
+                    self.answer(200, b"<!DOCTYPE html><html><body>504 Gateway Time-out</body></html>", "text/html")
                 elif self.path in gateway.files:
-                    self._answer(200, gateway.files[self.path], "application/octet-stream")
+                    self.answer(200, gateway.files[self.path], "application/octet-stream")
                 else:
-                    self._answer(404, b"not found", "text/plain")
-
-            def _answer(self, status: int, data: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
+                    self.answer(404, b"not found", "text/plain")
 
         self.server, self.url = _serve(Handler)
 
