@@ -505,6 +505,25 @@ def _run_collect(args) -> None:
     )
 
 
+def _add_demo(sub) -> None:
+    from nft1000.demo import SIZES
+
+    p = sub.add_parser("demo", help="the main job on the embedded default, end to end, with one comparison table")
+    _flag(p, "out", type=Path, default=Path("demo"), help="everything goes here; a rerun reuses finished stages")
+    _flag(p, "size", choices=sorted(SIZES), default="default", help="default: about 15 minutes on 2 cores")
+    _flag(p, "seed", type=int, default=0)
+    _flag(p, "num_proc", type=int, default=2)
+    p.set_defaults(run=_run_demo)
+
+
+def _run_demo(args) -> None:
+    from nft1000.demo import run_demo
+
+    result = run_demo(args.out, args.size, args.seed, args.num_proc)
+    print("\n" + result["table"])
+    print("written:\n" + "\n".join(f"  {label}: {path}" for label, path in result["written"].items()))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nft1000", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"nft1000 {__version__}")
@@ -523,6 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_piracy,
         _add_search_app,
         _add_collect,
+        _add_demo,
     ):
         add(sub)
     return parser
