@@ -2,7 +2,9 @@
 global-batch loss, and `nft1000 eval` on the saved model."""
 
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -122,12 +124,23 @@ def test_offline_with_a_hub_model_name_is_a_clear_error(export_with_components, 
 
 def launch_two_processes(script: Path, *args: str) -> None:
     """`accelerate launch --multi_gpu --num_processes 2` (on CPUs: gloo) on a free port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
-    launch += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
-    subprocess.run([*launch, "--main_process_port", str(port), str(script), *args], check=True, timeout=600)
+    for attempt in range(2):  # a port found free can be taken before the launcher binds it; then rank 1 waits
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+        launch += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+        process = subprocess.Popen(
+            [*launch, "--main_process_port", str(port), str(script), *args], start_new_session=True
+        )
+        try:
+            assert process.wait(timeout=240) == 0
+            return
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # the launcher and both ranks
+            process.wait()
+            if attempt == 1:
+                raise
 
 
 def test_two_processes_compute_the_loss_and_gradients_of_the_global_batch(tmp_path):
