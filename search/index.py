@@ -55,14 +55,20 @@ class NFTIndex:
 
     def __init__(self, path: Path, manifest: dict):
         self.path, self.manifest = Path(path), manifest
-        shards = [self._read_shard(info["shard"]) for info in manifest["collections"].values()]
-        dim = manifest.get("dim") or 0
+        self._ann: dict[str, object] = {}
+        self._load()
+
+    def _load(self) -> None:
+        """Read every shard of the manifest into memory."""
+        shards = [self._read_shard(info["shard"]) for info in self.manifest["collections"].values()]
+        dim = self.manifest.get("dim") or 0
         self.image_embeds = np.concatenate([s[0]["image_embeds"] for s in shards]) if shards else np.zeros((0, dim))
         self.text_embeds = np.concatenate([s[0]["text_embeds"] for s in shards]) if shards else np.zeros((0, dim))
         self.hashes = np.concatenate([s[0]["hashes"] for s in shards]) if shards else np.zeros((0, 6, 32), np.uint8)
-        self.rows = [row for shard in shards for row in shard[1]]
-        self.collection_of = np.array([row["collection"] for row in self.rows], dtype=object)
-        self._ann: dict[str, object] = {}
+        self._lines = [line for shard in shards for line in shard[1]]  # parsed when a row is asked for
+        names = list(self.manifest["collections"])
+        sizes = [len(shard[1]) for shard in shards]
+        self.collection_of = np.repeat(np.array(names, dtype=object), sizes) if shards else np.array([], object)
 
     @classmethod
     def create(cls, path: str | Path, model_name_or_path: str, model) -> NFTIndex:
@@ -86,17 +92,20 @@ class NFTIndex:
             raise FileNotFoundError(f"{path}: no search index ({MANIFEST} missing); build one with `nft1000 index`")
         return cls(Path(path), json.loads(manifest_path.read_text(encoding="utf-8")))
 
-    def _read_shard(self, shard: str) -> tuple[dict[str, np.ndarray], list[dict]]:
+    def _read_shard(self, shard: str) -> tuple[dict[str, np.ndarray], list[str]]:
         arrays = load_file(str(self.path / "shards" / f"{shard}.safetensors"))
-        lines = (self.path / "shards" / f"{shard}.jsonl").read_text(encoding="utf-8").splitlines()
-        return arrays, [json.loads(line) for line in lines]
+        return arrays, (self.path / "shards" / f"{shard}.jsonl").read_text(encoding="utf-8").splitlines()
+
+    def row(self, index: int) -> dict:
+        """The collection, token id, caption and attributes of the token at `index`."""
+        return json.loads(self._lines[index])
 
     @property
     def collections(self) -> list[str]:
         return list(self.manifest["collections"])
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self._lines)
 
     def add(self, dataset: Dataset, model, processor, *, replace: bool = False, batch_size: int = 256) -> dict:
         """Embed and hash the collections of `dataset` not yet indexed (all of them with `replace`), one shard
@@ -126,7 +135,8 @@ class NFTIndex:
             atomic_write_text(self.path / MANIFEST, json.dumps(self.manifest, indent=2))
             report["added"].append(name)
             logger.info("indexed %s: %d tokens", name, len(indices))
-        self.__init__(self.path, self.manifest)
+        self._ann.clear()
+        self._load()
         return report
 
     def build_ann(self, m: int = 32, ef_construction: int = 200) -> None:
@@ -193,7 +203,7 @@ class NFTIndex:
         return (image @ query + text @ query) / 2
 
     def hit(self, row: int, score: float) -> Hit:
-        meta = self.rows[row]
+        meta = self.row(row)
         return Hit(row, score, meta["collection"], meta["token_id"], meta["caption"], meta["attributes"])
 
     def nearest_images(self, rows: np.ndarray, among: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -65,7 +65,7 @@ def detect_piracy(index: NFTIndex, collection: str, options: PiracyOptions | Non
 
 def _pair(index: NFTIndex, original: int, suspect: int, similarity: float, bits: int) -> dict:
     def token(row: int) -> dict:
-        meta = index.rows[row]
+        meta = index.row(row)
         return {"collection": meta["collection"], "token_id": meta["token_id"]}
 
     return {
