@@ -168,11 +168,15 @@ def test_the_search_page_answers_a_text_query_in_a_real_browser(search_page, pla
     try:
         browser.get(search_page)
         wait = WebDriverWait(browser, 60)
-        box = wait.until(lambda b: b.find_element(By.CSS_SELECTOR, "#query textarea, #query input"))
-        browser.find_element(By.CSS_SELECTOR, "#target input[value='caption']").click()
+
+        def element(selector: str):  # the page renders in parts: wait for each element it needs
+            return wait.until(lambda b: b.find_element(By.CSS_SELECTOR, selector))
+
+        box = element("#query textarea, #query input")
+        element("#target input[value='caption']").click()
         box.send_keys(row["caption"])
         wait.until(lambda b: box.get_attribute("value") == row["caption"])
-        browser.find_element(By.CSS_SELECTOR, "button#search").click()
+        element("button#search").click()
         wait.until(lambda b: row["caption"][:40] in b.find_element(By.ID, "results").text)
         cells = browser.find_element(By.ID, "results").text.splitlines()
         first = cells[cells.index("caption") + 1 :][:5]  # the table's text, cell by cell: the first result
