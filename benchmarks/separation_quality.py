@@ -1,7 +1,7 @@
 """Component separation against the synthetic ground truth: IoU per style and layer kind, and time.
 
-Synthesises a release, exports it, separates every collection with our method and with the paper's literal
-recipe (positives only), and scores components with support >= 8 (`modeling.component_eval`). Goal (issue 3):
+Synthesises a release, exports it, separates every collection with our method (peeling layers) and with the
+paper's literal recipe (positives only), and scores components with support >= 8 (`modeling.component_eval`). Goal (issue 3):
 footprint IoU and token IoU >= 0.90 on average per style and per layer kind.
 
     python benchmarks/separation_quality.py [--collections 8] [--tokens 600] [--num-proc 2]
@@ -40,7 +40,7 @@ def main() -> None:
         groups = rows_by_collection(dataset)
         token_ids = dataset["token_id"]
         tables = {}
-        for method in ("contrast", "paper"):
+        for method in ("peel", "paper"):
             start = time.perf_counter()
             results = separate_dataset(dataset, replace(SeparationParams(), method=method), args.num_proc)
             seconds = time.perf_counter() - start
@@ -58,7 +58,7 @@ def main() -> None:
     )
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     paper = {(r["style"], r["kind"]): r for r in tables["paper"][0]}
-    for row in tables["contrast"][0]:
+    for row in tables["peel"][0]:
         other = paper.get((row["style"], row["kind"]), {"footprint_iou": float("nan"), "token_iou": float("nan")})
         print(
             f"| {row['style']} | {row['kind']} | {row['components']} | {row['footprint_iou']:.3f} | "

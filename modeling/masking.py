@@ -16,7 +16,6 @@ from nft1000_dataset.attributes import Attribute, is_absent, is_numeric
 from nft1000_dataset.captions import build_caption
 
 from .library import ComponentLibrary
-from .pixels import matches
 from .separation import Component, TraitKey
 
 MODES = ("independent", "one")  # each component with probability p / one component with probability p
@@ -31,6 +30,17 @@ class MaskedSample:
     pixels: np.ndarray | None = None  # bool H x W: the filled pixels
 
 
+@dataclass(frozen=True)
+class Window:
+    """Where a component can show (its bounding box grown by the dilation) and its colour bounds there."""
+
+    rows: slice
+    cols: slice
+    mask: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
 @dataclass
 class DynamicMasker:
     """Chooses components, fills their pixels, rebuilds the caption; all randomness comes from `rng`."""
@@ -43,6 +53,8 @@ class DynamicMasker:
     tolerance: int = 24
     background_trait: str = "background"
     dilate: int = 0  # grow each shown mask by this many pixels (covers blended edges after a resize)
+
+    _windows: dict[int, Window] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.mask_prob <= 1.0:
@@ -62,22 +74,51 @@ class DynamicMasker:
                 found.append(component)
         return found
 
-    def shown(self, component: Component, image: np.ndarray) -> np.ndarray | None:
-        """The pixels where `component` shows in `image` (full-size bool), or None where it does not."""
-        x0, y0, x1, y1 = component.bbox
-        window = (slice(y0, y1), slice(x0, x1))
-        inside = component.mask[window] & matches(image[window], component.rgb[window], self.tolerance)
+    def _window(self, component: Component) -> Window:
+        """The component's bounding box grown by `dilate`, with its mask and colour bounds there (cached)."""
+        window = self._windows.get(id(component))
+        if window is None:
+            x0, y0, x1, y1 = component.bbox
+            height, width = component.mask.shape
+            rows = slice(max(y0 - self.dilate, 0), min(y1 + self.dilate, height))
+            cols = slice(max(x0 - self.dilate, 0), min(x1 + self.dilate, width))
+            colour = component.rgb[rows, cols].astype(np.int16)
+            window = Window(
+                rows,
+                cols,
+                component.mask[rows, cols],
+                np.clip(colour - self.tolerance, 0, 255).astype(np.uint8),
+                np.clip(colour + self.tolerance, 0, 255).astype(np.uint8),
+            )
+            self._windows[id(component)] = window
+        return window
+
+    def _shown_in_window(self, component: Component, image: np.ndarray) -> tuple[Window, np.ndarray] | None:
+        window = self._window(component)
+        part = image[window.rows, window.cols]
+        inside = window.mask.copy()
+        for channel in range(3):
+            values = part[..., channel]
+            inside &= (values >= window.low[..., channel]) & (values <= window.high[..., channel])
         if not inside.any():
             return None
-        pixels = np.zeros(image.shape[:2], dtype=bool)
-        pixels[window] = inside
         for _ in range(self.dilate):
-            grown = pixels.copy()
-            grown[1:] |= pixels[:-1]
-            grown[:-1] |= pixels[1:]
-            grown[:, 1:] |= pixels[:, :-1]
-            grown[:, :-1] |= pixels[:, 1:]
-            pixels = grown
+            grown = inside.copy()
+            grown[1:] |= inside[:-1]
+            grown[:-1] |= inside[1:]
+            grown[:, 1:] |= inside[:, :-1]
+            grown[:, :-1] |= inside[:, 1:]
+            inside = grown
+        return window, inside
+
+    def shown(self, component: Component, image: np.ndarray) -> np.ndarray | None:
+        """The pixels where `component` shows in `image` (full-size bool), or None where it does not."""
+        found = self._shown_in_window(component, image)
+        if found is None:
+            return None
+        window, inside = found
+        pixels = np.zeros(image.shape[:2], dtype=bool)
+        pixels[window.rows, window.cols] = inside
         return pixels
 
     def candidates(self, image: np.ndarray, collection: str, attributes: list[Attribute]) -> dict[TraitKey, np.ndarray]:
@@ -115,13 +156,16 @@ class DynamicMasker:
         carried = self.carried(collection, attributes, image.shape)
         chosen_keys = set(self.choose([c.key for c in carried], rng))
         # the pixels of chosen components only; then make sure some unchosen component still shows
-        shown = {c.key: self.shown(c, image) for c in carried if c.key in chosen_keys}
-        chosen = [key for key, pixels in shown.items() if pixels is not None]
-        if chosen and not any(self.shown(c, image) is not None for c in carried if c.key not in chosen_keys):
+        shown = {c.key: self._shown_in_window(c, image) for c in carried if c.key in chosen_keys}
+        chosen = [key for key, found in shown.items() if found is not None]
+        if chosen and not any(self._shown_in_window(c, image) is not None for c in carried if c.key not in chosen_keys):
             chosen.pop(int(rng.integers(len(chosen))))  # never hide every component that shows
         if not chosen:
             return MaskedSample(image=image, caption=build_caption(collection, attributes))
-        pixels = np.logical_or.reduce([shown[k] for k in chosen])
+        pixels = np.zeros(image.shape[:2], dtype=bool)
+        for key in chosen:
+            window, inside = shown[key]
+            pixels[window.rows, window.cols] |= inside
         colours = self._fill_colours(image, collection, attributes)
         masked = image.copy()
         masked[pixels] = colours[pixels] if colours.ndim == 3 else colours

@@ -3,33 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-
-
-def colour_codes(images: np.ndarray) -> np.ndarray:
-    """One int32 per pixel: 0xRRGGBB, shape N x H x W."""
-    images = images.astype(np.int32, copy=False)
-    return (images[..., 0] << 16) | (images[..., 1] << 8) | images[..., 2]
-
-
-def modal_colour(images: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarray:
-    """The most frequent exact colour at each pixel across the stack (ties: the smallest code); H x W x 3.
-
-    `exclude` (N x H x W bool) leaves those entries out of the count (black where every entry is excluded)."""
-    codes = colour_codes(images)
-    if exclude is not None:
-        codes = np.where(exclude, -1, codes)
-    codes = np.sort(codes.reshape(len(images), -1), axis=0)
-    best_code = np.maximum(codes[0], 0)
-    best_run = (codes[0] >= 0).astype(np.int32)
-    run = np.ones(codes.shape[1], dtype=np.int32)
-    for k in range(1, len(codes)):
-        run = np.where(codes[k] == codes[k - 1], run + 1, 1)
-        better = (run > best_run) & (codes[k] >= 0)
-        best_run = np.where(better, run, best_run)
-        best_code = np.where(better, codes[k], best_code)
-    height, width = images.shape[1:3]
-    rgb = np.stack([(best_code >> 16) & 255, (best_code >> 8) & 255, best_code & 255], axis=-1)
-    return rgb.reshape(height, width, 3).astype(np.uint8)
+from PIL import Image, ImageFilter
 
 
 def matches(images: np.ndarray, colour: np.ndarray, tolerance: int) -> np.ndarray:
@@ -44,16 +18,6 @@ def matches(images: np.ndarray, colour: np.ndarray, tolerance: int) -> np.ndarra
     return result
 
 
-def agreement(images: np.ndarray, colour: np.ndarray, tolerance: int) -> np.ndarray:
-    """Fraction of the stack whose pixel matches `colour` there (H x W float32); 0 for an empty stack."""
-    if len(images) == 0:
-        return np.zeros(colour.shape[:2], dtype=np.float32)
-    counts = np.zeros(colour.shape[:2], dtype=np.int32)
-    for image in images:  # one image at a time keeps the int16 temporaries small
-        counts += matches(image, colour, tolerance)
-    return counts.astype(np.float32) / len(images)
-
-
 def bounding_box(mask: np.ndarray) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1), exclusive ends, of the True pixels; (0, 0, 0, 0) for an empty mask."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
@@ -65,3 +29,91 @@ def bounding_box(mask: np.ndarray) -> tuple[int, int, int, int]:
 def iou(a: np.ndarray, b: np.ndarray) -> float:
     union = np.logical_or(a, b).sum()
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+DIRECTIONS = ((0, 1), (1, 0), (0, -1), (-1, 0))  # (dy, dx): the four neighbours
+
+
+def shifted(array: np.ndarray, dy: int, dx: int, fill=0) -> np.ndarray:
+    """`array` (H x W x ...) moved so that out[y, x] = array[y + dy, x + dx]; `fill` where that is outside."""
+    out = np.full_like(array, fill)
+    height, width = array.shape[:2]
+    src_y = slice(max(dy, 0), height + min(dy, 0))
+    src_x = slice(max(dx, 0), width + min(dx, 0))
+    dst_y = slice(max(-dy, 0), height + min(-dy, 0))
+    dst_x = slice(max(-dx, 0), width + min(-dx, 0))
+    out[dst_y, dst_x] = array[src_y, src_x]
+    return out
+
+
+def colour_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Sum of absolute channel differences (int32), over the last axis."""
+    return np.abs(a.astype(np.int32) - b.astype(np.int32)).sum(axis=-1)
+
+
+def blends(image: np.ndarray, tolerance: int) -> np.ndarray:
+    """H x W bool: pixels whose colour is a mix of two different neighbours on either side (1 or 2 pixels
+    away, along a row or a column), matching neither: the anti-aliased edge between two layers, which no
+    single component explains."""
+    height, width = image.shape[:2]
+    found = np.zeros((height, width), dtype=bool)
+    colour = image.astype(np.int16)
+    differs = np.zeros((height, width), dtype=bool)  # only pixels unlike a neighbour can be blends
+    for dy, dx in DIRECTIONS:
+        differs |= np.abs(colour - shifted(colour, dy, dx)).max(axis=-1) > tolerance
+    ys, xs = np.nonzero(differs)
+    here = colour[ys, xs].astype(np.float32)
+    for dy, dx in ((0, 1), (1, 0)):
+        for before, after in ((1, 1), (1, 2), (2, 1)):
+            ay, ax = ys - before * dy, xs - before * dx
+            by, bx = ys + after * dy, xs + after * dx
+            valid = (ay >= 0) & (ax >= 0) & (by < height) & (bx < width)
+            a = colour[ay.clip(0, height - 1), ax.clip(0, width - 1)].astype(np.float32)
+            b = colour[by.clip(0, height - 1), bx.clip(0, width - 1)].astype(np.float32)
+            span = b - a
+            t = ((here - a) * span).sum(axis=-1) / np.maximum((span**2).sum(axis=-1), 1.0)
+            closest = a + np.clip(t, 0, 1)[:, None] * span
+            on_segment = np.abs(here - closest).max(axis=-1) <= tolerance / 2
+            apart = np.abs(span).max(axis=-1) > 2 * tolerance
+            far = (np.abs(here - a).max(axis=-1) > tolerance) & (np.abs(here - b).max(axis=-1) > tolerance)
+            hit = valid & on_segment & apart & far & (t > 0) & (t < 1)
+            found[ys[hit], xs[hit]] = True
+    return found
+
+
+def opened(mask: np.ndarray, size: int) -> np.ndarray:
+    """Morphological opening with a `size` x `size` square: `mask` without the parts thinner than `size`."""
+    if size <= 1:
+        return mask
+    image = Image.fromarray(mask.astype(np.uint8) * 255)
+    image = image.filter(ImageFilter.MinFilter(size)).filter(ImageFilter.MaxFilter(size))
+    return np.asarray(image) > 0
+
+
+def outward(image: np.ndarray, dy: int, dx: int, tolerance: int) -> np.ndarray:
+    """Per pixel, the colour further out along (dy, dx): the next pixel's, or the one after it where the next
+    has the same colour (an edge blend two pixels wide)."""
+    near = shifted(image, dy, dx)
+    far = shifted(image, 2 * dy, 2 * dx)
+    same = matches(near, image, tolerance)
+    return np.where(same[..., None], far, near)
+
+
+def shown_pixels(image: np.ndarray, mask: np.ndarray, rgb: np.ndarray, tolerance: int, steps: int = 2) -> np.ndarray:
+    """Where a component (`mask`, `rgb`) shows in one image: mask pixels of its colour, and up to `steps` rings
+    of mask pixels next to those whose colour is nearer the shown neighbour's than the colour further out
+    (`outward`): its blended edge."""
+    shown = mask & matches(image, rgb, tolerance)
+    candidates = mask & ~shown
+    if not candidates.any():
+        return shown
+    nearer = [
+        colour_distance(image, shifted(image, -dy, -dx)) < colour_distance(image, outward(image, dy, dx, tolerance))
+        for dy, dx in DIRECTIONS
+    ]
+    for _ in range(steps):
+        grown = shown.copy()
+        for (dy, dx), closer in zip(DIRECTIONS, nearer, strict=True):
+            grown |= candidates & shifted(shown, -dy, -dx, fill=False) & closer
+        shown = grown
+    return shown

@@ -133,8 +133,7 @@ def _add_components(sub) -> None:
     _flag(p, "min_support", type=int, default=defaults.min_support)
     _flag(p, "tolerance", type=int, default=defaults.tolerance)
     _flag(p, "max_images", type=int, default=defaults.max_images, help="images held per collection")
-    _flag(p, "method", choices=("contrast", "paper"), default=defaults.method)
-    _flag(p, "colour_passes", type=int, choices=(1, 2), default=defaults.colour_passes, help="2: find occluded parts")
+    _flag(p, "method", choices=("peel", "paper"), default=defaults.method, help="paper: the literal recipe")
     _flag(p, "seed", type=int, default=0)
     _flag(p, "num_proc", type=int, default=1)
     p.set_defaults(run=_run_components)
@@ -154,7 +153,6 @@ def _run_components(args) -> None:
         tolerance=args.tolerance,
         max_images=args.max_images,
         method=args.method,
-        colour_passes=args.colour_passes,
         seed=args.seed,
     )
     dataset = load_all_splits(args.dataset, args.config, args.split)
