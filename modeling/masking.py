@@ -20,6 +20,7 @@ from .separation import Component, TraitKey
 
 MODES = ("independent", "one")  # each component with probability p / one component with probability p
 FILLS = ("constant", "mean", "background")
+SAMPLED_PIXELS = 64
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Window:
     rows: slice
     cols: slice
     mask: np.ndarray
+    sample: tuple[np.ndarray, np.ndarray]  # a few mask pixels, spread over it, for a quick "does it show"
     low: np.ndarray
     high: np.ndarray
 
@@ -83,10 +85,14 @@ class DynamicMasker:
             rows = slice(max(y0 - self.dilate, 0), min(y1 + self.dilate, height))
             cols = slice(max(x0 - self.dilate, 0), min(x1 + self.dilate, width))
             colour = component.rgb[rows, cols].astype(np.int16)
+            mask = component.mask[rows, cols]
+            ys, xs = np.nonzero(mask)
+            spread = np.linspace(0, len(ys) - 1, min(len(ys), SAMPLED_PIXELS)).astype(int)
             window = Window(
                 rows,
                 cols,
-                component.mask[rows, cols],
+                mask,
+                (ys[spread], xs[spread]),
                 np.clip(colour - self.tolerance, 0, 255).astype(np.uint8),
                 np.clip(colour + self.tolerance, 0, 255).astype(np.uint8),
             )
@@ -110,6 +116,15 @@ class DynamicMasker:
             grown[:, :-1] |= inside[:, 1:]
             inside = grown
         return window, inside
+
+    def _shows(self, component: Component, image: np.ndarray) -> bool:
+        """Whether `component` shows anywhere in `image`: a few of its pixels first, which mostly settles it."""
+        window = self._window(component)
+        ys, xs = window.sample
+        part = image[window.rows, window.cols][ys, xs]
+        if ((part >= window.low[ys, xs]) & (part <= window.high[ys, xs])).all(axis=-1).any():
+            return True
+        return self._shown_in_window(component, image) is not None
 
     def shown(self, component: Component, image: np.ndarray) -> np.ndarray | None:
         """The pixels where `component` shows in `image` (full-size bool), or None where it does not."""
@@ -158,7 +173,7 @@ class DynamicMasker:
         # the pixels of chosen components only; then make sure some unchosen component still shows
         shown = {c.key: self._shown_in_window(c, image) for c in carried if c.key in chosen_keys}
         chosen = [key for key, found in shown.items() if found is not None]
-        if chosen and not any(self._shown_in_window(c, image) is not None for c in carried if c.key not in chosen_keys):
+        if chosen and not any(self._shows(c, image) for c in carried if c.key not in chosen_keys):
             chosen.pop(int(rng.integers(len(chosen))))  # never hide every component that shows
         if not chosen:
             return MaskedSample(image=image, caption=build_caption(collection, attributes))
@@ -168,6 +183,6 @@ class DynamicMasker:
             pixels[window.rows, window.cols] |= inside
         colours = self._fill_colours(image, collection, attributes)
         masked = image.copy()
-        masked[pixels] = colours[pixels] if colours.ndim == 3 else colours
+        np.copyto(masked, colours, where=pixels[..., None])
         kept = [a for a in attributes if (a["trait_type"], a["value"]) not in set(chosen)]
         return MaskedSample(image=masked, caption=build_caption(collection, kept), masked=chosen, pixels=pixels)

@@ -85,6 +85,13 @@ class Peeler:
         self.carriers = carriers
         self.tokens = [np.flatnonzero(c) for c in carriers]
         self.judged = [k for k, tokens in enumerate(self.tokens) if len(tokens) >= params.min_carriers]
+        # per trait type, every value's carriers as float rows (values x tokens): who carries a candidate is
+        # one matrix product
+        self.carriers_of = {
+            t: np.stack([c if trait == t else np.zeros_like(c) for c, trait in zip(carriers, trait_of, strict=True)])
+            .astype(np.float32)
+            for t in set(trait_of)
+        }
         self.trait_of = trait_of
         self.traits = sorted(set(trait_of))
         self.bits = bits
@@ -211,6 +218,8 @@ class Peeler:
         p = self.params
         trait = self.trait_of[k]
         siblings = [j for j in self.judged if self.trait_of[j] == trait]
+        if not len(where):
+            return where, colour, np.zeros(0, dtype=np.float32)
         keep = np.ones(len(where), dtype=bool)
         share = np.zeros(len(where), dtype=np.float32)
         own = self.tokens[k]
@@ -223,22 +232,26 @@ class Peeler:
             share[part] = (shows[own] & carrying).sum(axis=0) / np.maximum(counted, 1)
             keep[part] = (counted >= p.min_carriers) & (share[part] >= p.min_share)
             # contrast tokens: remaining there, and no value of this trait type is a candidate there for them
-            covered = np.zeros((self.pixels.shape[0], len(cols)), dtype=bool)
-            alike = np.zeros(len(cols), dtype=np.int32)  # values of the trait type that are candidates in this colour
-            for j in siblings:
-                covered |= self.carriers[j][:, None] & self.candidate[j][cols][None]
-                same = matches(self.candidate_colour[j][cols], colour[part], p.tolerance)
-                alike += self.candidate[j][cols] & same
+            near = [j for j in siblings if self.candidate[j][cols].any()]
+            candidate = np.stack([self.candidate[j][cols] for j in near])  # siblings x pixels
+            covered = (self.carriers_of[trait][near].T @ candidate.astype(np.float32)) > 0  # tokens x pixels
             contrast = self.remaining[:, cols] & ~covered
             limit = p.contrast_ratio * share[part]
             keep[part] &= ~self._explained(shows, contrast, limit)
             # no contrast to judge by: only near-unanimous carriers; a value that they agree on only because
             # of what lies beneath (a skin most of them share) waits until that layer has been peeled; and a
-            # colour that every value of the trait type shows there is part of every token (the base
-            # character of a collection whose bodies are not a trait), not of this trait
-            uncontrasted = contrast.sum(axis=0) < p.min_contrast
-            common = (alike == len(siblings)) & (len(siblings) > 1)
-            keep[part] &= ~uncontrasted | ((share[part] >= p.unanimous) & ~common)
+            # colour that most values of the trait type and nearly every token left show there is part of every
+            # token (the base character of a collection whose bodies are not a trait, the outline of every
+            # punk), not of this trait
+            uncontrasted = np.flatnonzero(contrast.sum(axis=0) < p.min_contrast)
+            if len(uncontrasted):
+                colours = np.stack([self.candidate_colour[j][cols[uncontrasted]] for j in near])
+                same = candidate[:, uncontrasted] & matches(colours, colour[part][uncontrasted], p.tolerance)
+                left = self.remaining[:, cols[uncontrasted]]
+                everyone = (shows[:, uncontrasted] & left).sum(axis=0) >= p.unanimous * left.sum(axis=0)
+                common = (same.sum(axis=0) > len(siblings) / 2) & (len(siblings) > 1) & everyone
+                keep[start + uncontrasted] &= (share[part][uncontrasted] >= p.unanimous) & ~common
+            uncontrasted = np.isin(np.arange(len(cols)), uncontrasted)
             # then the contrast tokens that share another trait type's values with the carriers
             judged = np.flatnonzero(keep[part] & ~uncontrasted)
             if not len(judged):

@@ -131,15 +131,18 @@ def _diverse(pool: list[int], keys: list[set[TraitKey]], k: int, rng: random.Ran
 
 
 def _image_pool(candidates, holders, keys, n_tokens, params, rng) -> list[int]:
-    """Token indices whose images are loaded: positives for every candidate, rarest first, then contrast."""
+    """Token indices whose images are loaded: positives for every candidate, rarest first, first a few for each
+    (so that a collection with many values still holds every one), then up to ``group_size x rounds``; then
+    others."""
     wanted = params.group_size * params.rounds
     pool: set[int] = set()
-    for key in candidates:
-        have = [i for i in holders[key] if i in pool]
-        if len(have) < wanted and len(pool) < params.max_images:
-            rest = [i for i in holders[key] if i not in pool]
-            room = min(wanted - len(have), params.max_images - len(pool))
-            pool.update(_diverse(rest, keys, room, rng))
+    for quota in (params.min_support, 2 * params.min_support, wanted):
+        for key in candidates:
+            have = sum(i in pool for i in holders[key])
+            if have < quota and len(pool) < params.max_images:
+                rest = [i for i in holders[key] if i not in pool]
+                room = min(quota - have, params.max_images - len(pool))
+                pool.update(_diverse(rest, keys, room, rng))
     others = [i for i in range(n_tokens) if i not in pool]
     rng.shuffle(others)
     pool.update(others[: max(0, params.max_images - len(pool))])
