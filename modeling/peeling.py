@@ -240,16 +240,16 @@ class Peeler:
             keep[part] &= ~self._explained(shows, contrast, limit)
             # no contrast to judge by: only near-unanimous carriers; a value that they agree on only because
             # of what lies beneath (a skin most of them share) waits until that layer has been peeled; and a
-            # colour that most values of the trait type and nearly every token left show there is part of every
-            # token (the base character of a collection whose bodies are not a trait, the outline of every
-            # punk), not of this trait
+            # colour that several values of the trait type and nearly every token left show there is part of
+            # every token (the base character of a collection whose bodies are not a trait, the background of
+            # every punk), not of this trait
             uncontrasted = np.flatnonzero(contrast.sum(axis=0) < p.min_contrast)
             if len(uncontrasted):
                 colours = np.stack([self.candidate_colour[j][cols[uncontrasted]] for j in near])
                 same = candidate[:, uncontrasted] & matches(colours, colour[part][uncontrasted], p.tolerance)
                 left = self.remaining[:, cols[uncontrasted]]
                 everyone = (shows[:, uncontrasted] & left).sum(axis=0) >= p.unanimous * left.sum(axis=0)
-                common = (same.sum(axis=0) > len(siblings) / 2) & (len(siblings) > 1) & everyone
+                common = (same.sum(axis=0) > 1) & everyone
                 keep[start + uncontrasted] &= (share[part][uncontrasted] >= p.unanimous) & ~common
             uncontrasted = np.isin(np.arange(len(cols)), uncontrasted)
             # then the contrast tokens that share another trait type's values with the carriers
