@@ -1,8 +1,8 @@
 """Component separation against the synthetic ground truth: IoU per style and layer kind, and time.
 
 Synthesises a release, exports it, separates every collection with our method (peeling layers) and with the
-paper's literal recipe (positives only), and scores components with support >= 8 (`modeling.component_eval`). Goal (issue 3):
-footprint IoU and token IoU >= 0.90 on average per style and per layer kind.
+paper's literal recipe (positives only), and scores components with support >= 8 (`modeling.component_eval`).
+Goal (issue 3): footprint IoU and token IoU >= 0.90 on average per style and per layer kind.
 
     python benchmarks/separation_quality.py [--collections 8] [--tokens 600] [--num-proc 2]
 """

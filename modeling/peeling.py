@@ -88,8 +88,9 @@ class Peeler:
         # per trait type, every value's carriers as float rows (values x tokens): who carries a candidate is
         # one matrix product
         self.carriers_of = {
-            t: np.stack([c if trait == t else np.zeros_like(c) for c, trait in zip(carriers, trait_of, strict=True)])
-            .astype(np.float32)
+            t: np.stack(
+                [c if trait == t else np.zeros_like(c) for c, trait in zip(carriers, trait_of, strict=True)]
+            ).astype(np.float32)
             for t in set(trait_of)
         }
         self.trait_of = trait_of
