@@ -4,6 +4,9 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from modeling.pixels import blends, iou, shown_pixels
 from modeling.separation import SeparationParams, separate_collection
@@ -164,3 +167,37 @@ def test_shown_pixels_take_a_blended_edge_nearer_the_component():
     rgb = np.zeros((1, 8, 3), dtype=np.uint8)
     rgb[mask] = (200, 0, 0)
     assert shown_pixels(image, mask, rgb, 24)[0].tolist() == [True] * 5 + [False] * 3
+
+
+def test_a_collection_with_many_rare_values_keeps_images_of_every_one():
+    tokens, images = [], []
+    for hat in range(30):  # 30 hats of 5 tokens each: more than the pool holds at 32 positives a value
+        for n in range(5):
+            background = list(BACKGROUNDS)[(hat + n) % 3]
+            image = _token(background, "None", "None", 0, None)
+            image[HATS["Cap"]] = (8 * hat, 255 - 8 * hat, 100)
+            images.append(image)
+            tokens.append(
+                [
+                    {"trait_type": "Background", "value": background, "display_type": None},
+                    {"trait_type": "Hat", "value": f"Hat {hat}", "display_type": None},
+                ]
+            )
+    result = separate_collection("Toy", tokens, images.__getitem__, SeparationParams(min_support=4, max_images=128))
+    hats = {c.value: c for c in result.components if c.trait_type == "Hat"}
+    assert len(hats) == 30, result.skipped
+    assert all(iou(c.mask, _truth(HATS["Cap"])) == 1.0 for c in hats.values())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    image=arrays(np.uint8, (6, 7, 3)),
+    mask=arrays(bool, (6, 7)),
+    colour=st.tuples(*[st.integers(0, 255)] * 3),
+)
+def test_shown_pixels_lie_in_the_mask_and_take_every_pixel_of_the_colour(image, mask, colour):
+    rgb = np.zeros_like(image)
+    rgb[mask] = colour
+    shown = shown_pixels(image, mask, rgb, 24)
+    core = mask & (np.abs(image.astype(int) - np.array(colour)).max(axis=-1) <= 24)
+    assert not (shown & ~mask).any() and (shown | ~core).all()
