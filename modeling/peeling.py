@@ -10,7 +10,13 @@ to share one skin) must not take the pixel. Contrast decides: among the remainin
 same trait type is not a candidate there (those lacking the trait, or with a value transparent there), and
 then among those of them that share another trait type's values with the carriers, the colour must be
 rare. Parts common to several values of one trait type (the bridge of every pair of glasses) are candidates
-for each of those values, so they do not count against each other.
+for each of those values, so they do not count against each other. Where there is no contrast, only
+near-unanimous carriers count, and a colour that several values and nearly every remaining token show is the
+collection's base (a background that is not a trait), no value's.
+
+Anti-aliased edges mix two layers: they count for no value while peeling; afterwards each mask gets the ring of
+edge pixels that its layer covers at least half of (nearer its colour than the colour further out), and parts
+thinner than ``min_thickness`` (chance agreements along other layers' edges) are dropped before that.
 """
 
 from __future__ import annotations
