@@ -58,6 +58,11 @@ class DynamicMasker:
 
     _windows: dict[int, Window] = field(default_factory=dict, init=False, repr=False, compare=False)
 
+    def __getstate__(self) -> dict:
+        """Pickled for DataLoader workers without the window cache: it is keyed by the components' ids, which
+        mean other objects in another process."""
+        return {**self.__dict__, "_windows": {}}
+
     def __post_init__(self) -> None:
         if not 0.0 <= self.mask_prob <= 1.0:
             raise ValueError(f"mask_prob must be in [0, 1], got {self.mask_prob}")

@@ -1,5 +1,7 @@
 """Dynamic masking and the collator on a real exported synthetic dataset and its separated components."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -104,6 +106,8 @@ def test_collator_is_picklable_seeded_and_works_in_worker_processes(train_rows, 
 
     first, second = run(), run()
     assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
+    collator(list(subset))  # fills the parent's cache of component windows, keyed by this process's objects
+    assert collator.masker._windows and not copy.deepcopy(collator).masker._windows  # not carried over
     spawned = run("spawn")  # spawn pickles the collator into fresh processes, as on macOS and Windows
     assert all(torch.equal(a, b) for a, b in zip(first, spawned, strict=True))
     collator.set_epoch(1)
