@@ -228,29 +228,29 @@ def separate_collection(
     images = {i: image for i, image in images.items() if image.shape == shape}
     result.images_used = len(images)
     if params.method == "peel":
-        found = (
-            _peel_components(
-                collection,
-                candidates,
-                Pool(sorted(images), np.stack([images[i] for i in sorted(images)]), keys),
-                support,
-                params,
-            )
-            if images
-            else []
-        )
-        for component in found:
-            name = f"{component.trait_type}={component.value}"
-            if component.positives < params.min_support and component.positives < len(holders[component.key]):
-                result.skipped[name] = f"only {component.positives} usable images"
-            elif component.mask.sum() < params.min_area:
-                result.skipped[name] = "no consistent pixels (a non-visual attribute?)"
-            else:
-                result.components.append(component)
+        _peeled_components(collection, candidates, holders, keys, images, support, params, result)
     else:
         _paper_components(collection, candidates, holders, keys, images, support, params, rng, result)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _peeled_components(collection, candidates, holders, keys, images, support, params, result) -> None:
+    """Every candidate at once by peeling; `images` is emptied into one stack, so the pool is held once."""
+    if not images:
+        return
+    ids = sorted(images)
+    stack = np.empty((len(ids), *images[ids[0]].shape), dtype=np.uint8)
+    for n, i in enumerate(ids):
+        stack[n] = images.pop(i)
+    for component in _peel_components(collection, candidates, Pool(ids, stack, keys), support, params):
+        name = f"{component.trait_type}={component.value}"
+        if component.positives < params.min_support and component.positives < len(holders[component.key]):
+            result.skipped[name] = f"only {component.positives} usable images"
+        elif component.mask.sum() < params.min_area:
+            result.skipped[name] = "no consistent pixels (a non-visual attribute?)"
+        else:
+            result.components.append(component)
 
 
 def _paper_components(collection, candidates, holders, keys, images, support, params, rng, result) -> None:
