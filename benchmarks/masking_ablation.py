@@ -5,7 +5,9 @@ evaluated on the test split (collections never seen in training, as in the paper
     python benchmarks/masking_ablation.py --dataset DIR --steps 400 --seeds 0 1 [--scarce-fraction 0.1]
 
 DIR is an export with the ``components`` config (`nft1000 components`). Prints a Markdown table (percent
-top-k, paired target, both directions) and writes every run's report to --output.
+top-k, paired target, both directions; mean over seeds, then each seed) and writes every run's report to
+--output. ``--jobs N`` runs N trainings at a time, each in its own process (for a machine with many cores: the
+tiny model is bound by its DataLoader workers).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import json
 import logging
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
 from pathlib import Path
 
 from datasets import load_dataset
@@ -23,6 +27,7 @@ from nft1000.train_clip import main as train_clip
 
 
 def run(args, p: float, seed: int, samples: int | None, out: Path) -> dict:
+    logging.disable(logging.WARNING)  # in each run's own process
     argv = [
         "--dataset", args.dataset, "--config", args.config, "--model", "tiny",
         "--tiny-image-size", str(args.image_size), "--output-dir", str(out), "--mask-prob", str(p),
@@ -55,32 +60,44 @@ def main() -> None:
         "--settings", nargs="+", choices=("data-rich", "data-scarce"), default=["data-rich", "data-scarce"]
     )
     parser.add_argument("--output", type=Path, default=Path("masking_ablation.json"))
+    parser.add_argument("--jobs", type=int, default=1, help="runs at a time, each in its own process")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     train_rows = load_dataset(args.dataset, args.config, split="train").num_rows
     sizes = {"data-rich": None, "data-scarce": max(args.batch_size, int(args.scarce_fraction * train_rows))}
     settings = {name: sizes[name] for name in args.settings}
+    plan = [(name, samples, p, seed) for name, samples in settings.items() for p in args.ps for seed in args.seeds]
     runs = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for setting, samples in settings.items():
-            for p in args.ps:
-                for seed in args.seeds:
-                    out = Path(tmp) / f"{setting}-{p}-{seed}"
-                    runs.append({"setting": setting, **run(args, p, seed, samples, out)})
-                    args.output.write_text(json.dumps(runs, indent=2))
+    with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+        futures = {
+            pool.submit(run, args, p, seed, samples, Path(tmp) / f"{setting}-{p}-{seed}"): setting
+            for setting, samples, p, seed in plan
+        }
+        for future in as_completed(futures):
+            runs.append({"setting": futures[future], **future.result()})
+            args.output.write_text(json.dumps(runs, indent=2))
     print(f"\ntrain rows: {train_rows}; {args.steps} steps x batch {args.batch_size}; seeds {args.seeds}\n")
-    print("| setting | train pairs | p | t2i top1 | t2i top5 | t2i top10 | i2t top1 | i2t top5 | i2t top10 | minutes |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    header = "| t2i top1 | t2i top5 | t2i top10 | i2t top1 | i2t top5 | i2t top10 |"
+    print(f"| setting | train pairs | p {header} minutes |\n| --- | ---: | ---: {'| ---: ' * 7}|")
     for setting, samples in settings.items():
         for p in args.ps:
             chosen = [r for r in runs if r["setting"] == setting and r["p"] == p]
-            cells = []
-            for direction in ("text_to_image", "image_to_text"):
-                for k in ("top1", "top5", "top10"):
-                    values = [r["fine-tuned"]["whole_split"][direction]["paired"][k] for r in chosen]
-                    cells.append(f"{sum(values) / len(values):.1f}")
             minutes = sum(r["seconds"] for r in chosen) / len(chosen) / 60
-            print(f"| {setting} | {samples or train_rows} | {p} | {' | '.join(cells)} | {minutes:.1f} |")
+            print(f"| {setting} | {samples or train_rows} | {p} | {_mean_cells(chosen)} | {minutes:.1f} |")
+    if len(args.seeds) > 1:
+        print(f"\nEach seed:\n\n| setting | p | seed {header}\n| --- | ---: | ---: {'| ---: ' * 6}|")
+        for r in sorted(runs, key=lambda r: (r["setting"], r["p"], r["seed"])):
+            print(f"| {r['setting']} | {r['p']} | {r['seed']} | {_mean_cells([r])} |")
+
+
+def _mean_cells(chosen: list[dict]) -> str:
+    """Mean percent top-k of the runs, paired target, both directions, as Markdown cells."""
+    cells = []
+    for direction in ("text_to_image", "image_to_text"):
+        for k in ("top1", "top5", "top10"):
+            values = [r["fine-tuned"]["whole_split"][direction]["paired"][k] for r in chosen]
+            cells.append(f"{sum(values) / len(values):.1f}")
+    return " | ".join(cells)
 
 
 if __name__ == "__main__":
