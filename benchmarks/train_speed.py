@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import torch
-from datasets import load_dataset
+from datasets import concatenate_datasets, load_dataset
 from synthetic_export import synthetic_export
 from torch.utils.data import DataLoader
 from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
@@ -109,6 +109,7 @@ def main() -> None:
     parser.add_argument("--collections", type=int, default=2)
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--num-proc", type=int, default=2, help="processes that synthesise and separate")
+    parser.add_argument("--repeat", type=int, default=1, help="rows repeated so that an epoch spans many batches")
     parser.add_argument("--dataset", help="an export with a components config (default: synthesise one)")
     args = parser.parse_args()
     logging.disable(logging.INFO)
@@ -125,6 +126,7 @@ def main() -> None:
         model, processor = build_model(args.model, dataset["caption"])
         initial = {k: v.clone() for k, v in model.state_dict().items()}
         rows = dataset.select_columns(["image", "caption", "collection", "attributes", "token_id"])
+        rows = concatenate_datasets([rows] * args.repeat)  # an epoch long enough for every worker's prefetch
 
         def loader(collate_fn):
             return DataLoader(
