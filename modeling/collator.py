@@ -45,10 +45,10 @@ class ImagePipeline:
         size = getattr(image_processor, "size", None) or {}
         crop = getattr(image_processor, "crop_size", None) or {}
         self.shortest_edge = size.get("shortest_edge") if hasattr(size, "get") else None
-        self.crop = (crop.get("height"), crop.get("width")) if hasattr(crop, "get") else (None, None)
+        self.crop_size = (crop.get("height"), crop.get("width")) if hasattr(crop, "get") else (None, None)
         simple = (
             self.shortest_edge
-            and all(self.crop)
+            and all(self.crop_size)
             and getattr(image_processor, "do_resize", False)
             and getattr(image_processor, "do_center_crop", False)
             and getattr(image_processor, "do_rescale", False)
@@ -57,9 +57,9 @@ class ImagePipeline:
         self.fast = bool(simple)
         if self.fast:
             self.resample = Image.Resampling(int(image_processor.resample))
-            scale = np.float32(image_processor.rescale_factor)
-            mean = np.asarray(image_processor.image_mean, dtype=np.float32)[:, None, None]
-            std = np.asarray(image_processor.image_std, dtype=np.float32)[:, None, None]
+            scale = torch.tensor(image_processor.rescale_factor, dtype=torch.float32)
+            mean = torch.tensor(image_processor.image_mean, dtype=torch.float32)[:, None, None]
+            std = torch.tensor(image_processor.image_std, dtype=torch.float32)[:, None, None]
             self.gain, self.offset = scale / std, -mean / std  # (x * scale - mean) / std in one multiply-add
 
     def resize(self, image: Image.Image | np.ndarray) -> np.ndarray:
@@ -71,19 +71,23 @@ class ImagePipeline:
         size = (new_short, new_long) if width <= height else (new_long, new_short)  # PIL wants (w, h)
         return np.asarray(picture.resize(size, resample=self.resample))
 
-    def finish(self, resized: np.ndarray) -> np.ndarray:
-        """Centre-crop, rescale and normalise a resized uint8 image; C x H x W float32."""
-        crop_h, crop_w = self.crop
+    def crop(self, resized: np.ndarray) -> np.ndarray:
+        """The centre crop of a resized uint8 image (a view)."""
+        crop_h, crop_w = self.crop_size
         top, left = (resized.shape[0] - crop_h) // 2, (resized.shape[1] - crop_w) // 2
-        cropped = resized[top : top + crop_h, left : left + crop_w].transpose(2, 0, 1).astype(np.float32)
-        cropped *= self.gain
-        cropped += self.offset
-        return cropped
+        return resized[top : top + crop_h, left : left + crop_w]
+
+    def finish(self, resized: list[np.ndarray]) -> torch.Tensor:
+        """Centre-crop, rescale and normalise resized uint8 images: N x C x H x W float32. The batch is made
+        channels-first while still uint8 (cheap for masked images, stored by channel), then normalised with one
+        multiply and one add over the whole batch."""
+        crops = np.stack([self.crop(image).transpose(2, 0, 1) for image in resized])
+        return torch.from_numpy(crops).float().mul_(self.gain).add_(self.offset)
 
     def __call__(self, images: list[np.ndarray], resized: bool = False) -> torch.Tensor:
         if not self.fast:
             return self.image_processor(images=images, return_tensors="pt")["pixel_values"]
-        return torch.from_numpy(np.stack([self.finish(i if resized else self.resize(i)) for i in images]))
+        return self.finish(images if resized else [self.resize(i) for i in images])
 
 
 class DynamicMaskingCollator:
