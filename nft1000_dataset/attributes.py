@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from typing import Any, TypedDict
 
 ABSENT_VALUES = frozenset({"", "none", "null", "n/a", "nothing", "no trait"})
@@ -95,3 +96,29 @@ def is_absent(attribute: Attribute) -> bool:
 def is_numeric(attribute: Attribute) -> bool:
     """True for OpenSea numeric traits (levels, boosts, dates): they describe no pixels."""
     return (attribute["display_type"] or "").lower() in NUMERIC_DISPLAY_TYPES
+
+
+ALL_TRAITS = "traits"  # what a count of every other attribute of the token counts
+
+
+def count_traits(tokens: Sequence[list[Attribute]]) -> dict[str, str]:
+    """Trait types whose value is, on every token, the number of the token's attributes of another trait type
+    (or of all its other attributes, ``ALL_TRAITS``): ``{count trait type: what it counts}``, e.g. CryptoPunks'
+    ``accessory count``. They describe no pixels of their own. A trait type qualifies only if every token has
+    exactly one whole-number value of it and the count takes at least two values."""
+    kinds = {a["trait_type"] for attributes in tokens for a in attributes}
+    found = {}
+    for trait in sorted(kinds):
+        values = [[a["value"].strip() for a in attributes if a["trait_type"] == trait] for attributes in tokens]
+        if not all(len(v) == 1 and v[0].isdigit() for v in values) or len({v[0] for v in values}) < 2:
+            continue
+        present = [[a["trait_type"] for a in attributes if a["trait_type"] != trait and not is_absent(a)]
+                   for attributes in tokens]  # fmt: skip
+        for counted in [*sorted(kinds - {trait}), ALL_TRAITS]:
+            if all(
+                int(v[0]) == (len(types) if counted == ALL_TRAITS else types.count(counted))
+                for v, types in zip(values, present, strict=True)
+            ):
+                found[trait] = counted
+                break
+    return found

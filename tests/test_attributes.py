@@ -4,7 +4,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nft1000_dataset.attributes import MetadataError, is_absent, is_numeric, normalize_attributes
+from nft1000_dataset.attributes import (
+    ALL_TRAITS,
+    MetadataError,
+    count_traits,
+    is_absent,
+    is_numeric,
+    normalize_attributes,
+)
 from nft1000_dataset.captions import build_caption, caption_phrases
 
 names = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12).filter(lambda s: s.strip())
@@ -92,3 +99,27 @@ def test_caption_of_fewer_attributes_has_exactly_their_phrases(traits, data):
     phrases = caption[len(prefix) : -1].split("; ") if caption.startswith(prefix) else []
     assert phrases == [f"{a['trait_type']}: {a['value']}" for a in kept if not is_absent(a)]
     assert phrases == caption_phrases(kept)
+
+
+def _attr(trait_type: str, value: str) -> dict:
+    return {"trait_type": trait_type, "value": value, "display_type": None}
+
+
+@given(
+    st.lists(st.lists(st.sampled_from(["Cap", "Pipe", "Earring", "Mole"]), unique=True), min_size=2, max_size=30),
+    st.data(),
+)
+def test_a_trait_counting_others_is_found_and_an_off_by_one_is_not(accessory_sets, data):
+    tokens = [
+        [_attr("type", "Ape"), *(_attr("accessory", v) for v in chosen), _attr("background", "None")]
+        for chosen in accessory_sets
+    ]
+    for token, chosen in zip(tokens, accessory_sets, strict=True):
+        token.append(_attr("accessory count", str(len(chosen))))
+        token.append(_attr("Trait Count", str(2 + len(chosen))))  # every other trait; "None" is no trait
+    distinct = len({len(chosen) for chosen in accessory_sets}) >= 2
+    expected = {"accessory count": "accessory", "Trait Count": ALL_TRAITS} if distinct else {}
+    assert count_traits(tokens) == expected
+    wrong = data.draw(st.integers(0, len(tokens) - 1))
+    tokens[wrong][-2]["value"] = str(len(accessory_sets[wrong]) + 1)  # one token's count is off: not a count
+    assert "accessory count" not in count_traits(tokens)

@@ -201,3 +201,14 @@ def test_shown_pixels_lie_in_the_mask_and_take_every_pixel_of_the_colour(image, 
     shown = shown_pixels(image, mask, rgb, 24)
     core = mask & (np.abs(image.astype(int) - np.array(colour)).max(axis=-1) <= 24)
     assert not (shown & ~mask).any() and (shown | ~core).all()
+
+
+def test_a_trait_that_counts_other_traits_gets_no_component():
+    tokens, images = _collection()
+    for attributes in tokens:  # OpenSea's "Trait Count": correlates with the pixels, is none of them
+        count = sum(a["value"] != "None" for a in attributes)
+        attributes.append({"trait_type": "Trait Count", "value": str(count), "display_type": None})
+    result = separate_collection("Toy", tokens, images.__getitem__, SeparationParams(min_support=4))
+    assert not any(c.trait_type == "Trait Count" for c in result.components)
+    assert result.skipped["Trait Count=4"] == "counts the token's traits: describes no pixels"
+    assert any(c.key == ("Hat", "Cap") for c in result.components)
