@@ -61,6 +61,17 @@ def token_bits(token_values: list[set[int]]) -> np.ndarray:
     return bits
 
 
+def canvas_colour(stack: np.ndarray, trait_of: list[str], tolerance: int, share: float = 0.9) -> np.ndarray | None:
+    """The colour of a canvas that no trait describes, or None: one colour on 90 % of the image border over the
+    pool (bodies may reach an edge), in a collection without a background trait (CryptoPunks' blue-grey).
+    Where most tokens are bare, every value's few carriers agree on it by chance; no value may take it."""
+    if any(trait.strip().lower() == "background" for trait in trait_of):
+        return None
+    border = np.concatenate([stack[:, 0], stack[:, -1], stack[:, :, 0], stack[:, :, -1]], axis=1)
+    colour = np.median(border.reshape(-1, 3), axis=0).astype(np.uint8)
+    return colour if matches(border, colour, tolerance).mean() >= share else None
+
+
 def _median_and_share(pixels: np.ndarray, remaining: np.ndarray, tolerance: int) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel of `pixels` (n x C x 3 uint8) over the entries in `remaining` (n x C): the per-channel median
     colour and the fraction within `tolerance` of it."""
@@ -88,6 +99,7 @@ class Peeler:
     ):
         self.pixels = stack.reshape(len(stack), -1, 3)
         self.shape = stack.shape[1:3]
+        self.canvas = canvas_colour(stack, trait_of, params.tolerance)
         self.carriers = carriers
         self.tokens = [np.flatnonzero(c) for c in carriers]
         self.judged = [k for k, tokens in enumerate(self.tokens) if len(tokens) >= params.min_carriers]
@@ -212,6 +224,8 @@ class Peeler:
             where, remaining, counted = where[enough], remaining[:, enough], counted[enough]
             median, share = _median_and_share(self.pixels[np.ix_(tokens, where)], remaining, p.tolerance)
             good = share >= p.min_share
+            if self.canvas is not None:
+                good &= ~matches(median, self.canvas, p.tolerance)
             found.append((where[good], median[good], (share * counted)[good], counted[good]))
         return tuple(np.concatenate(parts) for parts in zip(*found, strict=True))  # type: ignore[return-value]
 

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 from threadpoolctl import threadpool_limits
 
-from nft1000_dataset.attributes import Attribute, count_traits, is_absent, is_numeric
+from nft1000_dataset.attributes import ALL_TRAITS, Attribute, count_traits, is_absent, is_numeric
 
 from .peeling import Peeler, PeelParams, token_bits
 from .pixels import bounding_box, matches, shown_pixels
@@ -105,7 +105,8 @@ def _candidates(tokens: Sequence[list[Attribute]], params: SeparationParams, res
             if is_numeric(attribute):
                 result.skipped[f"{key[0]}={key[1]}"] = "numeric attribute: describes no pixels"
             elif key[0] in counts:
-                result.skipped[f"{key[0]}={key[1]}"] = f"counts the token's {counts[key[0]]}: describes no pixels"
+                counted = "other traits" if counts[key[0]] == ALL_TRAITS else f"'{counts[key[0]]}' traits"
+                result.skipped[f"{key[0]}={key[1]}"] = f"counts the token's {counted}: describes no pixels"
             elif is_absent(attribute):
                 result.skipped[f"{key[0]}={key[1]}"] = "absent value: nothing to separate"
             else:

@@ -1,11 +1,17 @@
-"""The real CryptoPunks data from ../shared, converted to the release layout by its own converter, builds."""
+"""The real CryptoPunks data from ../shared, converted to the release layout by its own converter: it builds, and
+its components are separated."""
 
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from datasets import load_dataset
 
+from modeling.collection_rows import load_all_splits
+from modeling.components_job import separate_dataset
+from modeling.pixels import matches
+from modeling.separation import SeparationParams
 from nft1000_dataset.export import export_release
 from nft1000_dataset.plan import BuildOptions
 from nft1000_dataset.splits import read_partition_file
@@ -36,3 +42,19 @@ def test_cryptopunks_build_with_the_official_partition(shared_dir, tmp_path):
     accessories = [a["value"] for a in row["attributes"] if a["trait_type"] == "accessory"]
     assert len(accessories) == int(next(a["value"] for a in row["attributes"] if a["trait_type"] == "accessory count"))
     assert row["caption"].startswith("An NFT from CRYPTOPUNKS with type: ")
+
+
+@pytest.mark.slow
+def test_cryptopunks_components_leave_the_canvas_and_the_accessory_count_alone(shared_dir, tmp_path):
+    converter = shared_dir / "realdata" / "cryptopunks" / "to_layout.py"
+    raw = tmp_path / "raw"
+    subprocess.run([sys.executable, str(converter), "--out", str(raw), "--limit", "600", "--workers", "2"], check=True)
+    export_release(raw, tmp_path / "out", {"full": BuildOptions()}, min_tokens=1, num_proc=2)
+    dataset = load_all_splits(str(tmp_path / "out"), "full")
+    [result] = separate_dataset(dataset, SeparationParams())
+    canvas = np.asarray(dataset[0]["image"].convert("RGB"))[0, 0]  # the blue-grey every punk stands on
+    assert len(result.components) > 50
+    for component in result.components:  # no value takes the canvas: it is in every token, in no trait
+        assert not matches(component.rgb[component.mask], canvas, 24).any(), component.key
+    counts = {key: reason for key, reason in result.skipped.items() if key.startswith("accessory count=")}
+    assert counts and set(counts.values()) == {"counts the token's 'accessory' traits: describes no pixels"}

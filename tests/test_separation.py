@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from modeling.peeling import canvas_colour
 from modeling.pixels import blends, iou, shown_pixels
 from modeling.separation import SeparationParams, separate_collection
 
@@ -210,5 +211,15 @@ def test_a_trait_that_counts_other_traits_gets_no_component():
         attributes.append({"trait_type": "Trait Count", "value": str(count), "display_type": None})
     result = separate_collection("Toy", tokens, images.__getitem__, SeparationParams(min_support=4))
     assert not any(c.trait_type == "Trait Count" for c in result.components)
-    assert result.skipped["Trait Count=4"] == "counts the token's traits: describes no pixels"
+    assert result.skipped["Trait Count=4"] == "counts the token's other traits: describes no pixels"
     assert any(c.key == ("Hat", "Cap") for c in result.components)
+
+
+def test_a_canvas_is_found_only_where_no_trait_paints_the_border():
+    stack = np.stack(_collection()[1])
+    assert canvas_colour(stack, ["Background", "Hat", "Glasses"], 24) is None  # backgrounds are a trait
+    assert canvas_colour(stack, ["Hat", "Glasses"], 24) is None  # three border colours: no one canvas
+    blue = np.where(_truth(background=True)[None, ..., None], np.uint8(BACKGROUNDS["Blue"]), stack)
+    blue[::2, -1, 16:32] = (0, 0, 0)  # a neck reaches the bottom edge in half the tokens
+    assert tuple(canvas_colour(blue, ["Hat", "Glasses"], 24)) == BACKGROUNDS["Blue"]
+    assert canvas_colour(blue, ["background", "Hat"], 24) is None
