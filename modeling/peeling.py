@@ -12,7 +12,8 @@ then among those of them that share another trait type's values with the carrier
 rare. Parts common to several values of one trait type (the bridge of every pair of glasses) are candidates
 for each of those values, so they do not count against each other. Where there is no contrast, only
 near-unanimous carriers count, and a colour that several values and nearly every remaining token show is the
-collection's base (a background that is not a trait), no value's.
+collection's base (a background that is not a trait), no value's. A canvas that no trait describes (one colour
+along the image border of the pool, no background trait: CryptoPunks' blue-grey) is never any value's colour.
 
 Anti-aliased edges mix two layers: they count for no value while peeling; afterwards each mask gets the ring of
 edge pixels that its layer covers at least half of (nearer its colour than the colour further out), and parts
