@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from datasets import Dataset
+from datasets import Dataset, Image
 from safetensors.numpy import load_file, save
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
@@ -65,6 +65,7 @@ def encode_split(
     device = device or next(model.parameters()).device
     collator = DynamicMaskingCollator(processor, mask_prob=0.0)
     columns = dataset.select_columns(["image", "caption", "collection", "attributes"])
+    columns = columns.cast_column("image", Image(decode=False))  # the collator decodes, faster
     loader = DataLoader(columns, batch_size=batch_size, collate_fn=collator, num_workers=num_workers)
     was_training = model.training
     model.eval()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from datasets import load_dataset
+from datasets import Image, load_dataset
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import HfArgumentParser, get_scheduler
@@ -118,7 +118,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
 def load_splits(data: DataArguments, seed: int):
     """The training split (shuffled subset when `max_train_samples`) and the evaluation split (or None)."""
     train = load_dataset(data.dataset_name, data.dataset_config_name, split=data.train_split, streaming=data.streaming)
-    train = train.select_columns(COLUMNS)
+    train = train.select_columns(COLUMNS).cast_column("image", Image(decode=False))  # the collator decodes
     if data.max_train_samples is not None:
         if data.streaming:
             train = train.take(data.max_train_samples)

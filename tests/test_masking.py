@@ -1,6 +1,7 @@
 """Dynamic masking and the collator on a real exported synthetic dataset and its separated components."""
 
 import copy
+import io
 
 import numpy as np
 import pytest
@@ -8,9 +9,10 @@ import torch
 from datasets import load_dataset
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 from transformers import CLIPImageProcessor
 
-from modeling.collator import DynamicMaskingCollator
+from modeling.collator import DynamicMaskingCollator, _decoded
 from modeling.library import ComponentLibrary
 from modeling.masking import DynamicMasker
 from modeling.tokenizer import train_clip_tokenizer
@@ -130,3 +132,22 @@ def test_the_library_ships_as_the_components_config(export_with_components, sepa
         assert np.array_equal(loaded[key].mask, component.mask) and np.array_equal(loaded[key].rgb, component.rgb)
     assert load_dataset(str(copy), "components", split="train").num_rows > 0  # the config the card declares
     assert load_dataset(str(copy), "mini", split="test").num_rows > 0  # the other configs still load
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    mode=st.sampled_from(["RGB", "RGBA", "P", "L", "I;16"]),
+    size=st.tuples(st.integers(1, 40), st.integers(1, 40)),
+    seed=st.integers(0, 2**16),
+)
+def test_png_bytes_decode_to_pillow_s_rgb_pixels_whichever_decoder(mode, size, seed):
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (size[1], size[0], 4), dtype=np.uint8)
+    image = Image.fromarray(pixels, "RGBA") if mode == "RGBA" else Image.fromarray(pixels[..., :3], "RGB")
+    image = image.convert(mode) if mode in ("P", "L") else image
+    if mode == "I;16":
+        image = Image.fromarray(rng.integers(0, 2**16, (size[1], size[0]), dtype=np.uint16))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    expected = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+    assert np.array_equal(np.asarray(_decoded({"bytes": buffer.getvalue(), "path": None})), expected)
