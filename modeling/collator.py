@@ -38,7 +38,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def _rgb8_png(data: bytes) -> bool:
     """An 8-bit RGB or RGBA PNG (IHDR's bit depth and colour type): libspng decodes it to Pillow's pixels."""
-    return data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR" and data[24] == 8 and data[25] in (2, 6)
+    header_ok = data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR"  # slices: a truncated file goes to Pillow
+    return header_ok and data[24:25] == b"\x08" and data[25:26] in (b"\x02", b"\x06")
 
 
 def _decoded(image: Any) -> Image.Image | np.ndarray:

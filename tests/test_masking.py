@@ -151,3 +151,10 @@ def test_png_bytes_decode_to_pillow_s_rgb_pixels_whichever_decoder(mode, size, s
     image.save(buffer, "PNG")
     expected = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
     assert np.array_equal(np.asarray(_decoded({"bytes": buffer.getvalue(), "path": None})), expected)
+
+
+def test_a_truncated_png_gets_pillow_s_error_not_an_index_error():
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((4, 4, 3), dtype=np.uint8)).save(buffer, "PNG")
+    with pytest.raises(OSError):
+        _decoded({"bytes": buffer.getvalue()[:25], "path": None})  # signature and IHDR's name, no colour type
