@@ -115,7 +115,9 @@ class LoraArguments:
     report_to: str = field(default="tensorboard", metadata={"help": "accelerate tracker(s), `all` or `none`"})
     push_to_hub: bool = False
     hub_model_id: str | None = None
-    hub_token: str | None = None
+    hub_token: str | None = field(
+        default=None, repr=False, metadata={"help": "Hub token (prefer HF_TOKEN or `hf auth login`); never written out"}
+    )
     hub_private_repo: bool = False
 
 

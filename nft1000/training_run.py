@@ -15,12 +15,17 @@ from accelerate.utils import DataLoaderConfiguration, set_seed
 
 from modeling.clip_training import checkpoint_step, prune_checkpoints, resolve_checkpoint
 
+SECRET_SUFFIX = "_token"  # hub_token and the like: never written anywhere (as transformers' to_dict)
+
 
 def scalar_config(*groups) -> dict:
-    """The fields of argument dataclasses as tracker-friendly scalars (anything else as its string)."""
+    """The fields of argument dataclasses as tracker-friendly scalars (anything else as its string), every
+    ``*_token`` field replaced by a placeholder (``<HUB_TOKEN>``): this dict goes into trackers and model cards."""
     flat = {}
     for group in groups:
         for key, value in asdict(group).items():
+            if key.endswith(SECRET_SUFFIX) and value is not None:
+                value = f"<{key.upper()}>"
             flat[key] = value if isinstance(value, int | float | str | bool) else str(value)
     return flat
 

@@ -14,7 +14,9 @@ if "HF_DATASETS_CACHE" not in os.environ:  # a fresh datasets cache per run: not
     os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="nft1000-tests-cache-")
     atexit.register(shutil.rmtree, os.environ["HF_DATASETS_CACHE"], ignore_errors=True)
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -107,3 +109,38 @@ def export_with_components(tmp_path_factory, exported, separated) -> Path:
     shutil.copytree(out, copy)
     save_library(separated, copy)
     return copy
+
+
+FAKE_HUB_TOKEN = "hf_nft1000FakeTokenMustNeverBeWritten0123"
+
+
+@contextlib.contextmanager
+def recorded_hub_pushes() -> Iterator[dict]:
+    """huggingface_hub's HTTP calls stubbed: what a push would send (repo, files, card) is recorded instead."""
+    from huggingface_hub import HfApi
+
+    pushed: dict = {}
+
+    def create_repo(self, repo_id, **kwargs):
+        pushed["repo"] = (repo_id, kwargs.get("repo_type"))
+        pushed["token"] = kwargs.get("token") or self.token
+        return f"https://huggingface.co/{repo_id}"
+
+    def create_commit(self, repo_id, operations, **kwargs):
+        pushed["files"] = {op.path_in_repo: Path(op.path_or_fileobj) for op in operations}
+
+    def validate_yaml(self, content, **kwargs):  # the Hub checks the card's metadata (a POST)
+        pushed["card"] = content
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("huggingface_hub.hf_api.is_xet_available", lambda: False)
+        patch.setattr(HfApi, "create_repo", create_repo)
+        patch.setattr(HfApi, "create_commit", create_commit)
+        patch.setattr(HfApi, "_validate_yaml", validate_yaml)
+        yield pushed
+
+
+def files_containing(folder: Path, secret: str) -> list[Path]:
+    """Every file under `folder` (text or binary, hidden ones too) whose bytes contain `secret`."""
+    needle = secret.encode()
+    return [path for path in folder.rglob("*") if path.is_file() and needle in path.read_bytes()]

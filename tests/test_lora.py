@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import FAKE_HUB_TOKEN, files_containing, recorded_hub_pushes
 from datasets import load_dataset
 from diffusers import DDPMScheduler, StableDiffusionPipeline
 from huggingface_hub import ModelCard
@@ -52,8 +53,10 @@ def collection(exported) -> str:
 def trained(tmp_path_factory, exported, collection):
     out, _ = exported
     output_dir = tmp_path_factory.mktemp("lora") / "lora-style"
-    summary = train_lora(lora_args(out, collection, output_dir, "--report_to", "tensorboard"))
-    return output_dir, summary
+    extra = ("--report_to", "tensorboard", "--push_to_hub", "--hub_model_id", "me/lora", "--hub_token", FAKE_HUB_TOKEN)
+    with recorded_hub_pushes() as pushed:
+        summary = train_lora(lora_args(out, collection, output_dir, *extra))
+    return output_dir, {**summary, "pushed": pushed}
 
 
 def base_and_lora(output_dir: Path) -> tuple[StableDiffusionPipeline, StableDiffusionPipeline]:
@@ -110,6 +113,17 @@ def test_the_output_folder_has_weights_card_samples_and_trait_vocabulary(trained
     info = json.loads((output_dir / "nft1000_lora.json").read_text())
     assert info["collection"] == collection and info["base_model"] == "tiny-base" and info["traits"]
     assert list((output_dir / "train_lora").iterdir()), "tensorboard events were written"
+
+
+@pytest.mark.slow
+def test_push_to_hub_sends_the_folder_and_the_hub_token_is_written_nowhere(trained):
+    output_dir, summary = trained
+    pushed = summary["pushed"]
+    assert pushed["repo"] == ("me/lora", "model") and pushed["token"] == FAKE_HUB_TOKEN
+    assert "pytorch_lora_weights.safetensors" in pushed["files"]
+    assert not any(name.startswith(("checkpoint-", "train_lora/")) for name in pushed["files"])
+    assert files_containing(output_dir, FAKE_HUB_TOKEN) == []  # card, tracker logs, train_log, checkpoints
+    assert FAKE_HUB_TOKEN not in pushed["card"]
 
 
 @pytest.mark.slow

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import FAKE_HUB_TOKEN, files_containing, recorded_hub_pushes
 from datasets import load_dataset
-from huggingface_hub import HfApi, ModelCard
+from huggingface_hub import ModelCard
 from transformers import CLIPModel, CLIPProcessor
 
 from evaluation.embeddings import encode_split
@@ -42,26 +43,11 @@ def losses(output_dir: Path) -> dict[int, float]:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, export_with_components):
-    """One uninterrupted run with --push_to_hub; huggingface_hub's HTTP calls are stubbed and recorded."""
+    """One uninterrupted run with --push_to_hub and a --hub_token; the Hub's HTTP calls are recorded instead."""
     output_dir = tmp_path_factory.mktemp("train") / "clip-nft1000"
-    pushed = {}
-
-    def create_repo(self, repo_id, **kwargs):
-        pushed["repo"] = (repo_id, kwargs.get("repo_type"))
-        return f"https://huggingface.co/{repo_id}"
-
-    def create_commit(self, repo_id, operations, **kwargs):
-        pushed["files"] = {op.path_in_repo: Path(op.path_or_fileobj) for op in operations}
-
-    def validate_yaml(self, content, **kwargs):  # the Hub checks the model card's metadata (a POST)
-        pushed["card"] = content
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("huggingface_hub.hf_api.is_xet_available", lambda: False)
-        patch.setattr(HfApi, "create_repo", create_repo)
-        patch.setattr(HfApi, "create_commit", create_commit)
-        patch.setattr(HfApi, "_validate_yaml", validate_yaml)
-        results = train_main(train_args(export_with_components, output_dir, "--push_to_hub", "--hub_model_id", "me/x"))
+    extra = ("--push_to_hub", "--hub_model_id", "me/x", "--hub_token", FAKE_HUB_TOKEN)
+    with recorded_hub_pushes() as pushed:
+        results = train_main(train_args(export_with_components, output_dir, *extra))
     return output_dir, results, pushed
 
 
@@ -113,6 +99,14 @@ def test_push_to_hub_uploads_the_model_folder_without_checkpoints(trained):
     assert not any(name.startswith(("checkpoint-", "train_clip/")) for name in files)
     assert all(path.resolve().parent == output_dir.resolve() for path in files.values())
     assert pushed["card"] == (output_dir / "README.md").read_text()
+    assert pushed["token"] == FAKE_HUB_TOKEN  # the token given is the token used
+
+
+def test_the_hub_token_is_written_to_no_output_file(trained):
+    output_dir, _, pushed = trained
+    assert files_containing(output_dir, FAKE_HUB_TOKEN) == []  # card, tracker logs, train_log, checkpoints
+    assert FAKE_HUB_TOKEN not in pushed["card"]
+    assert "<HUB_TOKEN>" in (output_dir / "README.md").read_text()  # the hyper-parameter table says one was given
 
 
 def test_offline_with_a_hub_model_name_is_a_clear_error(export_with_components, tmp_path):
