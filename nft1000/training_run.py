@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
@@ -86,8 +87,20 @@ def resume(
 def checkpoint_if_due(
     accelerator: Accelerator, output_dir: Path, step: int, every: int | None, keep: int | None
 ) -> None:
-    """``save_state`` to ``output_dir/checkpoint-<step>`` every `every` steps, keeping the newest `keep`."""
-    if every and step % every == 0:
-        accelerator.save_state(str(output_dir / f"checkpoint-{step}"))
-        if accelerator.is_main_process:
-            prune_checkpoints(output_dir, keep)
+    """``save_state`` to ``output_dir/checkpoint-<step>`` every `every` steps, keeping the newest `keep`. The
+    state is written into a hidden partial folder and renamed when complete: a run killed while saving leaves
+    no half-written checkpoint for ``--resume_from_checkpoint latest`` to pick."""
+    if not every or step % every:
+        return
+    final, partial = output_dir / f"checkpoint-{step}", output_dir / f".checkpoint-{step}.partial"
+    if accelerator.is_main_process and partial.exists():
+        shutil.rmtree(partial)  # left by a run killed while saving
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(partial))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        if final.exists():
+            shutil.rmtree(final)
+        partial.rename(final)
+        prune_checkpoints(output_dir, keep)
+    accelerator.wait_for_everyone()
