@@ -1,5 +1,10 @@
 """Synthetic layered PFP collections in the exact NFT1000 release layout: the embedded default.
 
+Two styles: ``easy`` (the default: about 35 values a collection, well-separated colours, lossless images) and
+``real-like`` (NFT1000's shape: about 450 values, one trait type with 200, near colours, and with ``variant``
+resampled or JPEG images; `nft1000_dataset.synth_real`). ``non_layered`` adds collections whose images are not
+layers at all (noise fields, gradients), as NFT1000 also holds.
+
 ``nft1000 synth --out DIR`` writes::
 
     DIR/release/<Name>/{images,metadata,captions,prompts}/<Name>_<id>.*  (or DIR/release/<Name>.zip)
@@ -33,6 +38,7 @@ from .atomic import atomic_write_text
 from .attributes import Attribute
 from .captions import build_prompt
 from .synth_art import COLOURS, LAYER_KINDS, SHAPES, SKINS, Style, composite, draw_layer, pick_style
+from .synth_real import PATTERN, VALUE_COUNTS, VARIANTS, non_layered_image, pattern_seeds, trait_palette, vary_image
 
 NAME_WORDS = (
     "Pixel",
@@ -79,6 +85,11 @@ ABSTRACT_WORDS = (
 ZIP_TIMESTAMP = (2024, 3, 4, 12, 0, 0)  # fixed, so zips are byte-identical for a seed
 OPTIONAL_KINDS = ("mouth", "headwear", "accessory")  # these traits have a weighted "None" value
 NONE_VALUE = "None"
+STYLES = ("easy", "real-like")
+REAL_LIKE_NONE_SHARE = {"headwear": 0.3, "accessory": 0.5}  # tokens without the trait, as in real collections
+# the attributes of a non-layered collection (values per trait type): they describe nothing visible
+NON_LAYERED_TRAITS = {"palette": 16, "mood": 12, "era": 8, "aura": 6}
+NON_LAYERED_KINDS = ("noise", "gradient")
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,9 @@ class CollectionSpec:
     metadata_form: str  # "list", "dict" or "traits"
     id_base: int
     id_step: int
+    variant: str = "clean"  # what happens to every image after compositing (`synth_real.VARIANTS`)
+    scale: float = 1.0  # the LANCZOS factor of the resampled and jpeg variants
+    layered: str = ""  # "" for a layered collection, else how its images are made (`NON_LAYERED_KINDS`)
 
 
 def make_spec(index: int, seed: int, n_tokens: int) -> CollectionSpec:
@@ -157,6 +171,74 @@ def make_spec(index: int, seed: int, n_tokens: int) -> CollectionSpec:
         metadata_form=("list", "list", "dict", "traits")[index % 4],
         id_base=2**255 + 12345 if big_ids else rng.choice((0, 1)),
         id_step=7919 if big_ids else 1,
+    )
+
+
+def _weights(count: int, rng: random.Random) -> list[float]:
+    """Rarity weights spread log-normally: a few common values, many rare ones, as in real collections."""
+    return [rng.lognormvariate(0, 0.6) for _ in range(count)]
+
+
+def make_real_like_spec(index: int, seed: int, variant: str = "clean") -> CollectionSpec:
+    """A real-like collection (module docstring): `VALUE_COUNTS` values per trait type, each with a shape of its
+    own and a colour from `synth_real.trait_palette` (near colours included), weights spread log-normally."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    rng = random.Random(f"nft1000-synth-real:{seed}:{index}")
+    name = f"Real {NAME_WORDS[index % len(NAME_WORDS)]} {NAME_NOUNS[(index * 7 + seed) % len(NAME_NOUNS)]} {index}"
+    style = pick_style(rng, index)
+    traits: dict[str, list[TraitValue]] = {}
+    for kind in LAYER_KINDS:
+        palette = trait_palette(kind, VALUE_COUNTS[kind], rng)
+
+        def render(pattern: int, colour: tuple[int, int, int], kind: str = kind) -> bytes:
+            return draw_layer(style, kind, f"{PATTERN}{pattern}", colour).tobytes()
+
+        patterns = pattern_seeds([entry.colour for entry in palette], rng, render)
+        traits[kind] = [
+            TraitValue(kind.capitalize(), kind, entry.name, f"{PATTERN}{pattern}", entry.colour, weight)
+            for entry, pattern, weight in zip(palette, patterns, _weights(len(palette), rng), strict=True)
+        ]
+    none_weights = {kind: share / (1 - share) * len(traits[kind]) for kind, share in REAL_LIKE_NONE_SHARE.items()}
+    return CollectionSpec(
+        name=name,
+        seed=rng.randrange(2**31),
+        style=style,
+        traits=traits,
+        none_weights=none_weights,
+        abstract=False,
+        numeric_traits=("Generation",) if index % 3 == 1 else (),
+        metadata_form="list",
+        id_base=rng.choice((0, 1)),
+        id_step=1,
+        variant=variant,
+        scale=rng.uniform(0.78, 0.93),
+    )
+
+
+def make_non_layered_spec(index: int, seed: int) -> CollectionSpec:
+    """A collection whose images are not layers (`synth_real.non_layered_image`) and whose attributes, drawn at
+    random, describe nothing visible: what separation must recognise and leave alone."""
+    rng = random.Random(f"nft1000-synth-flat:{seed}:{index}")
+    traits = {
+        kind: [
+            TraitValue(kind.capitalize(), kind, f"{kind.capitalize()} {n + 1}", "none", (0, 0, 0), 1.0)
+            for n in range(count)
+        ]
+        for kind, count in NON_LAYERED_TRAITS.items()
+    }
+    return CollectionSpec(
+        name=f"Generative {NAME_NOUNS[index % len(NAME_NOUNS)]} {index}",
+        seed=rng.randrange(2**31),
+        style=Style("smooth", (512, 512)),
+        traits=traits,
+        none_weights={},
+        abstract=False,
+        numeric_traits=(),
+        metadata_form="list",
+        id_base=0,
+        id_step=1,
+        layered=NON_LAYERED_KINDS[index % len(NON_LAYERED_KINDS)],
     )
 
 
@@ -273,6 +355,31 @@ class LayoutWriter:
             self.zip_path.with_suffix(".zip.partial").replace(self.zip_path)
 
 
+def _layer_files(spec: CollectionSpec, gt_dir: Path) -> tuple[dict, dict[str, dict[str, str]]]:
+    """Each trait value's RGBA layer, drawn once and written to the ground truth; none for a non-layered one."""
+    layer_cache: dict[tuple[str, str], np.ndarray] = {}
+    layer_files: dict[str, dict[str, str]] = {}
+    if spec.layered:
+        return layer_cache, layer_files
+    for kind, values in spec.traits.items():
+        for k, value in enumerate(values):
+            array = draw_layer(spec.style, kind, value.shape, value.colour)
+            layer_cache[(kind, value.value)] = array
+            relative = f"layers/{kind}/{k}.png"
+            (gt_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+            (gt_dir / relative).write_bytes(png_bytes(array))
+            layer_files.setdefault(kind, {})[value.value] = relative
+    return layer_cache, layer_files
+
+
+def _image_file(spec: CollectionSpec, stem: str, rgb: np.ndarray) -> tuple[str, bytes]:
+    """The token's image as the release holds it: a PNG, or after the spec's variant (resampled, JPEG)."""
+    if spec.variant == "clean":
+        return f"images/{stem}.png", png_bytes(rgb)
+    extension = "jpg" if spec.variant == "jpeg" else "png"
+    return f"images/{stem}.{extension}", vary_image(rgb, spec.variant, spec.scale)
+
+
 def write_collection(
     spec: CollectionSpec, n_tokens: int, out: Path, as_zip: bool, token_faults: dict[int, str] | None = None
 ) -> dict[str, Any]:
@@ -282,28 +389,24 @@ def write_collection(
     token_faults = token_faults or {}
     tokens = sample_tokens(spec, n_tokens)
     gt_dir = out / "ground_truth" / spec.name
-    layer_cache: dict[tuple[str, str], np.ndarray] = {}
-    layer_files: dict[str, dict[str, str]] = {}
-    for kind, values in spec.traits.items():
-        for k, value in enumerate(values):
-            array = draw_layer(spec.style, kind, value.shape, value.colour)
-            layer_cache[(kind, value.value)] = array
-            relative = f"layers/{kind}/{k}.png"
-            (gt_dir / relative).parent.mkdir(parents=True, exist_ok=True)
-            (gt_dir / relative).write_bytes(png_bytes(array))
-            layer_files.setdefault(kind, {})[value.value] = relative
+    layer_cache, layer_files = _layer_files(spec, gt_dir)
     (gt_dir / "visibility").mkdir(parents=True, exist_ok=True)
     writer = LayoutWriter(out / "release", spec.name, as_zip)
     all_attributes, gt_tokens = [], {}
     for number, token in enumerate(tokens):
         token_id = str(spec.id_base + number * spec.id_step)
         stem = f"{spec.name}_{token_id}"
-        present = [(kind, v) for kind, v in token.items() if v is not None]
-        rgb, visible = composite([layer_cache[(kind, v.value)] for kind, v in present])
+        present = [(kind, v) for kind, v in token.items() if v is not None and not spec.layered]
+        if spec.layered:
+            rgb = non_layered_image(spec.seed + number, spec.style.canvas, spec.layered)
+            visible = np.zeros(rgb.shape[:2], dtype=np.uint8)
+        else:
+            rgb, visible = composite([layer_cache[(kind, v.value)] for kind, v in present])
         attributes = token_attributes(spec, token, number)
         all_attributes.append(attributes)
+        image_name, image_bytes = _image_file(spec, stem, rgb)
         files = {
-            f"images/{stem}.png": png_bytes(rgb),
+            image_name: image_bytes,
             f"metadata/{stem}.json": json.dumps(metadata_json(spec, token_id, attributes), indent=1).encode(),
             f"captions/{stem}.txt": release_caption(spec, attributes).encode(),
             f"prompts/{stem}.txt": build_prompt(spec.name, attributes).encode(),
@@ -322,7 +425,9 @@ def write_collection(
         "canvas": list(spec.style.canvas),
         "grid": spec.style.grid,
         "abstract": spec.abstract,
-        "visual_traits": {vs[0].trait_type: kind for kind, vs in spec.traits.items()},
+        "variant": spec.variant,
+        "layered": not spec.layered,
+        "visual_traits": {} if spec.layered else {vs[0].trait_type: kind for kind, vs in spec.traits.items()},
         "non_visual_traits": list(spec.numeric_traits),
         "layer_order": list(LAYER_KINDS),
         "layers": layer_files,
@@ -340,13 +445,26 @@ def synthesize(
     as_zip: bool = False,
     faults: bool = False,
     num_proc: int = 1,
+    *,
+    style: str = "easy",
+    variant: str = "clean",
+    non_layered: int = 0,
 ) -> list[str]:
-    """Write `n_collections` synthetic collections (plus the fault collections with `faults`); returns names."""
+    """Write `n_collections` synthetic collections of `style` (with `variant` images in the real-like style), then
+    `non_layered` collections that are not layered, then with `faults` the fault collections; returns names."""
     from .synth_faults import fault_plan, write_fault_collections
 
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {STYLES}, got {style!r}")
+    if variant != "clean" and style != "real-like":
+        raise ValueError("image variants (resampled, jpeg) belong to the real-like style")
     out = Path(out)
     (out / "release").mkdir(parents=True, exist_ok=True)
-    specs = [make_spec(i, seed, n_tokens) for i in range(n_collections)]
+    if style == "easy":
+        specs = [make_spec(i, seed, n_tokens) for i in range(n_collections)]
+    else:
+        specs = [make_real_like_spec(i, seed, variant) for i in range(n_collections)]
+    specs += [make_non_layered_spec(i, seed) for i in range(non_layered)]
     token_faults = fault_plan(n_tokens) if faults else {}
     jobs = [(spec, n_tokens, out, as_zip, token_faults if i == 0 else None) for i, spec in enumerate(specs)]
     if num_proc > 1:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .synth_real import PATTERN, draw_pattern
+
 # z-order of the layer kinds: lower kinds are drawn first and may be occluded by higher ones
 LAYER_KINDS = ("background", "body", "clothing", "eyes", "mouth", "headwear", "accessory")
 
@@ -173,7 +175,10 @@ def draw_layer(style: Style, kind: str, shape: str, colour: tuple[int, int, int]
     else:
         work = (style.canvas[0] * 2, style.canvas[1] * 2)
     layer = Image.new("RGBA", work, (0, 0, 0, 0))
-    _draw_shape(ImageDraw.Draw(layer), kind, shape, colour, work)
+    if shape.startswith(PATTERN):
+        draw_pattern(ImageDraw.Draw(layer), kind, int(shape[len(PATTERN) :]), colour, work)
+    else:
+        _draw_shape(ImageDraw.Draw(layer), kind, shape, colour, work)
     resample = Image.Resampling.NEAREST if style.kind == "pixel" else Image.Resampling.BOX
     return np.asarray(layer.resize(style.canvas, resample=resample))
 
