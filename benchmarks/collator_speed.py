@@ -23,7 +23,7 @@ from PIL import Image
 from synthetic_export import synthetic_export
 from transformers import CLIPImageProcessor
 
-import modeling.collator as collator_module
+import modeling.images as decoder_module
 from modeling.collator import DynamicMaskingCollator
 from modeling.components_job import separate_dataset
 from modeling.library import ComponentLibrary
@@ -53,7 +53,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         dataset = synthetic_export(root, args.collections, args.tokens)
-        library = ComponentLibrary.from_results(separate_dataset(dataset, SeparationParams(max_images=64), 2))
+        library = ComponentLibrary.from_results(separate_dataset(dataset, SeparationParams(), 2))
         tokenizer = train_clip_tokenizer(dataset["caption"], vocab_size=1000)
         rows = list(dataset.cast_column("image", ImageFeature(decode=False)))
         processor = CLIPImageProcessor()
@@ -74,14 +74,14 @@ def main() -> None:
                 plain, rows, args.batch_size, args.repeats
             )
         }
-        installed = collator_module.pyspng
+        installed = decoder_module.pyspng
         decoders = {"libspng": installed, "Pillow": None} if installed else {"Pillow": None}
         for decoder, module in decoders.items():
-            collator_module.pyspng = module  # the collator's PNG decoder, for this row of the table
+            decoder_module.pyspng = module  # the collator's PNG decoder, for this row of the table
             for p in (0.0, 0.5):
                 rate = throughput(collator(p), rows, args.batch_size, args.repeats)
                 rates[f"masking collator, p = {p:g}, {decoder} decode"] = rate
-        collator_module.pyspng = installed
+        decoder_module.pyspng = installed
     width = Image.open(io.BytesIO(rows[0]["image"]["bytes"])).size
     print(
         f"{len(rows)} samples ({width[0]}x{width[1]} PNG -> 224 px), batch {args.batch_size}, best of "

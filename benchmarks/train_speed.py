@@ -119,9 +119,7 @@ def main() -> None:
             dataset, library = load_dataset(args.dataset, "full", split="train"), ComponentLibrary.load(args.dataset)
         else:
             dataset = synthetic_export(Path(tmp), args.collections, args.tokens, num_proc=args.num_proc)
-            library = ComponentLibrary.from_results(
-                separate_dataset(dataset, SeparationParams(max_images=64), args.num_proc)
-            )
+            library = ComponentLibrary.from_results(separate_dataset(dataset, SeparationParams(), args.num_proc))
         torch.manual_seed(0)
         model, processor = build_model(args.model, dataset["caption"])
         initial = {k: v.clone() for k, v in model.state_dict().items()}

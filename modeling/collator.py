@@ -17,42 +17,14 @@ epoch so that masks differ between epochs.
 from __future__ import annotations
 
 import hashlib
-import io
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
+from .images import decoded
 from .library import ComponentLibrary
 from .masking import DynamicMasker
-
-try:  # optional: a faster PNG decoder (the `fast` extra)
-    import pyspng
-except ImportError:
-    pyspng = None
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def _rgb8_png(data: bytes) -> bool:
-    """An 8-bit RGB or RGBA PNG (IHDR's bit depth and colour type): libspng decodes it to Pillow's pixels."""
-    header_ok = data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR"  # slices: a truncated file goes to Pillow
-    return header_ok and data[24:25] == b"\x08" and data[25:26] in (b"\x02", b"\x06")
-
-
-def _decoded(image: Any) -> Image.Image | np.ndarray:
-    """A PIL image (RGB) or an H x W x 3 array, from whatever a dataset row holds. Undecoded PNG bytes go to
-    libspng where it is installed (`pip install nft1000[fast]`: the same pixels, decoded ~30 % faster)."""
-    if isinstance(image, dict):  # undecoded datasets Image: {"bytes", "path"}
-        data = image.get("bytes") or Path(image["path"]).read_bytes()
-        if pyspng is not None and _rgb8_png(data):
-            return pyspng.load(data)[..., :3]  # RGBA -> RGB drops alpha, as Pillow's convert does
-        image = Image.open(io.BytesIO(data))
-    if isinstance(image, Image.Image):
-        return image if image.mode == "RGB" else image.convert("RGB")
-    return np.asarray(image)
 
 
 class ImagePipeline:
@@ -156,7 +128,7 @@ class DynamicMaskingCollator:
         to the processor's size, and masking works at that size (masks are resized once per collection)."""
         images, captions = [], []
         for row in rows:
-            image = _decoded(row["image"])
+            image = decoded(row["image"])
             image = self.pipeline.resize(image) if self.pipeline.fast else np.asarray(image)
             if self.masker is None or self.mask_prob == 0:
                 images.append(image)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 
 import numpy as np
-from datasets import Dataset, concatenate_datasets, load_dataset
+from datasets import Dataset, Image, concatenate_datasets, load_dataset
+
+from .images import rgb_pixels
 
 
 def load_all_splits(path: str, config: str = "full", splits: list[str] | None = None) -> Dataset:
@@ -24,11 +26,12 @@ def rows_by_collection(dataset: Dataset) -> dict[str, list[int]]:
 
 
 class RowImages:
-    """Decodes the image of dataset row ``rows[i]`` as an RGB uint8 array; picklable for worker processes."""
+    """Decodes the image of dataset row ``rows[i]`` as an RGB uint8 array (`modeling.images`); picklable for
+    worker processes."""
 
     def __init__(self, dataset: Dataset, rows: list[int]):
-        self.images = dataset.select_columns(["image"])
+        self.images = dataset.select_columns(["image"]).cast_column("image", Image(decode=False))
         self.rows = rows
 
     def __call__(self, i: int) -> np.ndarray:
-        return np.asarray(self.images[self.rows[i]]["image"].convert("RGB"))
+        return rgb_pixels(self.images[self.rows[i]]["image"])

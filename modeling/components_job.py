@@ -1,14 +1,22 @@
-"""Separating the components of every collection of an exported dataset, one process per collection."""
+"""Separating the components of every collection of an exported dataset, one process per collection, each
+collection written as soon as it finishes (`modeling.library.LibraryWriter`): a rerun after a crash or a kill
+skips the finished ones."""
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 
 from datasets import Dataset
 from tqdm.auto import tqdm
 
+from nft1000_dataset.atomic import atomic_write_bytes
+
 from .collection_rows import RowImages, rows_by_collection
+from .library import LibraryWriter
+from .preview import component_sheet, png_bytes
 from .separation import SeparationParams, SeparationResult, separate_collection
 
 logger = logging.getLogger(__name__)
@@ -19,33 +27,61 @@ def _separate(dataset: Dataset, collection: str, rows: list[int], params: Separa
     return separate_collection(collection, attributes, RowImages(dataset, rows), params)
 
 
-def separate_dataset(
-    dataset: Dataset, params: SeparationParams | None = None, num_proc: int = 1
-) -> list[SeparationResult]:
-    """Every collection's components, in collection order; memory per process stays at ``params.max_images``."""
-    params = params or SeparationParams()
-    groups = rows_by_collection(dataset)
-    progress = tqdm(total=len(groups), desc="Separating components", unit="collection")
-    results: list[SeparationResult] = []
+def _results(groups: dict[str, list[int]], dataset: Dataset, params, num_proc: int) -> Iterator[SeparationResult]:
+    """Each collection's result as it finishes (in any order with several processes)."""
     if num_proc > 1 and len(groups) > 1:
         with ProcessPoolExecutor(min(num_proc, len(groups))) as pool:
             futures = [pool.submit(_separate, dataset, c, rows, params) for c, rows in groups.items()]
-            for future in futures:
-                results.append(future.result())
-                progress.update()
+            for future in as_completed(futures):
+                yield future.result()
     else:
         for collection, rows in groups.items():
-            results.append(_separate(dataset, collection, rows, params))
-            progress.update()
+            yield _separate(dataset, collection, rows, params)
+
+
+def _log(result: SeparationResult) -> None:
+    if result.not_layered:
+        logger.info("%s: no components: %s", result.collection, result.not_layered)
+        return
+    logger.info(
+        "%s: %d components from %d tokens (%d images, tolerance %d) in %.1fs; %d attributes without a component",
+        result.collection,
+        len(result.components),
+        result.tokens,
+        result.images_used,
+        result.tolerance,
+        result.seconds,
+        len(result.skipped),
+    )
+
+
+def separate_dataset(
+    dataset: Dataset,
+    params: SeparationParams | None = None,
+    num_proc: int = 1,
+    *,
+    writer: LibraryWriter | None = None,
+    sheets: Path | None = None,
+) -> list[SeparationResult]:
+    """Every collection's components (those `writer` already holds are skipped); each result goes to `writer`
+    and, with `sheets`, a component sheet PNG in that folder, as soon as it is done. Returns the results of
+    this run, in collection order."""
+    params = params or SeparationParams()
+    groups = rows_by_collection(dataset)
+    done = writer.done() if writer is not None else set()
+    todo = {name: rows for name, rows in groups.items() if name not in done}
+    if done:
+        logger.info("%d of %d collections already separated: resuming", len(groups) - len(todo), len(groups))
+    progress = tqdm(total=len(groups), initial=len(groups) - len(todo), desc="Separating components", unit="collection")
+    results = []
+    for result in _results(todo, dataset, params, num_proc):
+        if writer is not None:
+            writer.add(result)
+        if sheets is not None:
+            atomic_write_bytes(sheets / f"{result.collection}.png", png_bytes(component_sheet(result.components)))
+        _log(result)
+        results.append(result)
+        progress.update()
     progress.close()
-    for result in results:
-        logger.info(
-            "%s: %d components from %d tokens (%d images) in %.1fs; %d attributes without a component",
-            result.collection,
-            len(result.components),
-            result.tokens,
-            result.images_used,
-            result.seconds,
-            len(result.skipped),
-        )
-    return results
+    order = list(groups)
+    return sorted(results, key=lambda r: order.index(r.collection))

@@ -1,39 +1,55 @@
-"""The component library: separated components as data, one Parquet row per component.
+"""The component library: separated components as data, one Parquet file per collection and a manifest.
 
 Written into an exported NFT1000 folder it becomes the dataset's extra config ``components``
-(``load_dataset(path, "components", split="train")``), so it ships on the Hub beside the images. Masks and
-pixels are PNG images (``mask``: L, 255 inside; ``pixels``: RGBA, alpha = mask), at the dataset's resolution.
+(``load_dataset(path, "components", split="train")``), so it ships on the Hub beside the images::
+
+    data/components/<collection>-<hash>.parquet   one row per component: mask and RGBA pixels of its box (PNG)
+    components_report.json                        per collection: its file, the colour tolerance and working
+                                                  grid separation used, what got no component and why
+
+Each collection's file is written as the collection finishes, then the manifest (atomically), so an
+interrupted run keeps every finished collection and a rerun resumes. `ComponentLibrary` reads the manifest and
+then one collection's file when that collection is first asked for (from a folder, or one file from a Hub
+repo), keeping decoded collections in a cache bounded in bytes: memory does not grow with the number of
+collections a process meets.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import re
+from collections import OrderedDict
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from datasets import Dataset, Features, Image, List, Value
-from datasets.utils.metadata import MetadataConfigs
-from huggingface_hub import DatasetCard
+from datasets import Features, Image, List, Value
 from PIL import Image as PILImage
 
 from nft1000_dataset.atomic import atomic_write_bytes, atomic_write_text
+from nft1000_dataset.card import add_config_to_card
 
-from .separation import Component, SeparationResult, TraitKey
+from .component import Component, TraitKey
+from .grid import WorkingGrid
+from .separation import SeparationResult
 
 CONFIG_NAME = "components"
-DATA_FILE = f"data/{CONFIG_NAME}/train-00000-of-00001.parquet"
+DATA_DIR = f"data/{CONFIG_NAME}"
 REPORT_FILE = "components_report.json"
+DEFAULT_CACHE_BYTES = 256 * 2**20  # decoded components kept per process
 FEATURES = Features(
     {
         "collection": Value("string"),
         "trait_type": Value("string"),
         "value": Value("string"),
-        "mask": Image(),
-        "pixels": Image(),
-        "bbox": List(Value("int32")),
+        "mask": Image(),  # L, 255 inside, the box only
+        "pixels": Image(),  # RGBA, alpha = mask, the box only
+        "bbox": List(Value("int32")),  # x0, y0, x1, y1 in the image (ends exclusive)
+        "image_size": List(Value("int32")),  # height, width of the image
         "support": Value("int32"),
         "confidence": Value("float32"),
         "method": Value("string"),
@@ -43,6 +59,13 @@ FEATURES = Features(
 )
 
 
+def collection_file(collection: str) -> str:
+    """The library file of one collection: a readable, path-safe name and a hash of the exact name."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", collection).strip("_")[:60] or "collection"
+    digest = hashlib.sha1(collection.encode()).hexdigest()[:8]
+    return f"{DATA_DIR}/{readable}-{digest}.parquet"
+
+
 def _png(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     PILImage.fromarray(array).save(buffer, format="PNG")
@@ -50,15 +73,16 @@ def _png(array: np.ndarray) -> bytes:
 
 
 def component_row(component: Component) -> dict:
-    alpha = component.mask.astype(np.uint8) * 255
+    alpha = component.mask_crop.astype(np.uint8) * 255
     stem = f"{component.collection}_{component.trait_type}_{component.value}"
     return {
         "collection": component.collection,
         "trait_type": component.trait_type,
         "value": component.value,
         "mask": {"bytes": _png(alpha), "path": f"{stem}_mask.png"},
-        "pixels": {"bytes": _png(np.dstack([component.rgb, alpha])), "path": f"{stem}.png"},
-        "bbox": list(component.bbox),
+        "pixels": {"bytes": _png(np.dstack([component.rgb_crop, alpha])), "path": f"{stem}.png"},
+        "bbox": list(component.box),
+        "image_size": list(component.size),
         "support": component.support,
         "confidence": component.confidence,
         "method": component.method,
@@ -67,111 +91,211 @@ def component_row(component: Component) -> dict:
     }
 
 
-def component_from_row(row: dict) -> Component:
-    rgba = np.asarray(row["pixels"].convert("RGBA"))
+def component_from_row(row: dict, grid: WorkingGrid | None = None) -> Component:
+    """A component from a library row (undecoded images: {"bytes", "path"}), with its collection's grid."""
+    rgba = np.asarray(PILImage.open(io.BytesIO(row["pixels"]["bytes"])).convert("RGBA"))
+    x0, y0, x1, y1 = row["bbox"]
     return Component(
         collection=row["collection"],
         trait_type=row["trait_type"],
         value=row["value"],
-        mask=rgba[..., 3] > 0,
-        rgb=np.ascontiguousarray(rgba[..., :3]),
+        box=(x0, y0, x1, y1),
+        size=tuple(row["image_size"]),
+        mask_crop=rgba[..., 3] > 0,
+        rgb_crop=np.ascontiguousarray(rgba[..., :3]),
         support=row["support"],
         confidence=row["confidence"],
         method=row["method"],
         positives=row["positives"],
         contrast=row["contrast"],
+        grid=grid,
     )
 
 
-def save_library(results: list[SeparationResult], out_dir: str | Path) -> Path:
-    """Write the components and the per-collection report; add the config to the folder's card if it has one."""
-    out_dir = Path(out_dir)
-    rows = [component_row(c) for result in results for c in result.components]
-    table = pa.Table.from_pylist([FEATURES.encode_example(r) for r in rows], schema=FEATURES.arrow_schema)
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, row_group_size=100)
-    atomic_write_bytes(out_dir / DATA_FILE, sink.getvalue().to_pybytes())
-    report = {
-        r.collection: {
-            "tokens": r.tokens,
-            "images_used": r.images_used,
-            "seconds": round(r.seconds, 2),
-            "components": len(r.components),
-            "no_component": r.skipped,
-        }
-        for r in results
+def collection_report(result: SeparationResult, file: str) -> dict:
+    """What the manifest records of one collection."""
+    grid = result.grid
+    return {
+        "file": file,
+        "tokens": result.tokens,
+        "images_used": result.images_used,
+        "seconds": round(result.seconds, 2),
+        "components": len(result.components),
+        "tolerance": result.tolerance,
+        "grid": {"cells": list(grid.cells), "full": list(grid.full), "native": grid.native} if grid else None,
+        "explained": round(result.explained, 4),
+        "not_layered": result.not_layered,
+        "no_component": result.skipped,
     }
-    atomic_write_text(out_dir / REPORT_FILE, json.dumps(report, indent=1, ensure_ascii=False))
-    _add_config_to_card(out_dir)
-    return out_dir / DATA_FILE
 
 
-def _add_config_to_card(out_dir: Path) -> None:
-    card_path = out_dir / "README.md"
-    if not card_path.exists():
-        return
-    card = DatasetCard.load(card_path)
-    configs = {CONFIG_NAME: {"data_files": [{"split": "train", "path": DATA_FILE}]}}
-    MetadataConfigs(configs).to_dataset_card_data(card.data)
-    atomic_write_text(card_path, str(card))
+def _grid(report: dict) -> WorkingGrid | None:
+    grid = report.get("grid")
+    if not grid or not grid["native"]:
+        return None  # only pixel art's own grid is used after separation (token masks judged per cell)
+    return WorkingGrid(tuple(grid["full"]), tuple(grid["cells"]), native=True)
+
+
+class LibraryWriter:
+    """Writes a library into `out_dir` one collection at a time (module docstring); `done` lists what a
+    previous run finished, so that a rerun skips it."""
+
+    def __init__(self, out_dir: str | Path):
+        self.out_dir = Path(out_dir)
+        path = self.out_dir / REPORT_FILE
+        self.report: dict[str, dict] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+    def done(self) -> set[str]:
+        return {name for name, entry in self.report.items() if (self.out_dir / entry.get("file", "")).is_file()}
+
+    def add(self, result: SeparationResult) -> None:
+        """Write one collection's components (its file, atomically), then the manifest."""
+        file = collection_file(result.collection)
+        rows = [FEATURES.encode_example(component_row(c)) for c in result.components]
+        table = pa.Table.from_pylist(rows, schema=FEATURES.arrow_schema)
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        atomic_write_bytes(self.out_dir / file, sink.getvalue().to_pybytes())
+        self.report[result.collection] = collection_report(result, file)
+        atomic_write_text(self.out_dir / REPORT_FILE, json.dumps(self.report, indent=1, ensure_ascii=False))
+
+    def finish(self) -> None:
+        """Add the ``components`` config to the folder's dataset card, if it has one."""
+        add_config_to_card(self.out_dir, CONFIG_NAME, f"{DATA_DIR}/*.parquet")
+
+
+def components_table(report: dict[str, dict]) -> str:
+    """The manifest as a Markdown table: per collection what separation read, found and left out."""
+    lines = [
+        "| collection | tokens | components | no component | tolerance | working grid | seconds | note |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: | --- |",
+    ]
+    for name, entry in sorted(report.items()):
+        grid = entry.get("grid")
+        shape = f"{grid['cells'][1]}x{grid['cells'][0]} {'pixel' if grid['native'] else 'blocks'}" if grid else "-"
+        lines.append(
+            f"| {name} | {entry['tokens']} | {entry['components']} | {len(entry['no_component'])} "
+            f"| {entry['tolerance']} | {shape} | {entry['seconds']:.1f} | {entry.get('not_layered', '')} |"
+        )
+    return "\n".join(lines)
+
+
+def save_library(results: Iterable[SeparationResult], out_dir: str | Path) -> Path:
+    """Write every result's components and the manifest into `out_dir`; returns the manifest's path."""
+    writer = LibraryWriter(out_dir)
+    for result in results:
+        writer.add(result)
+    writer.finish()
+    return writer.out_dir / REPORT_FILE
 
 
 class ComponentLibrary:
-    """Components by collection, decoded once per collection and process. Picklable (the cache is not)."""
+    """Components by collection, read lazily per collection and kept in an LRU cache of at most `cache_bytes`
+    of decoded components per process. Picklable (the cache stays behind)."""
 
-    def __init__(self, rows: Dataset):
-        self.rows = rows
-        self._index: dict[str, list[int]] | None = None
-        self._cache: dict[str, dict[TraitKey, Component]] = {}
-
-    @classmethod
-    def load(cls, path: str) -> ComponentLibrary:
-        """From an exported folder or Hub repo that has the ``components`` config.
-
-        The one Parquet file is read directly (it is small) rather than through the `datasets` cache, so a
-        library rewritten in place is never served stale."""
-        local = Path(path) / DATA_FILE
-        missing = f"{path}: no component library ({DATA_FILE}); run `nft1000 components --dataset {path}` first"
-        if Path(path).is_dir() and not local.is_file():
-            raise FileNotFoundError(missing)
-        if not local.is_file():
-            from huggingface_hub import hf_hub_download
-            from huggingface_hub.errors import EntryNotFoundError
-
-            try:
-                local = Path(hf_hub_download(path, DATA_FILE, repo_type="dataset"))
-            except EntryNotFoundError as err:
-                raise FileNotFoundError(missing) from err
-        return cls(Dataset(pq.read_table(local)))
+    def __init__(self, report: dict[str, dict], read, cache_bytes: int = DEFAULT_CACHE_BYTES):
+        self.report = report
+        self.read = read  # collection name -> its components
+        self.cache_bytes = cache_bytes
+        self._cache: OrderedDict[tuple, tuple[dict[TraitKey, Component], int]] = OrderedDict()
+        self._held = 0
 
     @classmethod
-    def from_results(cls, results: list[SeparationResult]) -> ComponentLibrary:
-        rows = [component_row(c) for result in results for c in result.components]
-        return cls(Dataset.from_list(rows, features=FEATURES))
+    def load(cls, path: str, cache_bytes: int = DEFAULT_CACHE_BYTES) -> ComponentLibrary:
+        """From an exported folder or Hub dataset repo with the ``components`` config: reads the manifest only."""
+        missing = f"{path}: no component library ({REPORT_FILE}); run `nft1000 components --dataset {path}` first"
+        opener = _LocalFiles(Path(path)) if Path(path).is_dir() else _HubFiles(path)
+        try:
+            report = json.loads(Path(opener(REPORT_FILE)).read_text(encoding="utf-8"))
+        except FileNotFoundError as err:
+            raise FileNotFoundError(missing) from err
+        if any("file" not in entry for entry in report.values()):
+            raise ValueError(f"{path}: a component library of an older layout; rerun `nft1000 components`")
+        return cls(report, _FileReader(report, opener), cache_bytes)
+
+    @classmethod
+    def from_results(cls, results: Iterable[SeparationResult], cache_bytes: int = DEFAULT_CACHE_BYTES):
+        """An in-memory library of separation results (no files)."""
+        held = {r.collection: r.components for r in results}
+        report = {r.collection: collection_report(r, "") for r in results}
+        return cls(report, _HeldComponents(held), cache_bytes)
 
     def __getstate__(self) -> dict:
-        return {"rows": self.rows, "_index": self._index, "_cache": {}}
+        return {**self.__dict__, "_cache": OrderedDict(), "_held": 0}
 
     def collections(self) -> list[str]:
-        return sorted(self._collection_index())
+        """Every collection the library has a report of (with or without components)."""
+        return sorted(self.report)
 
-    def _collection_index(self) -> dict[str, list[int]]:
-        if self._index is None:
-            self._index = {}
-            for i, name in enumerate(self.rows["collection"]):
-                self._index.setdefault(name, []).append(i)
-        return self._index
+    def info(self, name: str) -> dict:
+        """The manifest's entry of one collection (tolerance, grid, not_layered, ...); empty if unknown."""
+        return self.report.get(name, {})
 
     def collection(self, name: str, shape: tuple[int, int] | None = None) -> dict[TraitKey, Component]:
-        """The components of one collection by (trait_type, value), at `shape` if given; empty if none."""
-        if name not in self._cache:
-            rows = self._collection_index().get(name, [])
-            components = [component_from_row(self.rows[i]) for i in rows]
-            self._cache[name] = {c.key: c for c in components}
-        native = self._cache[name]
-        if shape is None or not native or next(iter(native.values())).mask.shape == shape:
-            return native
-        key = f"{name}\x1f{shape}"
-        if key not in self._cache:
-            self._cache[key] = {k: c.resized(shape) for k, c in native.items()}
-        return self._cache[key]
+        """The components of one collection by (trait_type, value), at `shape` (height, width) if given; empty if
+        none. Read on first use, then served from the LRU cache until evicted."""
+        key = (name, shape)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached[0]
+        components = {c.key: c for c in self.read(name)}
+        if shape is not None:
+            components = {k: c.resized(shape) for k, c in components.items()}
+        size = sum(c.nbytes for c in components.values())
+        self._cache[key] = (components, size)
+        self._held += size
+        while self._held > self.cache_bytes and len(self._cache) > 1:
+            _, (_, evicted) = self._cache.popitem(last=False)
+            self._held -= evicted
+        return components
+
+
+class _LocalFiles:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def __call__(self, relative: str) -> str:
+        path = self.root / relative
+        if not path.is_file():
+            raise FileNotFoundError(path)
+        return str(path)
+
+
+class _HubFiles:
+    """One file of a Hub dataset repo at a time (`hf_hub_download`, cached by huggingface_hub)."""
+
+    def __init__(self, repo_id: str):
+        self.repo_id = repo_id
+
+    def __call__(self, relative: str) -> str:
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import EntryNotFoundError
+
+        try:
+            return hf_hub_download(self.repo_id, relative, repo_type="dataset")
+        except EntryNotFoundError as err:
+            raise FileNotFoundError(f"{self.repo_id}: {relative}") from err
+
+
+class _FileReader:
+    """A collection's components from its file (through `opener`, local or Hub), with its grid."""
+
+    def __init__(self, report: dict[str, dict], opener):
+        self.report, self.opener = report, opener
+
+    def __call__(self, name: str) -> list[Component]:
+        entry = self.report.get(name)
+        if not entry or not entry["components"]:
+            return []
+        grid = _grid(entry)
+        table = pq.read_table(self.opener(entry["file"]))
+        return [component_from_row(row, grid) for row in table.to_pylist()]
+
+
+class _HeldComponents:
+    def __init__(self, held: dict[str, list[Component]]):
+        self.held = held
+
+    def __call__(self, name: str) -> list[Component]:
+        return self.held.get(name, [])

@@ -15,8 +15,8 @@ import numpy as np
 from nft1000_dataset.attributes import Attribute, is_absent, is_numeric
 from nft1000_dataset.captions import build_caption
 
+from .component import Component, TraitKey
 from .library import ComponentLibrary
-from .separation import Component, TraitKey
 
 MODES = ("independent", "one")  # each component with probability p / one component with probability p
 FILLS = ("constant", "mean", "background")
@@ -86,12 +86,14 @@ class DynamicMasker:
         """The component's bounding box grown by `dilate`, with its mask and colour bounds there (cached)."""
         window = self._windows.get(id(component))
         if window is None:
-            x0, y0, x1, y1 = component.bbox
-            height, width = component.mask.shape
+            x0, y0, x1, y1 = component.box
+            height, width = component.size
             rows = slice(max(y0 - self.dilate, 0), min(y1 + self.dilate, height))
             cols = slice(max(x0 - self.dilate, 0), min(x1 + self.dilate, width))
-            colour = component.rgb[rows, cols].astype(np.int16)
-            mask = component.mask[rows, cols]
+            mask = np.zeros((rows.stop - rows.start, cols.stop - cols.start), dtype=bool)
+            colour = np.zeros((*mask.shape, 3), dtype=np.int16)
+            inner = (slice(y0 - rows.start, y1 - rows.start), slice(x0 - cols.start, x1 - cols.start))
+            mask[inner], colour[inner] = component.mask_crop, component.rgb_crop
             ys, xs = np.nonzero(mask)
             spread = np.linspace(0, len(ys) - 1, min(len(ys), SAMPLED_PIXELS)).astype(int)
             low = np.clip(colour - self.tolerance, 0, 255)

@@ -42,6 +42,9 @@ class PeelParams:
     min_contrast: int = 4  # contrast tokens needed for the test
     unanimous: float = 0.9  # share of carriers that must agree where there is no contrast
     min_thickness: int = 3  # parts of a mask thinner than this (pixels) are dropped; 1 keeps everything
+    edges: bool = True  # anti-aliased edges exist (smooth art): blends count for no one, masks get their fringe
+    contrast_tokens: int = 256  # tokens, drawn once, on which every contrast is judged (cost stays per value)
+    seed: int = 0
 
 
 @dataclass
@@ -86,6 +89,25 @@ def _median_and_share(pixels: np.ndarray, remaining: np.ndarray, tolerance: int)
     return median, share.astype(np.float32)
 
 
+class TraitType:
+    """One trait type's values in the peeling: their indices, each contrast token's values of it (slots), and
+    per round which values are candidates where, in what colour."""
+
+    def __init__(self, values: list[int], slots: np.ndarray, n_pixels: int):
+        self.values = values  # global value indices, in local order
+        self.local = {k: n for n, k in enumerate(values)}
+        self.slots = slots  # contrast tokens x K local value indices, -1 for none
+        self.candidate = np.zeros((len(values) + 1, n_pixels), dtype=bool)  # last row: "no value", never
+        self.colour = np.zeros((len(values), n_pixels, 3), dtype=np.uint8)
+        self.covered = np.zeros((len(slots), n_pixels), dtype=bool)
+
+    def cover(self) -> None:
+        """Which contrast tokens carry a value of this type that is a candidate at each pixel."""
+        self.covered[:] = False
+        for column in self.slots.T:
+            self.covered |= self.candidate[column]  # -1 picks the last row, all False
+
+
 class Peeler:
     """Peels one collection's pool of images (N x H x W x 3); `carriers[k]` (N bool) are value k's tokens,
     `trait_of[k]` its trait type, `bits[t]` each token's values of trait type t (see `token_bits`)."""
@@ -103,28 +125,38 @@ class Peeler:
         self.canvas = canvas_colour(stack, trait_of, params.tolerance)
         self.carriers = carriers
         self.tokens = [np.flatnonzero(c) for c in carriers]
-        self.judged = [k for k, tokens in enumerate(self.tokens) if len(tokens) >= params.min_carriers]
-        # per trait type, every value's carriers as float rows (values x tokens): who carries a candidate is
-        # one matrix product
-        self.carriers_of = {
-            t: np.stack(
-                [c if trait == t else np.zeros_like(c) for c, trait in zip(carriers, trait_of, strict=True)]
-            ).astype(np.float32)
-            for t in set(trait_of)
-        }
         self.trait_of = trait_of
         self.traits = sorted(set(trait_of))
         self.bits = bits
         self.params = params
-        n_pixels = self.pixels.shape[1]
+        n_tokens, n_pixels = self.pixels.shape[:2]
+        rng = np.random.default_rng(params.seed)
+        self.sample = np.sort(rng.permutation(n_tokens)[: params.contrast_tokens])  # the contrast tokens
+        self.types = {trait: self._trait_type(trait, n_pixels) for trait in self.traits}
         # anti-aliased edges mix two layers: no component explains them, so they never count as carriers
-        self.remaining = ~np.stack([blends(image, params.tolerance).ravel() for image in stack])
-        self.candidate = [np.zeros(n_pixels, dtype=bool) for _ in carriers]
-        self.candidate_colour = [np.zeros((n_pixels, 3), dtype=np.uint8) for _ in carriers]
+        if params.edges:
+            self.remaining = ~np.stack([blends(image, max(params.tolerance, 2)).ravel() for image in stack])
+        else:
+            self.remaining = np.ones((n_tokens, n_pixels), dtype=bool)
         self.layers = [
             Layer(np.zeros(n_pixels, bool), np.zeros((n_pixels, 3), np.uint8), np.zeros(n_pixels, np.float32))
             for _ in carriers
         ]
+
+    def _trait_type(self, trait: str, n_pixels: int) -> TraitType:
+        values = [k for k, t in enumerate(self.trait_of) if t == trait]
+        held = [[n for n, k in enumerate(values) if self.carriers[k][i]] for i in self.sample]
+        slots = np.full((len(self.sample), max(1, max(map(len, held), default=1))), -1, dtype=np.int64)
+        for row, local in enumerate(held):
+            slots[row, : len(local)] = local
+        return TraitType(values, slots, n_pixels)
+
+    def explained_share(self) -> float:
+        """The share of (token, pixel) pairs, outside a canvas that no trait describes, that some value explains."""
+        counted = np.ones(self.remaining.shape, dtype=bool)
+        if self.canvas is not None:
+            counted = ~matches(self.pixels, self.canvas, self.params.tolerance)
+        return float((~self.remaining & counted).sum() / max(counted.sum(), 1))
 
     def run(self, max_rounds: int) -> list[Layer]:
         """Rounds of peeling until nothing changes. Within a round, where several trait types could explain
@@ -138,14 +170,18 @@ class Peeler:
             explained = np.zeros((len(self.traits), n_pixels), dtype=np.float32)
             counted = np.zeros_like(explained)
             values = np.zeros((len(self.traits), n_pixels), dtype=np.int32)
+            for trait in self.types.values():
+                trait.candidate[:] = False
             for k, (where, colour, shown, carriers) in enumerate(found):
-                self.candidate[k][:] = False
-                self.candidate[k][where] = True
-                self.candidate_colour[k][where] = colour
+                trait = self.types[self.trait_of[k]]
+                trait.candidate[trait.local[k], where] = True
+                trait.colour[trait.local[k], where] = colour
                 t = self.traits.index(self.trait_of[k])
                 explained[t, where] += shown
                 counted[t, where] += carriers
                 values[t, where] += 1
+            for trait in self.types.values():
+                trait.cover()
             agreement = np.floor(50 * explained / np.maximum(counted, 1))  # in steps of 0.02
             priority = agreement * 1e6 + explained / np.maximum(values, 1)
             rank = np.argsort(np.argsort(-priority, axis=0, kind="stable"), axis=0)
@@ -153,7 +189,9 @@ class Peeler:
             for r in range(len(self.traits)):
                 for t, trait in enumerate(self.traits):
                     turn = (rank[t] == r) & (values[t] > 0)
-                    members = [k for k in range(len(self.carriers)) if self.trait_of[k] == trait]
+                    if not turn.any():
+                        continue
+                    members = [k for k in self.types[trait].values if len(found[k][0])]
                     accepted = [self._accepted(k, *found[k][:2], turn) for k in members]
                     for k, (where, colour, share) in zip(members, accepted, strict=True):
                         self._assign(k, where, colour, share)
@@ -162,9 +200,10 @@ class Peeler:
                 break
         for layer in self.layers:  # lines thinner than the opening are chance agreements at others' edges
             layer.opaque &= opened(layer.opaque.reshape(self.shape), self.params.min_thickness).ravel()
-        for _ in range(FRINGE_STEPS):
-            for k in range(len(self.carriers)):
-                self._grow_fringe(k)
+        if self.params.edges:
+            for _ in range(FRINGE_STEPS):
+                for k in range(len(self.carriers)):
+                    self._grow_fringe(k)
         return self.layers
 
     def _grow_fringe(self, k: int) -> None:
@@ -234,30 +273,29 @@ class Peeler:
         self, k: int, where: np.ndarray, colour: np.ndarray, turn: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Value k's candidate pixels in `turn` that still hold with the tokens left and survive the contrast
-        (module docstring); with their colour and agreement."""
+        (module docstring), judged on the contrast sample; with their colour and agreement."""
         chosen = turn[where]
         where, colour = where[chosen], colour[chosen]
-        p = self.params
-        trait = self.trait_of[k]
-        siblings = [j for j in self.judged if self.trait_of[j] == trait]
         if not len(where):
             return where, colour, np.zeros(0, dtype=np.float32)
+        p = self.params
+        trait_name = self.trait_of[k]
+        trait = self.types[trait_name]
+        own, sample = self.tokens[k], self.sample
         keep = np.ones(len(where), dtype=bool)
         share = np.zeros(len(where), dtype=np.float32)
-        own = self.tokens[k]
         for start in range(0, len(where), CHUNK):
             part = slice(start, start + CHUNK)
-            cols = where[part]
-            shows = matches(self.pixels[:, cols], colour[part], p.tolerance)
+            cols, hue = where[part], colour[part]
             carrying = self.remaining[np.ix_(own, cols)]
             counted = carrying.sum(axis=0)
-            share[part] = (shows[own] & carrying).sum(axis=0) / np.maximum(counted, 1)
+            agreeing = matches(self.pixels[np.ix_(own, cols)], hue, p.tolerance) & carrying
+            share[part] = agreeing.sum(axis=0) / np.maximum(counted, 1)
             keep[part] = (counted >= p.min_carriers) & (share[part] >= p.min_share)
             # contrast tokens: remaining there, and no value of this trait type is a candidate there for them
-            near = [j for j in siblings if self.candidate[j][cols].any()]
-            candidate = np.stack([self.candidate[j][cols] for j in near])  # siblings x pixels
-            covered = (self.carriers_of[trait][near].T @ candidate.astype(np.float32)) > 0  # tokens x pixels
-            contrast = self.remaining[:, cols] & ~covered
+            shows = matches(self.pixels[np.ix_(sample, cols)], hue, p.tolerance)
+            left = self.remaining[np.ix_(sample, cols)]
+            contrast = left & ~trait.covered[:, cols]
             limit = p.contrast_ratio * share[part]
             keep[part] &= ~self._explained(shows, contrast, limit)
             # no contrast to judge by: only near-unanimous carriers; a value that they agree on only because
@@ -265,25 +303,25 @@ class Peeler:
             # colour that several values of the trait type and nearly every token left show there is part of
             # every token (the base character of a collection whose bodies are not a trait, the background of
             # every punk), not of this trait
-            uncontrasted = np.flatnonzero(contrast.sum(axis=0) < p.min_contrast)
-            if len(uncontrasted):
-                colours = np.stack([self.candidate_colour[j][cols[uncontrasted]] for j in near])
-                same = candidate[:, uncontrasted] & matches(colours, colour[part][uncontrasted], p.tolerance)
-                left = self.remaining[:, cols[uncontrasted]]
-                everyone = (shows[:, uncontrasted] & left).sum(axis=0) >= p.unanimous * left.sum(axis=0)
+            uncontrasted = contrast.sum(axis=0) < p.min_contrast
+            if uncontrasted.any():
+                at = cols[uncontrasted]
+                same = trait.candidate[:-1, at] & matches(trait.colour[:, at], hue[uncontrasted], p.tolerance)
+                everyone = (shows[:, uncontrasted] & left[:, uncontrasted]).sum(axis=0) >= p.unanimous * left[
+                    :, uncontrasted
+                ].sum(axis=0)
                 common = (same.sum(axis=0) > 1) & everyone
-                keep[start + uncontrasted] &= (share[part][uncontrasted] >= p.unanimous) & ~common
-            uncontrasted = np.isin(np.arange(len(cols)), uncontrasted)
+                keep[start + np.flatnonzero(uncontrasted)] &= (share[part][uncontrasted] >= p.unanimous) & ~common
             # then the contrast tokens that share another trait type's values with the carriers
             judged = np.flatnonzero(keep[part] & ~uncontrasted)
             if not len(judged):
                 continue
-            shows, contrast, carrying, limit = shows[:, judged], contrast[:, judged], carrying[:, judged], limit[judged]
+            shows, contrast, agreeing, limit = shows[:, judged], contrast[:, judged], agreeing[:, judged], limit[judged]
             refuted = np.zeros(len(judged), dtype=bool)
             for other, bits in self.bits.items():
-                if other != trait:
-                    theirs = np.bitwise_or.reduce(np.where(carrying, bits[own][:, None], 0), axis=0)
-                    sharing = contrast & ((bits[:, None] & theirs[None]) != 0)
+                if other != trait_name:  # the values of `other` that the carriers showing the colour have
+                    theirs = np.bitwise_or.reduce(np.where(agreeing, bits[own][:, None], 0), axis=0)
+                    sharing = contrast & ((bits[sample][:, None] & theirs[None]) != 0)
                     refuted |= self._explained(shows, sharing, limit)
             keep[start + judged[refuted]] = False
         return where[keep], colour[keep], share[keep]

@@ -47,8 +47,8 @@ def shifted(array: np.ndarray, dy: int, dx: int, fill=0) -> np.ndarray:
 
 
 def colour_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Sum of absolute channel differences (int32), over the last axis."""
-    return np.abs(a.astype(np.int32) - b.astype(np.int32)).sum(axis=-1)
+    """Sum of absolute channel differences (int16: at most 765), over the last axis."""
+    return np.abs(a.astype(np.int16) - b.astype(np.int16)).sum(axis=-1, dtype=np.int16)
 
 
 def blends(image: np.ndarray, tolerance: int) -> np.ndarray:

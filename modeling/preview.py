@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import textwrap
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .separation import Component
+from .component import Component
 
 CHECKER = (200, 200, 200), (235, 235, 235)
 
@@ -37,6 +38,12 @@ def _grid(tiles: list[Image.Image], columns: int) -> Image.Image:
     for n, tile in enumerate(tiles):
         sheet.paste(tile, ((n % columns) * width, (n // columns) * height))
     return sheet
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def component_sheet(components: list[Component], tile: int = 160, columns: int = 8) -> Image.Image:

@@ -1,14 +1,20 @@
-"""Component separation by image differencing (paper, 5.1), made robust for real collections.
+"""Component separation by image differencing (paper, 5.1), made to work on real collections.
 
 Every token of a PFP collection is fixed components composited in layers, so a component is pixel-identical
-wherever it shows. A pool of up to ``max_images`` tokens is loaded per collection (positives for every value,
-rarest first, picked to differ in their other traits; then others), and every (trait_type, value) with enough
-support is separated at once by peeling the layers (`modeling.peeling`): at each pixel, the values whose
+wherever it shows. Every (trait_type, value) with at least ``min_support`` carriers takes part: the pool of
+images holds up to ``positives`` carriers of each (picked to differ in their other traits), however many
+values there are, and ``contrast_tokens`` others. Images are brought to a small working grid first
+(`modeling.grid`): pixel art to one colour per cell of its own grid, other art to blocks; that keeps memory
+and time nearly independent of the image size. The colour tolerance is estimated from the collection
+(`modeling.tolerance`): 0 for lossless art, the noise level after resampling or JPEG.
+
+Values are separated at once by peeling the layers (`modeling.peeling`): at each pixel, the values whose
 carriers agree on a colour are the top layer there; the tokens that show it are explained, and the next round
 finds the layer beneath among the others, so components hidden by hats or glasses in most tokens come out
-whole. Contrast with the tokens whose value of the same trait type is not a candidate there keeps out what
-the carriers share by chance (a background, a skin); anti-aliased edges, which mix two layers, count for no
-one, and each mask then gets the ring of edge pixels that its layer covers at least half of.
+whole. Contrast with tokens whose value of the same trait type is not a candidate there keeps out what the
+carriers share by chance (a background, a skin). Masks found on blocks are refined at full resolution from the
+carriers' own pixels (`modeling.refine`). A collection whose components explain less than ``min_explained`` of
+its images is not layered art (3D renders, photographs, generative art): it gets no components, and the reason.
 
 ``method="paper"`` is the literal recipe for comparison: random groups of ``group_size`` positives, a template
 differenced against the rest of its group, the fragments of ``rounds`` rounds united, no contrast. Values
@@ -25,65 +31,31 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from PIL import Image
 from threadpoolctl import threadpool_limits
 
 from nft1000_dataset.attributes import ALL_TRAITS, Attribute, count_traits, is_absent, is_numeric
 
+from .component import Component, TraitKey
+from .grid import WorkingGrid, block_grid, detect_grid
 from .peeling import Peeler, PeelParams, token_bits
-from .pixels import bounding_box, matches, shown_pixels
-
-TraitKey = tuple[str, str]  # (trait_type, value)
+from .pixels import matches
+from .refine import refine_layers
+from .tolerance import estimate_tolerance
 
 
 @dataclass(frozen=True)
 class SeparationParams:
-    group_size: int = 4  # paper: 4 images a group (also how many positives the pool holds per value: x rounds)
+    group_size: int = 4  # paper: 4 images a group
     rounds: int = 8  # paper: 8 rounds
     min_support: int = 4
-    tolerance: int = 24  # per channel: absorbs the resampling noise of the 512-px standardisation
-    min_area: int = 16  # pixels; fewer means no consistent pixels
-    max_images: int = 256  # images held in memory per collection
+    positives: int = 32  # carriers of each value in the pool (all where it has fewer): the paper's 4 x 8
+    contrast_tokens: int = 256  # tokens every contrast is judged on; the pool holds at least this many
+    tolerance: int | None = None  # per channel; None: estimated from the collection (`modeling.tolerance`)
+    min_area: int = 16  # full-resolution pixels; fewer means no consistent pixels
+    max_working_pixels: int = 8192  # art without a pixel grid is separated on at most this many blocks
+    min_explained: float = 0.5  # components explaining less of the images than this: not layered art
     method: str = "peel"  # or "paper"
     seed: int = 0
-
-
-@dataclass
-class Component:
-    """One separated component: where it is (mask) and what it looks like (rgb), at the dataset resolution."""
-
-    collection: str
-    trait_type: str
-    value: str
-    mask: np.ndarray  # bool, H x W
-    rgb: np.ndarray  # uint8, H x W x 3 (zero outside the mask)
-    support: int
-    confidence: float
-    method: str
-    positives: int
-    contrast: int
-
-    @property
-    def key(self) -> TraitKey:
-        return (self.trait_type, self.value)
-
-    @property
-    def bbox(self) -> tuple[int, int, int, int]:
-        return bounding_box(self.mask)
-
-    def resized(self, shape: tuple[int, int]) -> Component:
-        """The same component at another resolution (NEAREST), e.g. the collator's working size."""
-        if shape == self.mask.shape:
-            return self
-        size = (shape[1], shape[0])
-        mask = np.asarray(Image.fromarray(self.mask).resize(size, Image.Resampling.NEAREST))
-        rgb = np.asarray(Image.fromarray(self.rgb).resize(size, Image.Resampling.NEAREST))
-        return replace(self, mask=mask, rgb=rgb)
-
-    def token_mask(self, image: np.ndarray, tolerance: int) -> np.ndarray:
-        """Where this component shows in one token: its mask where the token has the component's colours, with
-        the blended edge next to them (`pixels.shown_pixels`)."""
-        return shown_pixels(image, self.mask, self.rgb, tolerance)
 
 
 @dataclass
@@ -94,6 +66,10 @@ class SeparationResult:
     images_used: int = 0
     tokens: int = 0
     seconds: float = 0.0
+    tolerance: int = 0  # per channel, what a token's pixel may differ from a component's colour and still show it
+    grid: WorkingGrid | None = None  # the working grid separation used (native: pixel art's own)
+    explained: float = 0.0  # share of the pool's pixels that the components explain
+    not_layered: str = ""  # why the collection got no components at all, if it is not layered art
 
 
 def _candidates(tokens: Sequence[list[Attribute]], params: SeparationParams, result: SeparationResult):
@@ -136,31 +112,138 @@ def _diverse(pool: list[int], keys: list[set[TraitKey]], k: int, rng: random.Ran
 
 
 def _image_pool(candidates, holders, keys, n_tokens, params, rng) -> list[int]:
-    """Token indices whose images are loaded: positives for every candidate, rarest first, first a few for each
-    (so that a collection with many values still holds every one), then up to ``group_size x rounds``; then
-    others."""
-    wanted = params.group_size * params.rounds
+    """Token indices whose images are loaded: up to ``positives`` carriers of every candidate (rarest first,
+    picked to differ in their other traits; a few for each first, so that no value waits on another), then
+    other tokens until the pool holds ``contrast_tokens`` beyond them. Sized by what the values need."""
     pool: set[int] = set()
-    for quota in (params.min_support, 2 * params.min_support, wanted):
+    for quota in (params.min_support, params.positives):
         for key in candidates:
             have = sum(i in pool for i in holders[key])
-            if have < quota and len(pool) < params.max_images:
+            if have < quota:
                 rest = [i for i in holders[key] if i not in pool]
-                room = min(quota - have, params.max_images - len(pool))
-                pool.update(_diverse(rest, keys, room, rng))
+                pool.update(_diverse(rest, keys, quota - have, rng))
     others = [i for i in range(n_tokens) if i not in pool]
     rng.shuffle(others)
-    pool.update(others[: max(0, params.max_images - len(pool))])
+    pool.update(others[: params.contrast_tokens])
     return sorted(pool)
 
 
 @dataclass
 class Pool:
-    """The images held in memory for one collection, with each token's traits."""
+    """The images held in memory for one collection, on the working grid, with each token's traits."""
 
     ids: list[int]
-    stack: np.ndarray  # N x H x W x 3
+    stack: np.ndarray  # N x rows x cols x 3, on `grid`
     keys: list[set[TraitKey]]  # per collection token
+    grid: WorkingGrid
+
+
+GRID_SAMPLE = 16  # images the working grid is detected from
+
+
+def _load_pool(ids: list[int], keys, load_image, params: SeparationParams) -> Pool | None:
+    """The pool's images on the collection's working grid (pixel art's own, or blocks); images of another size
+    than most are left out. Each image is decoded once and only its working-grid colours are kept."""
+    if not ids:
+        return None
+    step = max(1, len(ids) // GRID_SAMPLE)
+    first = {i: load_image(i) for i in ids[::step][:GRID_SAMPLE]}
+    shape = Counter(image.shape for image in first.values()).most_common(1)[0][0]
+    same = [image for image in first.values() if image.shape == shape]
+    grid = detect_grid(same) or block_grid(shape[:2], params.max_working_pixels)
+    kept, cells = [], []
+    for i in ids:
+        image = first.pop(i) if i in first else load_image(i)
+        if image.shape == shape:
+            kept.append(i)
+            cells.append(grid.sample(image))
+    stack = np.stack(cells)
+    return Pool(kept, stack, keys, grid)
+
+
+def _peel(collection, candidates, pool: Pool, support, load_image, params: SeparationParams, result) -> None:
+    """Every candidate's component at once by peeling the pool's layers (`modeling.peeling`), brought to full
+    resolution (pixel art: cell by cell; blocks: refined from the carriers, `modeling.refine`)."""
+    carriers = [np.array([key in pool.keys[i] for i in pool.ids]) for key in candidates]
+    trait_of = [key[0] for key in candidates]
+    bits = {}
+    for trait in set(trait_of):
+        number = {key: n for n, key in enumerate(k for k in candidates if k[0] == trait)}
+        bits[trait] = token_bits([{number[k] for k in pool.keys[i] if k in number} for i in pool.ids])
+    grid = pool.grid
+    tolerance = params.tolerance if params.tolerance is not None else estimate_tolerance(pool.stack, carriers)
+    blocks = not grid.native and grid.cells != grid.full  # blocks bigger than a pixel: refined afterwards
+    peel = PeelParams(
+        tolerance=tolerance,
+        edges=not grid.native and not blocks,
+        min_thickness=1 if grid.native or blocks else 3,
+        contrast_tokens=params.contrast_tokens,
+        seed=params.seed,
+    )
+    peeler = Peeler(pool.stack, carriers, trait_of, bits, peel)
+    layers = peeler.run(max_rounds=len(bits) + 2)
+    result.tolerance, result.grid, result.explained = tolerance, grid, peeler.explained_share()
+    if result.explained < params.min_explained:
+        result.not_layered = (
+            f"its components explain {result.explained:.0%} of its images (< {params.min_explained:.0%}): "
+            "not layered art"
+        )
+        return
+    if blocks:
+        full = refine_layers(layers, carriers, pool.stack, pool.ids, grid, load_image, tolerance)
+    else:
+        full = [(grid.upsample(layer.opaque.reshape(grid.cells)), grid.upsample(
+            np.where(layer.opaque[:, None], layer.colour, 0).reshape(*grid.cells, 3).astype(np.uint8)),
+            float(layer.share[layer.opaque].mean()) if layer.opaque.any() else 0.0) for layer in layers]  # fmt: skip
+    for key, has, (mask, rgb, confidence) in zip(candidates, carriers, full, strict=True):
+        positives = int(has.sum())
+        name = f"{key[0]}={key[1]}"
+        if mask.sum() < params.min_area:
+            result.skipped[name] = "no consistent pixels (a non-visual attribute?)"
+            continue
+        result.components.append(
+            Component.from_arrays(
+                mask,
+                rgb,
+                collection=collection,
+                trait_type=key[0],
+                value=key[1],
+                support=support[key],
+                confidence=confidence,
+                method=params.method,
+                positives=positives,
+                contrast=len(pool.ids) - positives,
+                grid=grid if grid.native else None,
+            )
+        )
+
+
+def separate_collection(
+    collection: str,
+    tokens: Sequence[list[Attribute]],
+    load_image: Callable[[int], np.ndarray],
+    params: SeparationParams = SeparationParams(),
+) -> SeparationResult:
+    """Separate the components of one collection; `load_image(i)` returns token i's image (H x W x 3 uint8)."""
+    start = time.perf_counter()
+    rng = random.Random(f"{params.seed}:{collection}")
+    result = SeparationResult(collection=collection, tokens=len(tokens))
+    candidates, support = _candidates(tokens, params, result)
+    keys = [{(a["trait_type"], a["value"]) for a in attrs} for attrs in tokens]
+    holders = {key: [i for i, k in enumerate(keys) if key in k] for key in candidates}
+    ids = _image_pool(candidates, holders, keys, len(tokens), params, rng)
+    # one BLAS thread: the products here are many and small; with a thread per core, 13 processes on 16 cores
+    # finished no collection in 160 s (the H100 machine), and on 2 cores one thread is 5 % faster as well
+    with threadpool_limits(limits=1, user_api="blas"):
+        if params.method == "peel":
+            pool = _load_pool(ids, keys, load_image, params)
+            if pool is not None:
+                result.images_used = len(pool.ids)
+                _peel(collection, candidates, pool, support, load_image, params, result)
+        else:
+            _paper_components(collection, candidates, holders, keys, ids, load_image, support, params, rng, result)
+    result.seconds = time.perf_counter() - start
+    return result
 
 
 def _paper_method(positives: np.ndarray, params: SeparationParams, rng: random.Random):
@@ -181,110 +264,37 @@ def _paper_method(positives: np.ndarray, params: SeparationParams, rng: random.R
     return mask, colour, confidence
 
 
-def _peel_components(collection, candidates, pool: Pool, support, params: SeparationParams) -> list[Component]:
-    """Every candidate's component at once by peeling the pool's layers (`modeling.peeling`)."""
-    carriers = [np.array([key in pool.keys[i] for i in pool.ids]) for key in candidates]
-    trait_of = [key[0] for key in candidates]
-    bits = {}
-    for trait in set(trait_of):
-        number = {key: n for n, key in enumerate(k for k in candidates if k[0] == trait)}
-        bits[trait] = token_bits([{number[k] for k in pool.keys[i] if k in number} for i in pool.ids])
-    peel = PeelParams(tolerance=params.tolerance)
-    layers = Peeler(pool.stack, carriers, trait_of, bits, peel).run(max_rounds=len(bits) + 2)
-    shape = pool.stack.shape[1:3]
-    components = []
-    for key, has, layer in zip(candidates, carriers, layers, strict=True):
-        mask = layer.opaque.reshape(shape)
-        rgb = np.where(layer.opaque[:, None], layer.colour, 0).reshape(*shape, 3).astype(np.uint8)
-        confidence = float(layer.share[layer.opaque].mean()) if layer.opaque.any() else 0.0
-        positives = int(has.sum())
-        components.append(
-            Component(
-                collection=collection,
-                trait_type=key[0],
-                value=key[1],
-                mask=mask,
-                rgb=rgb,
-                support=support[key],
-                confidence=confidence,
-                method=params.method,
-                positives=positives,
-                contrast=len(pool.ids) - positives,
-            )
-        )
-    return components
-
-
-def separate_collection(
-    collection: str,
-    tokens: Sequence[list[Attribute]],
-    load_image: Callable[[int], np.ndarray],
-    params: SeparationParams = SeparationParams(),
-) -> SeparationResult:
-    """Separate the components of one collection; `load_image(i)` returns token i's image (H x W x 3 uint8)."""
-    start = time.perf_counter()
-    rng = random.Random(f"{params.seed}:{collection}")
-    result = SeparationResult(collection=collection, tokens=len(tokens))
-    candidates, support = _candidates(tokens, params, result)
-    keys = [{(a["trait_type"], a["value"]) for a in attrs} for attrs in tokens]
-    holders = {key: [i for i, k in enumerate(keys) if key in k] for key in candidates}
-    images = {i: load_image(i) for i in _image_pool(candidates, holders, keys, len(tokens), params, rng)}
-    shape = Counter(image.shape for image in images.values()).most_common(1)[0][0] if images else None
-    images = {i: image for i, image in images.items() if image.shape == shape}
-    result.images_used = len(images)
-    # one BLAS thread: the products here are many and small; with a thread per core, 13 processes on 16 cores
-    # finished no collection in 160 s (the H100 machine), and on 2 cores one thread is 5 % faster as well
-    with threadpool_limits(limits=1, user_api="blas"):
-        if params.method == "peel":
-            _peeled_components(collection, candidates, holders, keys, images, support, params, result)
-        else:
-            _paper_components(collection, candidates, holders, keys, images, support, params, rng, result)
-    result.seconds = time.perf_counter() - start
-    return result
-
-
-def _peeled_components(collection, candidates, holders, keys, images, support, params, result) -> None:
-    """Every candidate at once by peeling; `images` is emptied into one stack, so the pool is held once."""
-    if not images:
-        return
-    ids = sorted(images)
-    stack = np.empty((len(ids), *images[ids[0]].shape), dtype=np.uint8)
-    for n, i in enumerate(ids):
-        stack[n] = images.pop(i)
-    for component in _peel_components(collection, candidates, Pool(ids, stack, keys), support, params):
-        name = f"{component.trait_type}={component.value}"
-        if component.positives < params.min_support and component.positives < len(holders[component.key]):
-            result.skipped[name] = f"only {component.positives} usable images"
-        elif component.mask.sum() < params.min_area:
-            result.skipped[name] = "no consistent pixels (a non-visual attribute?)"
-        else:
-            result.components.append(component)
-
-
-def _paper_components(collection, candidates, holders, keys, images, support, params, rng, result) -> None:
-    """The literal recipe for each candidate, from up to ``group_size x rounds`` diverse positives."""
+def _paper_components(collection, candidates, holders, keys, ids, load_image, support, params, rng, result) -> None:
+    """The literal recipe for each candidate, from up to ``group_size x rounds`` diverse positives of the pool
+    at full resolution, with the estimated tolerance unless one is given."""
     wanted = params.group_size * params.rounds
+    pooled = set(ids)
+    tolerance = params.tolerance if params.tolerance is not None else 24
+    result.tolerance, result.images_used = tolerance, len(ids)
     for key in candidates:
         name = f"{key[0]}={key[1]}"
-        positive_ids = _diverse([i for i in holders[key] if i in images], keys, wanted, rng)
-        if len(positive_ids) < min(params.min_support, params.group_size):
-            result.skipped[name] = f"only {len(positive_ids)} usable images"
+        positive_ids = _diverse([i for i in holders[key] if i in pooled], keys, wanted, rng)
+        images = [load_image(i) for i in positive_ids]
+        shape = Counter(image.shape for image in images).most_common(1)[0][0] if images else None
+        images = [image for image in images if image.shape == shape]
+        if len(images) < min(params.min_support, params.group_size):
+            result.skipped[name] = f"only {len(images)} usable images"
             continue
-        mask, colour, confidence = _paper_method(np.stack([images[i] for i in positive_ids]), params, rng)
+        mask, colour, confidence = _paper_method(np.stack(images), replace(params, tolerance=tolerance), rng)
         if mask.sum() < params.min_area:
             result.skipped[name] = "no consistent pixels (a non-visual attribute?)"
             continue
         result.components.append(
-            Component(
+            Component.from_arrays(
+                mask,
+                colour,
                 collection=collection,
                 trait_type=key[0],
                 value=key[1],
-                mask=mask,
-                rgb=np.where(mask[..., None], colour, 0).astype(np.uint8),
                 support=support[key],
                 confidence=confidence,
                 method=params.method,
-                positives=len(positive_ids),
+                positives=len(images),
                 contrast=0,
             )
         )

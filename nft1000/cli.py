@@ -29,13 +29,31 @@ def _add_synth(sub) -> None:
     _flag(p, "zip", action="store_true", help="one zip per collection, as the real release")
     _flag(p, "faults", action="store_true", help="plant broken files and collections the filters must drop")
     _flag(p, "num_proc", type=int, default=1)
+    _flag(
+        p,
+        "style",
+        choices=("easy", "real-like"),
+        default="easy",
+        help="easy: ~35 values a collection, lossless; real-like: ~450 values, near colours (NFT1000's shape)",
+    )
+    _flag(
+        p,
+        "variant",
+        choices=("clean", "resampled", "jpeg"),
+        default="clean",
+        help="real-like images as written: lossless, LANCZOS-resampled to a non-integer size, or that as JPEG",
+    )
+    _flag(p, "non_layered", type=int, default=0, help="add this many collections that are not layered art")
     p.set_defaults(run=_run_synth)
 
 
 def _run_synth(args) -> None:
     from nft1000_dataset.synth import synthesize
 
-    names = synthesize(args.out, args.collections, args.tokens, args.seed, args.zip, args.faults, args.num_proc)
+    names = synthesize(
+        args.out, args.collections, args.tokens, args.seed, args.zip, args.faults, args.num_proc,
+        style=args.style, variant=args.variant, non_layered=args.non_layered,
+    )  # fmt: skip
     print(f"wrote {len(names)} collections to {args.out / 'release'} (ground truth in {args.out / 'ground_truth'})")
 
 
@@ -131,8 +149,22 @@ def _add_components(sub) -> None:
     _flag(p, "group_size", type=int, default=defaults.group_size)
     _flag(p, "rounds", type=int, default=defaults.rounds)
     _flag(p, "min_support", type=int, default=defaults.min_support)
-    _flag(p, "tolerance", type=int, default=defaults.tolerance)
-    _flag(p, "max_images", type=int, default=defaults.max_images, help="images held per collection")
+    _flag(
+        p,
+        "tolerance",
+        type=int,
+        default=defaults.tolerance,
+        help="per-channel colour tolerance (default: estimated per collection from its images)",
+    )
+    _flag(p, "positives", type=int, default=defaults.positives, help="carriers of each value held in the pool")
+    _flag(p, "contrast_tokens", type=int, default=defaults.contrast_tokens, help="tokens contrast is judged on")
+    _flag(
+        p,
+        "max_working_pixels",
+        type=int,
+        default=defaults.max_working_pixels,
+        help="blocks that art without a pixel grid is separated on (then refined at full resolution)",
+    )
     _flag(p, "method", choices=("peel", "paper"), default=defaults.method, help="paper: the literal recipe")
     _flag(p, "seed", type=int, default=0)
     _flag(p, "num_proc", type=int, default=1)
@@ -142,8 +174,7 @@ def _add_components(sub) -> None:
 def _run_components(args) -> None:
     from modeling.collection_rows import load_all_splits
     from modeling.components_job import separate_dataset
-    from modeling.library import save_library
-    from modeling.preview import component_sheet
+    from modeling.library import REPORT_FILE, LibraryWriter, components_table
     from modeling.separation import SeparationParams
 
     params = SeparationParams(
@@ -151,23 +182,20 @@ def _run_components(args) -> None:
         rounds=args.rounds,
         min_support=args.min_support,
         tolerance=args.tolerance,
-        max_images=args.max_images,
+        positives=args.positives,
+        contrast_tokens=args.contrast_tokens,
+        max_working_pixels=args.max_working_pixels,
         method=args.method,
         seed=args.seed,
     )
     dataset = load_all_splits(args.dataset, args.config, args.split)
-    results = separate_dataset(dataset, params, args.num_proc)
-    path = save_library(results, args.out)
+    writer = LibraryWriter(args.out)
     sheets = args.out / "component_sheets"
     sheets.mkdir(parents=True, exist_ok=True)
-    print("| collection | tokens | components | no component | seconds |\n| --- | ---: | ---: | ---: | ---: |")
-    for result in results:
-        component_sheet(result.components).save(sheets / f"{result.collection}.png")
-        print(
-            f"| {result.collection} | {result.tokens} | {len(result.components)} | {len(result.skipped)} "
-            f"| {result.seconds:.1f} |"
-        )
-    print(f"library: {path}\nreport: {args.out / 'components_report.json'}\nsheets: {sheets}")
+    separate_dataset(dataset, params, args.num_proc, writer=writer, sheets=sheets)
+    writer.finish()
+    print(components_table(writer.report))
+    print(f"library: {args.out / 'data' / 'components'}\nreport: {args.out / REPORT_FILE}\nsheets: {sheets}")
 
 
 def _add_preview_masking(sub) -> None:

@@ -96,5 +96,31 @@ card and the build code are Apache-2.0.
     return DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}").content
 
 
+def _configs(card: DatasetCard) -> MetadataConfigs:
+    return MetadataConfigs.from_dataset_card_data(card.data)
+
+
 def write_card(out_dir: Path, text: str) -> None:
-    atomic_write_text(Path(out_dir) / "README.md", text)
+    """Write the card `text` into `out_dir`, keeping every config that a card already there has and `text`
+    does not (the ``components`` config that `nft1000 components` added survives a rebuild)."""
+    path = Path(out_dir) / "README.md"
+    card = DatasetCard(text)
+    if path.is_file():
+        kept = {name: config for name, config in _configs(DatasetCard.load(path)).items()}
+        ours = _configs(card)
+        extra = {name: config for name, config in kept.items() if name not in ours}
+        if extra:
+            MetadataConfigs({**ours, **extra}).to_dataset_card_data(card.data)
+    atomic_write_text(path, str(card))
+
+
+def add_config_to_card(out_dir: Path, config: str, data_files: str, split: str = "train") -> None:
+    """Add (or replace) one config, `data_files` as its `split`, in the card of `out_dir`, if it has a card."""
+    path = Path(out_dir) / "README.md"
+    if not path.is_file():
+        return
+    card = DatasetCard.load(path)
+    configs = _configs(card)
+    configs[config] = {"data_files": [{"split": split, "path": data_files}]}
+    MetadataConfigs(configs).to_dataset_card_data(card.data)
+    atomic_write_text(path, str(card))

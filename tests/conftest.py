@@ -92,7 +92,7 @@ def separated(train_rows):
     results = []
     for collection, rows in rows_by_collection(train_rows).items():
         attributes = [train_rows[i]["attributes"] for i in rows]
-        params = SeparationParams(min_support=4, max_images=48)
+        params = SeparationParams(min_support=4)
         results.append(separate_collection(collection, attributes, RowImages(train_rows, rows), params))
     return results
 

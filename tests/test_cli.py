@@ -66,7 +66,7 @@ def test_components_and_masking_preview_commands(exported, tmp_path, capsys):
     copy = tmp_path / "export"
     shutil.copytree(out, copy)
     argv = ["components", "--dataset", str(copy), "--split", "validation", "--out", str(copy)]
-    assert main([*argv, "--max-images", "24", "--min_support", "6"]) == 0
+    assert main([*argv, "--positives", "16", "--min_support", "6"]) == 0
     assert "| collection | tokens | components |" in capsys.readouterr().out
     report = json.loads((copy / "components_report.json").read_text())
     assert report and all(entry["components"] > 0 for entry in report.values())

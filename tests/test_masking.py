@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from PIL import Image
 from transformers import CLIPImageProcessor
 
-from modeling.collator import DynamicMaskingCollator, _decoded
+from modeling.collator import DynamicMaskingCollator
+from modeling.images import decoded
 from modeling.library import ComponentLibrary
 from modeling.masking import DynamicMasker
 from modeling.tokenizer import train_clip_tokenizer
@@ -150,11 +151,11 @@ def test_png_bytes_decode_to_pillow_s_rgb_pixels_whichever_decoder(mode, size, s
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     expected = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
-    assert np.array_equal(np.asarray(_decoded({"bytes": buffer.getvalue(), "path": None})), expected)
+    assert np.array_equal(np.asarray(decoded({"bytes": buffer.getvalue(), "path": None})), expected)
 
 
 def test_a_truncated_png_gets_pillow_s_error_not_an_index_error():
     buffer = io.BytesIO()
     Image.fromarray(np.zeros((4, 4, 3), dtype=np.uint8)).save(buffer, "PNG")
     with pytest.raises(OSError):
-        _decoded({"bytes": buffer.getvalue()[:25], "path": None})  # signature and IHDR's name, no colour type
+        decoded({"bytes": buffer.getvalue()[:25], "path": None})  # signature and IHDR's name, no colour type

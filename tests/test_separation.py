@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from PIL import Image
 
 from modeling.peeling import canvas_colour
 from modeling.pixels import blends, iou, shown_pixels
@@ -184,7 +185,7 @@ def test_a_collection_with_many_rare_values_keeps_images_of_every_one():
                     {"trait_type": "Hat", "value": f"Hat {hat}", "display_type": None},
                 ]
             )
-    result = separate_collection("Toy", tokens, images.__getitem__, SeparationParams(min_support=4, max_images=128))
+    result = separate_collection("Toy", tokens, images.__getitem__, SeparationParams(min_support=4))
     hats = {c.value: c for c in result.components if c.trait_type == "Hat"}
     assert len(hats) == 30, result.skipped
     assert all(iou(c.mask, _truth(HATS["Cap"])) == 1.0 for c in hats.values())
@@ -223,3 +224,101 @@ def test_a_canvas_is_found_only_where_no_trait_paints_the_border():
     blue[::2, -1, 16:32] = (0, 0, 0)  # a neck reaches the bottom edge in half the tokens
     assert tuple(canvas_colour(blue, ["Hat", "Glasses"], 24)) == BACKGROUNDS["Blue"]
     assert canvas_colour(blue, ["background", "Hat"], 24) is None
+
+
+CELLS, UPSCALE = 16, 8  # pixel art: 16 x 16 cells shown at 128 px
+
+
+def _near_colour_collection(hats: int, gap: int, seed: int, carriers: int = 6):
+    """A pixel-art collection with `hats` hat values (random boxes, colours `gap` levels apart in one channel),
+    4 backgrounds `gap` apart, 3 glasses and a face that is no trait; returns (tokens, images, truth) where truth
+    maps each value to its cell mask and colour."""
+    rng = np.random.default_rng(seed)
+    backgrounds = {f"Sky {k}": (90, 120 + gap * k, 160) for k in range(4)}
+    hat_values = {}
+    for k in range(hats):
+        y, x = rng.integers(0, 3), rng.integers(2, 8)
+        box = (slice(y, y + rng.integers(2, 4)), slice(x, x + rng.integers(3, 7)))
+        hat_values[f"Hat {k}"] = (box, (200, 255 - gap * k, 40))
+    glasses = {
+        "Shades": (slice(8, 10), slice(4, 12)),
+        "Visor": (slice(7, 9), slice(3, 13)),
+        "Mono": (slice(8, 10), slice(9, 11)),
+    }
+    glass_colour = {"Shades": (10, 10, 10), "Visor": (0, 200, 220), "Mono": (230, 230, 230)}
+    face = (slice(4, 15), slice(3, 13))
+    tokens, images = [], []
+    hat_list = [*(name for name in hat_values for _ in range(carriers)), *(["None"] * 20)]
+    for hat in hat_list:
+        background, glass = rng.choice(list(backgrounds)), rng.choice([*glasses, "None"])
+        art = np.empty((CELLS, CELLS, 3), dtype=np.uint8)
+        art[:] = backgrounds[background]
+        art[face] = (240, 200, 160)
+        if hat != "None":
+            box, colour = hat_values[hat]
+            art[box] = colour
+        if glass != "None":
+            art[glasses[glass]] = glass_colour[glass]
+        images.append(np.asarray(Image.fromarray(art).resize((CELLS * UPSCALE,) * 2, Image.Resampling.NEAREST)))
+        tokens.append(
+            [
+                {"trait_type": "Background", "value": background, "display_type": None},
+                {"trait_type": "Hat", "value": hat, "display_type": None},
+                {"trait_type": "Glasses", "value": glass, "display_type": None},
+            ]
+        )
+    truth = {("Hat", name): (box, colour) for name, (box, colour) in hat_values.items()}
+    truth.update({("Background", name): (None, colour) for name, colour in backgrounds.items()})
+    return tokens, images, truth
+
+
+@settings(max_examples=12, deadline=None)
+@given(hats=st.integers(10, 40), gap=st.integers(1, 6), seed=st.integers(0, 2**16))
+def test_every_value_of_many_with_near_colours_gets_its_own_component(hats, gap, seed):
+    tokens, images, truth = _near_colour_collection(hats, gap, seed)
+    result = separate_collection("Toy", tokens, images.__getitem__, SeparationParams(min_support=4))
+    assert result.tolerance == 0 and result.grid.native and result.grid.cells == (CELLS, CELLS)
+    found = {c.key: c for c in result.components}
+    assert set(truth) <= set(found), sorted(set(truth) - set(found))  # every value with enough carriers
+    for key, (box, colour) in truth.items():
+        component = found[key]
+        assert (component.rgb[component.mask] == colour).all(), key  # only its own colour, never a neighbour's
+        if box is not None:
+            cells = np.zeros((CELLS, CELLS), dtype=bool)
+            cells[box] = True
+            expected = np.asarray(Image.fromarray(cells).resize((CELLS * UPSCALE,) * 2, Image.Resampling.NEAREST))
+            assert iou(component.mask, expected) > 0.9, key
+
+
+def test_the_tolerance_is_zero_on_lossless_art_and_follows_the_noise_of_lossy_images():
+    tokens, images, truth = _near_colour_collection(12, gap=12, seed=5)
+    lossless = separate_collection("Toy", tokens, images.__getitem__, SeparationParams(min_support=4))
+    rng = np.random.default_rng(0)
+    noisy = [np.clip(image + rng.normal(0, 4, image.shape), 0, 255).astype(np.uint8) for image in images]
+    lossy = separate_collection("Toy", tokens, noisy.__getitem__, SeparationParams(min_support=4))
+    assert lossless.tolerance == 0
+    assert 1 <= lossy.tolerance < 12  # the noise left in cell colours, below the 12 levels between backgrounds
+    found = {c.key: c for c in lossy.components}
+    assert set(truth) <= set(found)
+    for key, (_, colour) in truth.items():
+        shown = found[key].rgb[found[key].mask].astype(int)
+        assert np.abs(shown - colour).max() <= lossy.tolerance, key  # each background keeps its own colour
+
+
+def test_a_collection_that_is_not_layered_art_gets_no_components(tmp_path):
+    from modeling.library import ComponentLibrary
+    from modeling.masking import DynamicMasker
+    from nft1000_dataset.captions import build_caption
+    from nft1000_dataset.synth import make_non_layered_spec, sample_tokens, token_attributes
+    from nft1000_dataset.synth_real import non_layered_image
+
+    for index in (0, 1):  # noise fields, then gradients
+        spec = make_non_layered_spec(index, seed=0)
+        tokens = [token_attributes(spec, token, n) for n, token in enumerate(sample_tokens(spec, 120))]
+        images = [non_layered_image(spec.seed + n, (128, 128), spec.layered) for n in range(120)]
+        result = separate_collection(spec.name, tokens, images.__getitem__, SeparationParams(min_support=4))
+        assert result.components == [] and "not layered" in result.not_layered, (spec.layered, result.explained)
+        masker = DynamicMasker(ComponentLibrary.from_results([result]), mask_prob=1.0)
+        sample = masker(images[0], spec.name, tokens[0], np.random.default_rng(0))
+        assert sample.masked == [] and np.array_equal(sample.image, images[0])  # the collator leaves it alone
+        assert sample.caption == build_caption(spec.name, tokens[0])

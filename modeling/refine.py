@@ -1,0 +1,242 @@
+"""Masks found on blocks, brought to full resolution from the carriers' own pixels.
+
+Peeling on blocks (`modeling.grid.block_grid`) says which blocks a value covers and, for each of its carriers,
+where it shows. The carriers used are chosen so that every block of the value is shown by a few of them (a head
+hidden by hats in most tokens is seen whole in the bare-headed ones). At full resolution a pixel belongs to the
+value where most of the carriers expected to show it there (it shows in their block or a neighbouring one)
+agree on a colour, and that colour is the value's own in a neighbouring block (not a background that most of
+them happen to share): a first pass over the carriers finds the colour (a majority vote with the tolerance),
+a second counts who shows it (a carrier whose pixel is an anti-aliased edge next to the colour does not
+vote). Then, as on the pool at full resolution, thin lines are dropped and the ring of
+anti-aliased edge pixels that the layer covers at least half of is added (nearer its colour than the colour
+further out, in most carriers). Each carrier's image is decoded once per pass, whichever values it carries;
+memory is a few arrays per value over its bounding box.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .grid import WorkingGrid
+from .peeling import Layer
+from .pixels import DIRECTIONS, bounding_box, colour_distance, matches, opened, shifted
+
+REFINE_CARRIERS = 12  # carriers of each value whose full-resolution pixels decide, at least
+MAX_REFINE_CARRIERS = 32  # and at most, to show each of its blocks in `MIN_CARRIERS` of them
+MIN_CARRIERS = 3
+MIN_THICKNESS = 3
+
+
+def _dilated(cells: np.ndarray) -> np.ndarray:
+    """`cells` (bool rows x cols) grown by one cell in the four directions."""
+    grown = cells.copy()
+    grown[1:] |= cells[:-1]
+    grown[:-1] |= cells[1:]
+    grown[:, 1:] |= cells[:, :-1]
+    grown[:, :-1] |= cells[:, 1:]
+    return grown
+
+
+@dataclass
+class _Plan:
+    """One value's refinement: its box at full resolution, the cells it covers and their colours, and counters."""
+
+    opaque: np.ndarray  # rows x cols bool
+    colour: np.ndarray  # rows x cols x 3
+    rows: np.ndarray  # full-resolution row -> cell row, inside the box
+    cols: np.ndarray
+    box: tuple[slice, slice]
+    region: np.ndarray  # box-sized bool: where the value may be (its cells and one cell around)
+    candidate: np.ndarray  # box x 3: the majority colour so far
+    lead: np.ndarray  # box int16: its lead in the majority vote
+    counted: np.ndarray  # box int16: carriers expected here
+    votes: np.ndarray  # box int16: of those, showing the colour
+    band: np.ndarray  # flat box indices where an edge can be: near the boundary of the value's cells
+    neighbours: np.ndarray  # 4 directions x 3 steps (-1, +1, +2) x band: flat box indices of the neighbours
+    seen: np.ndarray  # 4 x band int16: per direction, carriers showing the colour at the inner neighbour
+    nearer: np.ndarray  # 4 x band int16: of those, nearer it than the colour further out here
+    inner_colour: np.ndarray | None = None  # 4 x band x 3: the majority colour at each inner neighbour
+
+    def expected(self, work: np.ndarray, tolerance: int) -> np.ndarray:
+        """Box-sized bool: where this carrier (its working-grid image) is expected to show the value."""
+        shows = self.opaque & matches(work, self.colour, tolerance)
+        # inside the value's blocks only where this carrier shows it (not under another layer's block);
+        # around them, next to a block where it does (the value's edge may reach into the next block)
+        expected = shows | (_dilated(shows) & ~self.opaque)
+        return expected[self.rows[:, None], self.cols[None, :]] & self.region
+
+
+def _neighbours(band: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """For each direction and step (-1, +1, +2 along it), the flat index of each band pixel's neighbour (the
+    nearest pixel inside the box where it falls outside)."""
+    ys, xs = np.divmod(band, shape[1])
+    out = np.empty((len(DIRECTIONS), 3, len(band)), dtype=np.int64)
+    for n, (dy, dx) in enumerate(DIRECTIONS):
+        for m, step in enumerate((-1, 1, 2)):
+            y = np.clip(ys + step * dy, 0, shape[0] - 1)
+            x = np.clip(xs + step * dx, 0, shape[1] - 1)
+            out[n, m] = y * shape[1] + x
+    return out
+
+
+def _plan(layer: Layer, grid: WorkingGrid) -> _Plan | None:
+    opaque = layer.opaque.reshape(grid.cells)
+    if not opaque.any():
+        return None
+    region_cells = _dilated(opaque)
+    inside = opaque & ~_dilated(~opaque)  # cells whose neighbours are the value's too: no edge within reach
+    row_of, col_of = grid.cell_index(0), grid.cell_index(1)
+    region = region_cells[row_of[:, None], col_of[None, :]]
+    x0, y0, x1, y1 = bounding_box(region)
+    box = (slice(y0, y1), slice(x0, x1))
+    shape = (y1 - y0, x1 - x0)
+    zeros = np.zeros(shape, dtype=np.int16)
+    edge = region[box] & ~inside[row_of[box[0]][:, None], col_of[box[1]][None, :]]
+    band = np.flatnonzero(edge)
+    return _Plan(
+        opaque=opaque,
+        colour=layer.colour.reshape(*grid.cells, 3),
+        rows=row_of[box[0]],
+        cols=col_of[box[1]],
+        box=box,
+        region=region[box],
+        candidate=np.zeros((*shape, 3), dtype=np.uint8),
+        lead=zeros.copy(),
+        counted=zeros.copy(),
+        votes=zeros.copy(),
+        band=band,
+        neighbours=_neighbours(band, shape),
+        seen=np.zeros((len(DIRECTIONS), len(band)), dtype=np.int16),
+        nearer=np.zeros((len(DIRECTIONS), len(band)), dtype=np.int16),
+    )
+
+
+def _vote_majority(plan: _Plan, pixels: np.ndarray, expected: np.ndarray, tolerance: int) -> None:
+    """One step of the majority vote (Boyer-Moore, colours equal within `tolerance`) where `expected`."""
+    same = matches(pixels, plan.candidate, tolerance)
+    fresh = expected & (plan.lead == 0)
+    plan.candidate[fresh] = pixels[fresh]
+    plan.lead[fresh] = 1
+    rest = expected & ~fresh
+    plan.lead[rest & same] += 1
+    plan.lead[rest & ~same] -= 1
+
+
+def _count(plan: _Plan, pixels: np.ndarray, expected: np.ndarray, tolerance: int) -> None:
+    """Who shows the majority colour, and on the band, per direction, the edge votes (module docstring)."""
+    shows = matches(pixels, plan.candidate, tolerance)
+    beside = np.zeros_like(shows)
+    for dy, dx in DIRECTIONS:
+        beside |= shifted(shows, dy, dx, fill=False)
+    # a pixel next to the colour but not of it is an anti-aliased edge in this carrier (its own or an
+    # occluder's): it tells nothing about the pixel, so it does not vote
+    voting = expected & (shows | ~beside)
+    plan.counted += voting
+    plan.votes += voting & shows
+    if not len(plan.band):
+        return
+    if plan.inner_colour is None:  # the majority colours are final once counting starts
+        plan.inner_colour = plan.candidate.reshape(-1, 3)[plan.neighbours[:, 0]]
+    flat = pixels.reshape(-1, 3)
+    here = flat[plan.band][None]
+    around = flat[plan.neighbours]  # directions x steps x band x 3, in one gather
+    inner, near, far = around[:, 0], around[:, 1], around[:, 2]
+    outside = np.where(matches(near, here, tolerance)[..., None], far, near)
+    seen = expected.ravel()[plan.neighbours[:, 0]] & matches(inner, plan.inner_colour, tolerance)
+    plan.seen += seen
+    plan.nearer += seen & (colour_distance(here, plan.inner_colour) < colour_distance(here, outside))
+
+
+def _own_colour(plan: _Plan, tolerance: int) -> np.ndarray:
+    """Box-sized bool: the majority colour is the value's own in the pixel's block or a neighbouring one."""
+    rows, cols = plan.opaque.shape
+    own = np.zeros(plan.candidate.shape[:2], dtype=bool)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            ys, xs = np.clip(plan.rows + dy, 0, rows - 1), np.clip(plan.cols + dx, 0, cols - 1)
+            opaque = plan.opaque[ys[:, None], xs[None, :]]
+            own |= opaque & matches(plan.candidate, plan.colour[ys[:, None], xs[None, :]], tolerance)
+    return own
+
+
+def _finish(plan: _Plan, carriers: int, full: tuple[int, int], tolerance: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """The value's full-resolution mask, colours and confidence from its counters."""
+    needed = min(MIN_CARRIERS, carriers)
+    core = (plan.counted >= needed) & (2 * plan.votes >= plan.counted) & plan.region & _own_colour(plan, tolerance)
+    core = opened(core, MIN_THICKNESS)
+    colour = plan.candidate.reshape(-1, 3).copy()
+    flat_core = core.ravel()
+    added = np.zeros_like(flat_core)
+    for n in range(len(DIRECTIONS)):
+        inner = plan.neighbours[n][0]
+        ring = flat_core[inner] & ~flat_core[plan.band] & ~added[plan.band]
+        grow = ring & (plan.seen[n] >= needed) & (2 * plan.nearer[n] >= plan.seen[n])
+        colour[plan.band[grow]] = colour[inner[grow]]
+        added[plan.band[grow]] = True
+    kept = (flat_core | added).reshape(core.shape)
+    mask = np.zeros(full, dtype=bool)
+    rgb = np.zeros((*full, 3), dtype=np.uint8)
+    mask[plan.box] = kept
+    rgb[plan.box] = np.where(kept[..., None], colour.reshape(*core.shape, 3), 0)
+    share = plan.votes[core] / np.maximum(plan.counted[core], 1)
+    return mask, rgb, float(share.mean()) if core.any() else 0.0
+
+
+def _covering(positions: np.ndarray, plan: _Plan, stack: np.ndarray, tolerance: int) -> list[int]:
+    """Carriers (pool positions) that together show every block of the value in `MIN_CARRIERS` of them, as far
+    as its carriers can: greedily the one showing most blocks still short, then the first others up to
+    `REFINE_CARRIERS`; at most `MAX_REFINE_CARRIERS`."""
+    shows = plan.opaque[None] & matches(stack[positions], plan.colour[None], tolerance)  # carriers x rows x cols
+    flat = shows.reshape(len(positions), -1)
+    wanted = np.minimum(flat.sum(axis=0), MIN_CARRIERS)  # what each block can get
+    have = np.zeros_like(wanted)
+    chosen: list[int] = []
+    free = np.ones(len(positions), dtype=bool)
+    while len(chosen) < MAX_REFINE_CARRIERS and free.any():
+        short = have < wanted
+        if not short.any() and len(chosen) >= REFINE_CARRIERS:
+            break
+        gain = np.where(free, (flat & short).sum(axis=1), -1)
+        best = int(np.argmax(gain)) if short.any() else int(np.flatnonzero(free)[0])
+        chosen.append(best)
+        free[best] = False
+        have += flat[best]
+    return [int(positions[n]) for n in chosen]
+
+
+def refine_layers(
+    layers: list[Layer],
+    carriers: list[np.ndarray],
+    stack: np.ndarray,
+    ids: list[int],
+    grid: WorkingGrid,
+    load_image: Callable[[int], np.ndarray],
+    tolerance: int,
+) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Each layer (found on `grid`'s blocks) as (mask, rgb, confidence) at full resolution, from up to
+    `REFINE_CARRIERS` of its carriers (`carriers[k]`: pool positions; `stack`: the pool on the grid; `ids`:
+    pool position -> token for `load_image`)."""
+    plans = [_plan(layer, grid) for layer in layers]
+    users: dict[int, list[int]] = defaultdict(list)  # pool position -> values it refines
+    used = [
+        _covering(np.flatnonzero(has), plan, stack, tolerance) if plan else []
+        for has, plan in zip(carriers, plans, strict=True)
+    ]
+    for k, positions in enumerate(used):
+        for position in positions:
+            users[int(position)].append(k)
+    for step in (_vote_majority, _count):
+        for position in sorted(users):
+            image = load_image(ids[position])
+            for k in users[position]:
+                plan = plans[k]
+                step(plan, image[plan.box], plan.expected(stack[position], tolerance), tolerance)
+    empty = (np.zeros(grid.full, dtype=bool), np.zeros((*grid.full, 3), dtype=np.uint8), 0.0)
+    return [
+        _finish(plan, len(positions), grid.full, tolerance) if plan else empty
+        for plan, positions in zip(plans, used, strict=True)
+    ]
