@@ -22,8 +22,8 @@ def _both_directions(image_embeds, text_embeds, groups, ks, **chunks) -> dict:
     }
 
 
-def retrieval_report(embeddings: SplitEmbeddings, ks: Sequence[int] = DEFAULT_KS, **chunks) -> dict:
-    """Percent top-k over the whole split and within each collection (gallery = that collection's rows)."""
+def per_collection_report(embeddings: SplitEmbeddings, ks: Sequence[int] = DEFAULT_KS, **chunks) -> dict:
+    """Percent top-k within each collection (gallery = that collection's rows), by collection name."""
     rows_of: dict[str, list[int]] = defaultdict(list)
     for i, collection in enumerate(embeddings.collections):
         rows_of[collection].append(i)
@@ -36,9 +36,15 @@ def retrieval_report(embeddings: SplitEmbeddings, ks: Sequence[int] = DEFAULT_KS
                 embeddings.image_embeds[index], embeddings.text_embeds[index], embeddings.groups[index], ks, **chunks
             ),
         }
+    return per_collection
+
+
+def retrieval_report(embeddings: SplitEmbeddings, ks: Sequence[int] = DEFAULT_KS, **chunks) -> dict:
+    """Percent top-k over the whole split and within each collection (gallery = that collection's rows)."""
+    per_collection = per_collection_report(embeddings, ks, **chunks)
     return {
         "rows": len(embeddings.collections),
-        "collections": len(rows_of),
+        "collections": len(per_collection),
         "whole_split": _both_directions(
             embeddings.image_embeds, embeddings.text_embeds, embeddings.groups, ks, **chunks
         ),

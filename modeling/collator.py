@@ -24,7 +24,7 @@ from PIL import Image
 
 from .images import decoded
 from .library import ComponentLibrary
-from .masking import DynamicMasker
+from .masking import DEFAULT_WINDOW_BYTES, DynamicMasker
 
 
 class ImagePipeline:
@@ -96,6 +96,7 @@ class DynamicMaskingCollator:
         tolerance: int = 24,
         seed: int = 0,
         max_length: int = 77,
+        window_cache_bytes: int = DEFAULT_WINDOW_BYTES,
     ):
         self.image_processor = image_processor or processor.image_processor
         self.tokenizer = tokenizer or processor.tokenizer
@@ -104,7 +105,13 @@ class DynamicMaskingCollator:
             raise ValueError("mask_prob > 0 needs a component library (run `nft1000 components` first)")
         self.masker = (
             DynamicMasker(
-                library, mask_prob=mask_prob, mode=mode, fill=fill, tolerance=tolerance, dilate=int(self.pipeline.fast)
+                library,
+                mask_prob=mask_prob,
+                mode=mode,
+                fill=fill,
+                tolerance=tolerance,
+                dilate=int(self.pipeline.fast),
+                cache_bytes=window_cache_bytes,
             )
             if library is not None
             else None

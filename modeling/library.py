@@ -190,14 +190,16 @@ def save_library(results: Iterable[SeparationResult], out_dir: str | Path) -> Pa
 
 
 class ComponentLibrary:
-    """Components by collection, read lazily per collection and kept in an LRU cache of at most `cache_bytes`
-    of decoded components per process. Picklable (the cache stays behind)."""
+    """Components by collection, read lazily: a collection's rows (still encoded: a few KB a component) are read
+    the first time it is asked for and kept in an LRU cache of at most `cache_bytes`; components are decoded
+    when asked for, only those asked for. Memory does not grow with the number of collections a process meets.
+    Picklable (the cache stays behind)."""
 
     def __init__(self, report: dict[str, dict], read, cache_bytes: int = DEFAULT_CACHE_BYTES):
         self.report = report
-        self.read = read  # collection name -> its components
+        self.read = read  # collection name -> {key: encoded row}
         self.cache_bytes = cache_bytes
-        self._cache: OrderedDict[tuple, tuple[dict[TraitKey, Component], int]] = OrderedDict()
+        self._rows: OrderedDict[str, tuple[dict[TraitKey, dict], int]] = OrderedDict()
         self._held = 0
 
     @classmethod
@@ -211,17 +213,18 @@ class ComponentLibrary:
             raise FileNotFoundError(missing) from err
         if any("file" not in entry for entry in report.values()):
             raise ValueError(f"{path}: a component library of an older layout; rerun `nft1000 components`")
-        return cls(report, _FileReader(report, opener), cache_bytes)
+        return cls(report, _FileRows(report, opener), cache_bytes)
 
     @classmethod
     def from_results(cls, results: Iterable[SeparationResult], cache_bytes: int = DEFAULT_CACHE_BYTES):
-        """An in-memory library of separation results (no files)."""
-        held = {r.collection: r.components for r in results}
+        """An in-memory library of separation results (encoded as the files would hold them; no files)."""
+        results = list(results)
+        rows = {r.collection: {c.key: component_row(c) for c in r.components} for r in results}
         report = {r.collection: collection_report(r, "") for r in results}
-        return cls(report, _HeldComponents(held), cache_bytes)
+        return cls(report, rows.get, cache_bytes)
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_cache": OrderedDict(), "_held": 0}
+        return {**self.__dict__, "_rows": OrderedDict(), "_held": 0}
 
     def collections(self) -> list[str]:
         """Every collection the library has a report of (with or without components)."""
@@ -231,24 +234,38 @@ class ComponentLibrary:
         """The manifest's entry of one collection (tolerance, grid, not_layered, ...); empty if unknown."""
         return self.report.get(name, {})
 
-    def collection(self, name: str, shape: tuple[int, int] | None = None) -> dict[TraitKey, Component]:
-        """The components of one collection by (trait_type, value), at `shape` (height, width) if given; empty if
-        none. Read on first use, then served from the LRU cache until evicted."""
-        key = (name, shape)
-        cached = self._cache.get(key)
+    def _encoded(self, name: str) -> dict[TraitKey, dict]:
+        cached = self._rows.get(name)
         if cached is not None:
-            self._cache.move_to_end(key)
+            self._rows.move_to_end(name)
             return cached[0]
-        components = {c.key: c for c in self.read(name)}
-        if shape is not None:
-            components = {k: c.resized(shape) for k, c in components.items()}
-        size = sum(c.nbytes for c in components.values())
-        self._cache[key] = (components, size)
+        rows = self.read(name) or {}
+        size = sum(len(r["mask"]["bytes"]) + len(r["pixels"]["bytes"]) + 256 for r in rows.values())
+        self._rows[name] = (rows, size)
         self._held += size
-        while self._held > self.cache_bytes and len(self._cache) > 1:
-            _, (_, evicted) = self._cache.popitem(last=False)
+        while self._held > self.cache_bytes and len(self._rows) > 1:
+            _, (_, evicted) = self._rows.popitem(last=False)
             self._held -= evicted
-        return components
+        return rows
+
+    def keys(self, name: str) -> set[TraitKey]:
+        """The (trait_type, value) pairs of one collection that have a component."""
+        return set(self._encoded(name))
+
+    def components(
+        self, name: str, keys: Iterable[TraitKey] | None = None, shape: tuple[int, int] | None = None
+    ) -> dict[TraitKey, Component]:
+        """The components of one collection with these `keys` (default: all), at `shape` (height, width) if
+        given; keys without a component are left out."""
+        rows = self._encoded(name)
+        grid = _grid(self.report.get(name, {}))
+        wanted = rows if keys is None else [k for k in keys if k in rows]
+        found = {key: component_from_row(rows[key], grid) for key in wanted}
+        return found if shape is None else {key: c.resized(shape) for key, c in found.items()}
+
+    def collection(self, name: str, shape: tuple[int, int] | None = None) -> dict[TraitKey, Component]:
+        """Every component of one collection by (trait_type, value), at `shape` if given; empty if none."""
+        return self.components(name, None, shape)
 
 
 class _LocalFiles:
@@ -278,24 +295,15 @@ class _HubFiles:
             raise FileNotFoundError(f"{self.repo_id}: {relative}") from err
 
 
-class _FileReader:
-    """A collection's components from its file (through `opener`, local or Hub), with its grid."""
+class _FileRows:
+    """A collection's encoded rows from its file (through `opener`, local or Hub)."""
 
     def __init__(self, report: dict[str, dict], opener):
         self.report, self.opener = report, opener
 
-    def __call__(self, name: str) -> list[Component]:
+    def __call__(self, name: str) -> dict[TraitKey, dict]:
         entry = self.report.get(name)
         if not entry or not entry["components"]:
-            return []
-        grid = _grid(entry)
+            return {}
         table = pq.read_table(self.opener(entry["file"]))
-        return [component_from_row(row, grid) for row in table.to_pylist()]
-
-
-class _HeldComponents:
-    def __init__(self, held: dict[str, list[Component]]):
-        self.held = held
-
-    def __call__(self, name: str) -> list[Component]:
-        return self.held.get(name, [])
+        return {(row["trait_type"], row["value"]): row for row in table.to_pylist()}

@@ -8,6 +8,7 @@ abstract, unseparated) always stay. At least one candidate is always left visibl
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,20 +34,33 @@ class MaskedSample:
 
 @dataclass(frozen=True)
 class Window:
-    """Where a component can show (its bounding box grown by the dilation) and its colour range there: a
-    pixel value v matches where the uint8 difference v - low (wrapping below low) is at most span."""
+    """What masking keeps of one component at one image size: where it can show (its bounding box grown by the
+    dilation) and its colour range there (a pixel value v matches where the uint8 difference v - low, wrapping
+    below low, is at most span), and its colours there for the background fill."""
 
+    key: TraitKey
     rows: slice
     cols: slice
     mask: np.ndarray
     sample: tuple[np.ndarray, np.ndarray]  # a few mask pixels, spread over it, for a quick "does it show"
     low: np.ndarray  # 3 x h x w uint8, one contiguous plane per channel
     span: np.ndarray  # 3 x h x w uint8
+    rgb: np.ndarray | None = None  # h x w x 3, kept for the background trait's component only
+
+    @property
+    def nbytes(self) -> int:
+        extra = self.rgb.nbytes if self.rgb is not None else 0
+        return self.mask.nbytes + self.low.nbytes + self.span.nbytes + extra + 256
+
+
+DEFAULT_WINDOW_BYTES = 256 * 2**20  # windows kept per process (an LRU): bounded whatever the collections met
 
 
 @dataclass
 class DynamicMasker:
-    """Chooses components, fills their pixels, rebuilds the caption; all randomness comes from `rng`."""
+    """Chooses components, fills their pixels, rebuilds the caption; all randomness comes from `rng`. The
+    windows of the components met are kept in an LRU cache of at most `cache_bytes`, keyed by collection, value
+    and image size (not pickled into DataLoader workers: each builds its own)."""
 
     library: ComponentLibrary
     mask_prob: float = 0.5
@@ -56,13 +70,13 @@ class DynamicMasker:
     tolerance: int = 24
     background_trait: str = "background"
     dilate: int = 0  # grow each shown mask by this many pixels (covers blended edges after a resize)
+    cache_bytes: int = DEFAULT_WINDOW_BYTES
 
-    _windows: dict[int, Window] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _windows: OrderedDict = field(default_factory=OrderedDict, init=False, repr=False, compare=False)
+    _held: int = field(default=0, init=False, repr=False, compare=False)
 
     def __getstate__(self) -> dict:
-        """Pickled for DataLoader workers without the window cache: it is keyed by the components' ids, which
-        mean other objects in another process."""
-        return {**self.__dict__, "_windows": {}}
+        return {**self.__dict__, "_windows": OrderedDict(), "_held": 0}
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.mask_prob <= 1.0:
@@ -70,41 +84,53 @@ class DynamicMasker:
         if self.mode not in MODES or self.fill not in FILLS:
             raise ValueError(f"mode must be one of {MODES} and fill one of {FILLS}")
 
-    def carried(self, collection: str, attributes: list[Attribute], shape: tuple[int, ...]) -> list[Component]:
-        """The library's components for the token's visual attributes (whether they show or not)."""
-        components = self.library.collection(collection, shape[:2])
-        found = []
-        for attribute in attributes:
-            if is_absent(attribute) or is_numeric(attribute):
-                continue
-            component = components.get((attribute["trait_type"], attribute["value"]))
-            if component is not None:
-                found.append(component)
-        return found
+    def _make_window(self, component: Component) -> Window:
+        """The component's bounding box grown by `dilate`, with its mask and colour bounds there."""
+        x0, y0, x1, y1 = component.box
+        height, width = component.size
+        rows = slice(max(y0 - self.dilate, 0), min(y1 + self.dilate, height))
+        cols = slice(max(x0 - self.dilate, 0), min(x1 + self.dilate, width))
+        mask = np.zeros((rows.stop - rows.start, cols.stop - cols.start), dtype=bool)
+        colour = np.zeros((*mask.shape, 3), dtype=np.int16)
+        inner = (slice(y0 - rows.start, y1 - rows.start), slice(x0 - cols.start, x1 - cols.start))
+        mask[inner], colour[inner] = component.mask_crop, component.rgb_crop
+        ys, xs = np.nonzero(mask)
+        spread = np.linspace(0, len(ys) - 1, min(len(ys), SAMPLED_PIXELS)).astype(int)
+        low = np.clip(colour - self.tolerance, 0, 255)
+        span = np.clip(colour + self.tolerance, 0, 255) - low
+        planes = [np.ascontiguousarray(bound.transpose(2, 0, 1), dtype=np.uint8) for bound in (low, span)]
+        background = self.fill == "background" and component.trait_type.lower() == self.background_trait
+        rgb = colour.astype(np.uint8) if background else None
+        return Window(component.key, rows, cols, mask, (ys[spread], xs[spread]), *planes, rgb=rgb)
 
-    def _window(self, component: Component) -> Window:
-        """The component's bounding box grown by `dilate`, with its mask and colour bounds there (cached)."""
-        window = self._windows.get(id(component))
-        if window is None:
-            x0, y0, x1, y1 = component.box
-            height, width = component.size
-            rows = slice(max(y0 - self.dilate, 0), min(y1 + self.dilate, height))
-            cols = slice(max(x0 - self.dilate, 0), min(x1 + self.dilate, width))
-            mask = np.zeros((rows.stop - rows.start, cols.stop - cols.start), dtype=bool)
-            colour = np.zeros((*mask.shape, 3), dtype=np.int16)
-            inner = (slice(y0 - rows.start, y1 - rows.start), slice(x0 - cols.start, x1 - cols.start))
-            mask[inner], colour[inner] = component.mask_crop, component.rgb_crop
-            ys, xs = np.nonzero(mask)
-            spread = np.linspace(0, len(ys) - 1, min(len(ys), SAMPLED_PIXELS)).astype(int)
-            low = np.clip(colour - self.tolerance, 0, 255)
-            span = np.clip(colour + self.tolerance, 0, 255) - low
-            planes = [np.ascontiguousarray(bound.transpose(2, 0, 1), dtype=np.uint8) for bound in (low, span)]
-            window = Window(rows, cols, mask, (ys[spread], xs[spread]), *planes)
-            self._windows[id(component)] = window
-        return window
+    def windows(self, collection: str, attributes: list[Attribute], shape: tuple[int, ...]) -> list[Window]:
+        """The windows of the token's visual attributes that have a component (whether they show or not), in
+        attribute order; built from the library on first use, then from the cache."""
+        keys = [(a["trait_type"], a["value"]) for a in attributes if not (is_absent(a) or is_numeric(a))]
+        size = tuple(shape[:2])
+        known: dict[TraitKey, Window | None] = {}
+        for key in dict.fromkeys(keys):
+            cache_key = (collection, key, size)
+            if cache_key in self._windows:
+                self._windows.move_to_end(cache_key)
+                known[key] = self._windows[cache_key]
+        missing = [key for key in dict.fromkeys(keys) if key not in known]
+        if missing:
+            built = self.library.components(collection, missing, size)
+            for key in missing:  # keys without a component are remembered as such, not asked for again
+                known[key] = self._make_window(built[key]) if key in built else None
+                self._remember((collection, key, size), known[key])
+        return [known[key] for key in keys if known[key] is not None]
 
-    def _shown_in_window(self, component: Component, image: np.ndarray) -> tuple[Window, np.ndarray] | None:
-        window = self._window(component)
+    def _remember(self, cache_key: tuple, window: Window | None) -> None:
+        size = window.nbytes if window is not None else 64
+        self._windows[cache_key] = window
+        self._held += size
+        while self._held > self.cache_bytes and len(self._windows) > 1:
+            _, evicted = self._windows.popitem(last=False)
+            self._held -= evicted.nbytes if evicted is not None else 64
+
+    def _shown_in_window(self, window: Window, image: np.ndarray) -> np.ndarray | None:
         part = image[window.rows, window.cols]
         inside = window.mask.copy()
         for channel in range(3):
@@ -118,31 +144,26 @@ class DynamicMasker:
             grown[:, 1:] |= inside[:, :-1]
             grown[:, :-1] |= inside[:, 1:]
             inside = grown
-        return window, inside
+        return inside
 
-    def _shows(self, component: Component, image: np.ndarray) -> bool:
-        """Whether `component` shows anywhere in `image`: a few of its pixels first, which mostly settles it."""
-        window = self._window(component)
+    def _shows(self, window: Window, image: np.ndarray) -> bool:
+        """Whether the component shows anywhere in `image`: a few of its pixels first, which mostly settles it."""
         ys, xs = window.sample
         part = image[window.rows, window.cols][ys, xs]  # n x 3
         if ((part.T - window.low[:, ys, xs]) <= window.span[:, ys, xs]).all(axis=0).any():
             return True
-        return self._shown_in_window(component, image) is not None
-
-    def shown(self, component: Component, image: np.ndarray) -> np.ndarray | None:
-        """The pixels where `component` shows in `image` (full-size bool), or None where it does not."""
-        found = self._shown_in_window(component, image)
-        if found is None:
-            return None
-        window, inside = found
-        pixels = np.zeros(image.shape[:2], dtype=bool)
-        pixels[window.rows, window.cols] = inside
-        return pixels
+        return self._shown_in_window(window, image) is not None
 
     def candidates(self, image: np.ndarray, collection: str, attributes: list[Attribute]) -> dict[TraitKey, np.ndarray]:
-        """Each carried component that shows in this image, with the pixels where it shows."""
-        found = {c.key: self.shown(c, image) for c in self.carried(collection, attributes, image.shape)}
-        return {key: pixels for key, pixels in found.items() if pixels is not None}
+        """Each carried component that shows in this image, with the pixels (full-size bool) where it shows."""
+        found = {}
+        for window in self.windows(collection, attributes, image.shape):
+            inside = self._shown_in_window(window, image)
+            if inside is not None:
+                pixels = np.zeros(image.shape[:2], dtype=bool)
+                pixels[window.rows, window.cols] = inside
+                found[window.key] = pixels
+        return found
 
     def choose(self, keys: list[TraitKey], rng: np.random.Generator) -> list[TraitKey]:
         if len(keys) < 2 or self.mask_prob == 0.0:
@@ -154,16 +175,17 @@ class DynamicMasker:
             chosen.pop(int(rng.integers(len(chosen))))  # never hide every component
         return chosen
 
-    def _fill_colours(self, image: np.ndarray, collection: str, attributes: list[Attribute]) -> np.ndarray:
+    def _fill_colours(self, image: np.ndarray, windows: list[Window]) -> np.ndarray:
         if self.fill == "mean":
             return image.reshape(-1, 3).mean(axis=0).round().astype(np.uint8)
         if self.fill == "background":
-            components = self.library.collection(collection, image.shape[:2])
-            for a in attributes:
-                component = components.get((a["trait_type"], a["value"]))
-                if component is not None and a["trait_type"].lower() == self.background_trait:
-                    filled = np.where(component.mask[..., None], component.rgb, np.uint8(self.fill_value))
-                    return filled.astype(np.uint8)
+            for window in windows:
+                if window.rgb is not None:
+                    filled = np.empty(image.shape, dtype=np.uint8)
+                    filled[:] = self.fill_value
+                    area = filled[window.rows, window.cols]
+                    np.copyto(area, window.rgb, where=window.mask[..., None])
+                    return filled
         return np.asarray(self.fill_value, dtype=np.uint8)
 
     def __call__(
@@ -171,16 +193,16 @@ class DynamicMasker:
     ) -> MaskedSample:
         if self.mask_prob == 0.0:
             return MaskedSample(image=image, caption=build_caption(collection, attributes))
-        carried = self.carried(collection, attributes, image.shape)
-        chosen_keys = set(self.choose([c.key for c in carried], rng))
+        carried = self.windows(collection, attributes, image.shape)
+        chosen_keys = set(self.choose([w.key for w in carried], rng))
         # the pixels of chosen components only; then make sure some unchosen component still shows
-        shown = {c.key: self._shown_in_window(c, image) for c in carried if c.key in chosen_keys}
-        chosen = [key for key, found in shown.items() if found is not None]
-        if chosen and not any(self._shows(c, image) for c in carried if c.key not in chosen_keys):
+        shown = {w.key: (w, self._shown_in_window(w, image)) for w in carried if w.key in chosen_keys}
+        chosen = [key for key, (_, inside) in shown.items() if inside is not None]
+        if chosen and not any(self._shows(w, image) for w in carried if w.key not in chosen_keys):
             chosen.pop(int(rng.integers(len(chosen))))  # never hide every component that shows
         if not chosen:
             return MaskedSample(image=image, caption=build_caption(collection, attributes))
-        colours = self._fill_colours(image, collection, attributes)
+        colours = self._fill_colours(image, carried)
         pixels = np.zeros(image.shape[:2], dtype=bool)
         # filled window by window and channel by channel: a masked copy into one contiguous plane is several
         # times faster than one into interleaved RGB; the result is the same H x W x 3 image, stored by channel

@@ -145,6 +145,12 @@ def _add_components(sub) -> None:
     _flag(p, "dataset", required=True, help="exported NFT1000 folder or Hub repo id")
     _flag(p, "config", default="full")
     _flag(p, "split", action="append", help="splits to use (default: all); repeat for several")
+    _flag(
+        p,
+        "collection",
+        action="append",
+        help="separate only this collection, reading only its shards (repeat for several)",
+    )
     _flag(p, "out", type=Path, required=True, help="where the library goes; the dataset folder adds a config")
     _flag(p, "group_size", type=int, default=defaults.group_size)
     _flag(p, "rounds", type=int, default=defaults.rounds)
@@ -176,6 +182,7 @@ def _run_components(args) -> None:
     from modeling.components_job import separate_dataset
     from modeling.library import REPORT_FILE, LibraryWriter, components_table
     from modeling.separation import SeparationParams
+    from nft1000_dataset.shard_index import load_collections
 
     params = SeparationParams(
         group_size=args.group_size,
@@ -188,7 +195,10 @@ def _run_components(args) -> None:
         method=args.method,
         seed=args.seed,
     )
-    dataset = load_all_splits(args.dataset, args.config, args.split)
+    if args.collection:
+        dataset = load_collections(args.dataset, args.collection, args.config)
+    else:
+        dataset = load_all_splits(args.dataset, args.config, args.split)
     writer = LibraryWriter(args.out)
     sheets = args.out / "component_sheets"
     sheets.mkdir(parents=True, exist_ok=True)
@@ -204,6 +214,7 @@ def _add_preview_masking(sub) -> None:
     _flag(p, "config", default="mini")
     _flag(p, "split", default="train")
     _flag(p, "components", required=True, help="folder or repo with the components config")
+    _flag(p, "collection", action="append", help="only this collection, reading only its shards (repeat)")
     _flag(p, "out", type=Path, required=True, help="PNG file to write")
     _flag(p, "num_samples", type=int, default=8)
     _flag(p, "mask_prob", type=float, default=0.5)
@@ -220,8 +231,12 @@ def _run_preview_masking(args) -> None:
     from modeling.library import ComponentLibrary
     from modeling.masking import DynamicMasker
     from modeling.preview import masking_sheet
+    from nft1000_dataset.shard_index import load_collections
 
-    rows = load_dataset(args.dataset, args.config, split=args.split).shuffle(seed=args.seed)
+    if args.collection:
+        rows = load_collections(args.dataset, args.collection, args.config).shuffle(seed=args.seed)
+    else:
+        rows = load_dataset(args.dataset, args.config, split=args.split).shuffle(seed=args.seed)
     masker = DynamicMasker(ComponentLibrary.load(args.components), args.mask_prob, args.mode, args.fill)
     rng = np.random.default_rng(args.seed)
     pairs = []
@@ -453,7 +468,9 @@ def _run_piracy(args) -> None:
     atomic_write_text(args.out / "piracy.md", markdown)
     print(markdown)
     if args.dataset and report["suspects"]:
-        piracy_sheet(report, _token_images(args.dataset, args.config)).save(args.out / "pairs.png")
+        from nft1000_dataset.shard_index import TokenImages
+
+        piracy_sheet(report, TokenImages(args.dataset, args.config)).save(args.out / "pairs.png")
         print(f"written: {args.out / 'pairs.png'}")
 
 
@@ -468,20 +485,12 @@ def _add_search_app(sub) -> None:
 
 
 def _run_search_app(args) -> None:
+    from nft1000_dataset.shard_index import TokenImages
     from search.app import build_app
     from search.engine import NFTSearch
 
-    image_of = _token_images(args.dataset, args.config) if args.dataset else None
+    image_of = TokenImages(args.dataset, args.config) if args.dataset else None
     build_app(NFTSearch.open(args.index), image_of).launch(server_name=args.host, server_port=args.port)
-
-
-def _token_images(dataset_name: str, config: str):
-    """A function (collection, token_id) -> image over every split of an exported dataset."""
-    from modeling.collection_rows import load_all_splits
-
-    dataset = load_all_splits(dataset_name, config).select_columns(["collection", "token_id", "image"])
-    position = {key: i for i, key in enumerate(zip(dataset["collection"], dataset["token_id"], strict=True))}
-    return lambda collection, token: dataset[position[collection, token]]["image"]
 
 
 def _add_collect(sub) -> None:

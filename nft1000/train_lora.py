@@ -13,7 +13,6 @@ The result (``pytorch_lora_weights.safetensors``) loads with `StableDiffusionPip
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import math
@@ -32,7 +31,6 @@ from tqdm.auto import tqdm
 from transformers import HfArgumentParser, get_scheduler
 
 from modeling.clip_models import TINY
-from modeling.collection_rows import load_all_splits
 from modeling.diffusion_models import DEFAULT_DIFFUSION_MODEL, TinyDiffusionSpec, load_pipeline
 from modeling.lora_training import (
     add_lora,
@@ -48,6 +46,7 @@ from nft1000.training_run import TrainLog, checkpoint_if_due, resume, scalar_con
 from nft1000_dataset.atomic import atomic_write_text
 from nft1000_dataset.captions import build_prompt
 from nft1000_dataset.hub import upload_folder_to_hub
+from nft1000_dataset.shard_index import CollectionNotFound, load_collections
 from nft1000_dataset.traits import trait_vocabulary
 
 logger = logging.getLogger("train_lora")
@@ -127,13 +126,12 @@ def parse_args(argv: list[str] | None = None) -> LoraArguments:
 
 
 def collection_rows(dataset_name: str, config: str, collection: str) -> datasets.Dataset:
-    """Every split's rows of one collection (splits are by collection, so it lies in exactly one)."""
-    data = load_all_splits(dataset_name, config)
-    names = data.unique("collection")
-    if collection not in names:
-        close = difflib.get_close_matches(collection, names, n=5, cutoff=0.4)
-        raise ValueError(f"{dataset_name}: no collection {collection!r} (close: {close or 'none'})")
-    return data.filter(lambda name: name == collection, input_columns=["collection"])
+    """The rows of one collection, reading only its shards (`nft1000_dataset.shard_index`); an unknown name
+    is a ValueError naming the close matches."""
+    try:
+        return load_collections(dataset_name, [collection], config)
+    except CollectionNotFound as err:
+        raise ValueError(str(err)) from err
 
 
 def row_prompt(row: dict, prompt_column: str) -> str:

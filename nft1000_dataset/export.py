@@ -2,6 +2,7 @@
 
     out/README.md                                  dataset card, YAML `configs` (full default, mini)
     out/build_report.json                          read / kept / skipped with reasons, per config and split
+    out/collections.json                           per config and collection: its split and shard files
     out/data/<config>/<split>-00000-of-00012.parquet
     out/.nft1000_build/<config>/                   resume state (not uploaded)
 
@@ -30,6 +31,7 @@ from .plan import BuildOptions, ReleasePlan, Shard, make_plan
 from .release import discover_collections
 from .report import BuildReport, Tally
 from .scan import DEFAULT_MIN_TOKENS, scan_collections
+from .shard_index import shard_entries, write_index
 
 logger = logging.getLogger(__name__)
 
@@ -141,11 +143,12 @@ def export_release(
     """Scan the release once, export every config in `configs`, write the card and the build report."""
     out_dir = Path(out_dir)
     scans = scan_collections(discover_collections(raw_dir), min_tokens, num_proc)
-    reports, sizes = {}, {}
+    reports, sizes, index = {}, {}, {}
     for config, options in configs.items():
         plan = make_plan(scans, config, options)
         reports[config] = export_config(plan, out_dir, num_proc, overwrite)
         sizes[config] = _split_sizes(plan, reports[config], out_dir)
+        index[config] = shard_entries(config, [shard for shards in plan.shards.values() for shard in shards])
     previous = out_dir / "build_report.json"
     if previous.exists():  # keep the configs built by earlier runs in the card
         for config, data in json.loads(previous.read_text(encoding="utf-8")).items():
@@ -155,6 +158,7 @@ def export_release(
     summary = {c: {"report": r.to_dict(), "sizes": sizes[c]} for c, r in sorted(reports.items())}
     try:
         atomic_write_text(previous, json.dumps(summary, indent=2, ensure_ascii=False))
+        write_index(out_dir, index)
         write_card(out_dir, card_text(name, reports, sizes, FEATURES))
     except OSError as err:
         raise ExportError(f"cannot write to {out_dir}: {err.strerror or err}") from err

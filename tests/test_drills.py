@@ -141,3 +141,49 @@ def test_the_demo_runs_end_to_end_and_a_rerun_reuses_every_stage(tmp_path, capsy
     assert cli_main(["demo", "--out", str(out), "--size", "tiny"]) == 0
     assert capsys.readouterr().out.count("done before, reused") == 7
     assert json.loads((out / "stages.json").read_text()) == stages and time.monotonic() - start < 60
+
+
+def components_command(dataset: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "nft1000.cli", "components", "--dataset", str(dataset), "--out", str(out),
+            "--min-support", "4"]  # fmt: skip
+
+
+def library_contents(out: Path) -> dict:
+    """Each collection's manifest entry (without its timing) and its components' rows."""
+    import pyarrow.parquet as pq
+
+    report = json.loads((out / "components_report.json").read_text())
+    return {
+        name: ({k: v for k, v in entry.items() if k != "seconds"}, pq.read_table(out / entry["file"]).to_pylist())
+        for name, entry in report.items()
+    }
+
+
+def test_components_killed_half_way_resume_to_the_same_library(exported, tmp_path):
+    dataset, _ = exported
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    subprocess.run(components_command(dataset, clean), env=ENV, check=True, capture_output=True)
+    total = len(json.loads((clean / "components_report.json").read_text()))
+    report = killed / "components_report.json"
+    process = subprocess.Popen(components_command(dataset, killed), env=ENV, stderr=subprocess.DEVNULL)
+    wait_for(lambda: report.is_file() and json.loads(report.read_text()), process)
+    kill(process)
+    finished = json.loads(report.read_text())
+    assert 1 <= len(finished) < total
+    stamps = {name: (killed / entry["file"]).stat().st_mtime_ns for name, entry in finished.items()}
+    rerun = subprocess.run(components_command(dataset, killed), env=ENV, check=True, capture_output=True, text=True)
+    assert f"{len(finished)} of {total} collections already separated: resuming" in rerun.stderr
+    assert {name: (killed / finished[name]["file"]).stat().st_mtime_ns for name in finished} == stamps  # not redone
+    assert library_contents(killed) == library_contents(clean)
+
+
+def test_rebuilding_the_export_keeps_the_components_config(synth_folders, tmp_path):
+    from datasets import load_dataset
+
+    out = tmp_path / "out"
+    subprocess.run(build_command(synth_folders / "release", out), env=ENV, check=True, capture_output=True)
+    subprocess.run([*components_command(out, out), "--split", "validation"], env=ENV, check=True, capture_output=True)
+    subprocess.run(build_command(synth_folders / "release", out), env=ENV, check=True, capture_output=True)
+    assert "config_name: components" in (out / "README.md").read_text()
+    assert load_dataset(str(out), "components", split="train").num_rows > 0
+    assert load_dataset(str(out), "mini", split="validation").num_rows > 0

@@ -6,6 +6,7 @@ import io
 import numpy as np
 import pytest
 import torch
+from datasets import Image as ImageFeature
 from datasets import load_dataset
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -115,6 +116,27 @@ def test_collator_is_picklable_seeded_and_works_in_worker_processes(train_rows, 
     assert all(torch.equal(a, b) for a, b in zip(first, spawned, strict=True))
     collator.set_epoch(1)
     assert any(not torch.equal(a, b) for a, b in zip(first, run(), strict=True))
+
+
+def test_tiny_caches_evict_and_give_the_same_batches(export_with_components, tokenizer):
+    rows = load_dataset(str(export_with_components), "full", split="train").cast_column(
+        "image", ImageFeature(decode=False)
+    )
+    batches = [[rows[i] for i in range(start, min(start + 16, len(rows)))] for start in range(0, len(rows), 16)]
+
+    def collator(cache_bytes: int):
+        library = ComponentLibrary.load(str(export_with_components), cache_bytes=cache_bytes)
+        return DynamicMaskingCollator(
+            image_processor=CLIPImageProcessor(), tokenizer=tokenizer, library=library, mask_prob=0.5,
+            fill="background", seed=5, window_cache_bytes=cache_bytes,
+        )  # fmt: skip
+
+    roomy, tiny = collator(2**30), collator(1)
+    for batch in batches:
+        expected, got = roomy(batch), tiny(batch)
+        assert all(torch.equal(expected[name], got[name]) for name in expected)
+    assert len(tiny.masker._windows) == 1 and len(tiny.masker.library._rows) == 1  # everything else evicted
+    assert len(roomy.masker._windows) > 10 and len(roomy.masker.library._rows) > 1
 
 
 def test_masking_without_a_library_is_a_clear_error(tokenizer):
