@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from measured import measure
 
-from evaluation.cvi_index import compute_cvi, cvi_by_definition
+from evaluation.cvi import compute_cvi, cvi_by_definition
 
 METRIC = str(Path(__file__).resolve().parents[1] / "evaluation" / "cvi")
 

@@ -11,7 +11,7 @@ import numpy as np
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import spearmanr
 
-from .cvi_index import CviOptions, compute_cvi
+from .cvi import CviOptions, compute_cvi
 from .embeddings import SplitEmbeddings
 
 ALPHAS = tuple(round(0.05 * i, 2) for i in range(21))

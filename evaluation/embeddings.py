@@ -37,13 +37,16 @@ class SplitEmbeddings:
 
 
 def attribute_groups(dataset: Dataset) -> tuple[list[str], np.ndarray]:
-    """Collections of the rows, and a group id per row: same collection and the same set of attributes."""
-    collections = list(dataset["collection"])
+    """Collections of the rows, and a group id per row: same collection and the same set of attributes. A plain
+    image-caption dataset (no ``collection`` or ``attributes`` column) is one collection, grouped by caption."""
+    names = dataset.column_names
+    collections = list(dataset["collection"]) if "collection" in names else [""] * len(dataset)
+    keys = dataset["attributes"] if "attributes" in names else dataset["caption"]
     ids: dict[tuple, int] = {}
     groups = np.empty(len(collections), dtype=np.int64)
-    for i, (collection, attributes) in enumerate(zip(collections, dataset["attributes"], strict=True)):
-        key = (collection, tuple(sorted((a["trait_type"], a["value"]) for a in attributes)))
-        groups[i] = ids.setdefault(key, len(ids))
+    for i, (collection, key) in enumerate(zip(collections, keys, strict=True)):
+        described = tuple(sorted((a["trait_type"], a["value"]) for a in key)) if isinstance(key, list) else key
+        groups[i] = ids.setdefault((collection, described), len(ids))
     return collections, groups
 
 
@@ -64,7 +67,7 @@ def encode_split(
     """Normalised image and text embeddings of every row (the unmasked pipeline), as float32 arrays."""
     device = device or next(model.parameters()).device
     collator = DynamicMaskingCollator(processor, mask_prob=0.0)
-    columns = dataset.select_columns(["image", "caption", "collection", "attributes"])
+    columns = dataset.select_columns([c for c in ("image", "caption", "collection") if c in dataset.column_names])
     columns = columns.cast_column("image", Image(decode=False))  # the collator decodes, faster
     loader = DataLoader(columns, batch_size=batch_size, collate_fn=collator, num_workers=num_workers)
     was_training = model.training

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from evaluation.cvi_index import compute_cvi, cvi_by_definition
+from evaluation.cvi import compute_cvi, cvi_by_definition
 
 METRIC = str(Path(__file__).resolve().parents[1] / "evaluation" / "cvi")
 finite = st.floats(-3, 3, allow_nan=False, allow_infinity=False, width=64)
@@ -120,3 +120,51 @@ def test_bad_options_and_bad_input_through_evaluate():
         metric.compute(image_embeds=[[1.0, 0.0], [0.0, 1.0]], text_embeds=[[1.0, 0.0]])
     with pytest.raises(ValueError, match="different lengths"):
         metric.compute(image_embeds=[[1.0, 0.0], [0.0]], text_embeds=[[1.0, 0.0], [0.0, 1.0]])
+
+
+SPACE_FILES = ("cvi.py", "cvi_index.py", "README.md", "app.py", "requirements.txt", "tests.py")
+STANDALONE = """
+import builtins, json, sys
+real_import = builtins.__import__
+def guarded(name, globals=None, locals=None, fromlist=(), level=0):  # the project's packages do not exist here
+    if level == 0 and name.split(".")[0] in {"nft1000", "nft1000_dataset", "modeling", "evaluation", "search"}:
+        raise ModuleNotFoundError(name)
+    return real_import(name, globals, locals, fromlist, level)
+builtins.__import__ = guarded
+import evaluate, numpy as np
+folder, data = sys.argv[1], json.loads(sys.stdin.read())
+metric = evaluate.load(folder)
+sys.path.insert(0, folder)
+import tests, app
+cases = []
+for case in tests.test_cases:
+    case = dict(case)
+    expected = case.pop("result")
+    cases.append((metric.compute(**case), expected))
+app.build_demo(metric)  # the Space's page builds with this gradio
+print(json.dumps({"values": metric.compute(**data), "cases": cases}))
+"""
+
+
+def test_the_metric_folder_works_alone_copied_anywhere(tmp_path):
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    folder = tmp_path / "cvi"
+    folder.mkdir()
+    for name in SPACE_FILES:  # what a Hub Space of the metric holds
+        shutil.copy(Path(METRIC) / name, folder / name)
+    assert (folder / "requirements.txt").read_text().split() == ["evaluate>=0.4.5", "numpy>=1.26"]
+    rng = np.random.default_rng(0)
+    images, texts = rng.standard_normal((40, 6)), rng.standard_normal((40, 6))
+    data = {"image_embeds": images.tolist(), "text_embeds": texts.tolist(), "alpha": 0.6}
+    result = subprocess.run(
+        [sys.executable, "-c", STANDALONE, str(folder)], input=json.dumps(data), capture_output=True, text=True,
+        cwd=tmp_path, check=True,
+    )  # fmt: skip
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    expected = compute_cvi(images.astype(np.float32), texts.astype(np.float32), alpha=0.6)
+    assert out["values"] == pytest.approx(expected, rel=1e-6)
+    assert all(got == pytest.approx(wanted) for got, wanted in out["cases"])

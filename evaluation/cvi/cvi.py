@@ -1,14 +1,15 @@
 """Comprehensive Variance Index (CVI), NFT1000 paper (ACM MM 2024), 6.3, equation (1), as an `evaluate` metric.
 
-The computation lives in the `nft1000` package (`evaluation.cvi_index.compute_cvi`), usable on arrays without
-`evaluate`'s Arrow buffering; this module only adapts it to `add_batch` / `compute`.
+The computation is `compute_cvi` in `cvi_index.py` beside this file (numpy only; in the `nft1000` package it is
+`evaluation.cvi.compute_cvi`, usable on arrays without `evaluate`'s Arrow buffering); this module only adapts it
+to `add_batch` / `compute`. `evaluate` copies the relatively imported file along, so the folder is complete.
 """
 
 import datasets
 import evaluate
 import numpy as np
 
-from evaluation.cvi_index import CviOptions, compute_cvi
+from .cvi_index import CviOptions, compute_cvi
 
 _CITATION = """\
 @inproceedings{nft1000,
