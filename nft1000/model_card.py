@@ -1,30 +1,82 @@
-"""The model card written beside a fine-tuned CLIP: data, masking, hyper-parameters, evaluation table."""
+"""The model cards written beside a fine-tuned CLIP and a LoRA: metadata the Hub reads (`ModelCardData`:
+licence, base model, datasets that are Hub ids, the evaluation as model-index results), then the text."""
 
 from __future__ import annotations
 
-from huggingface_hub import ModelCard, ModelCardData
+from pathlib import Path
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from modeling.clip_models import TINY
+
+PAPER = "https://arxiv.org/abs/2402.16872"
+# the weights carry the terms of their training images (each collection's creators) and of the base model
+LICENSE = {"license": "other", "license_name": "nft1000", "license_link": "https://github.com/ShuxunoO/NFT-Net"}
+RETRIEVAL_TASKS = {"text_to_image": "Text-to-image retrieval", "image_to_text": "Image-to-text retrieval"}
+
+
+def hub_dataset(name: str) -> list[str] | None:
+    """`[name]` when it is a Hub dataset id (not a local folder), else None: the card's `datasets` field."""
+    if Path(name).exists():
+        return None
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return None
+    return [name]
+
+
+def retrieval_results(report: dict, dataset_name: str, config: str | None, split: str | None) -> list[EvalResult]:
+    """The whole-split top-k of a retrieval report (paired target, the paper's) as model-index results.
+
+    The Hub groups results by task type and dataset, so the direction is part of the metric type
+    (`text_to_image_recall@1`), not only of the task name."""
+    results = []
+    for direction, task_name in RETRIEVAL_TASKS.items():
+        for k, value in report["whole_split"][direction]["paired"].items():
+            results.append(
+                EvalResult(
+                    task_type="zero-shot-image-classification",
+                    task_name=task_name,
+                    dataset_type=dataset_name,
+                    dataset_name=Path(dataset_name).name or dataset_name,
+                    dataset_config=config,
+                    dataset_split=split,
+                    metric_type=f"{direction}_recall@{k.removeprefix('top')}",
+                    metric_name=f"{task_name} {k} (paired, %)",
+                    metric_value=round(float(value), 2),
+                )
+            )
+    return results
 
 
 def clip_model_card(
     *,
+    model_name: str,
     model_name_or_path: str,
     dataset_name: str,
-    dataset_config: str,
+    dataset_config: str | None,
     mask_prob: float,
     hyperparameters: dict,
     evaluation_markdown: str | None,
+    evaluation: dict | None,
+    eval_split: str | None,
     train_rows: int | None,
     steps: int,
     seconds: float,
 ) -> ModelCard:
+    """The card of a fine-tuned CLIP; `evaluation` (the fine-tuned model's retrieval report) becomes its
+    model-index results."""
     data = ModelCardData(
+        model_name=model_name,
         library_name="transformers",
         pipeline_tag="zero-shot-image-classification",
         tags=["clip", "nft", "nft1000", "image-text-retrieval", "dynamic-masking"],
-        datasets=[dataset_name] if "/" in dataset_name else None,
+        datasets=hub_dataset(dataset_name),
         base_model=None if model_name_or_path == TINY else model_name_or_path,
+        eval_results=retrieval_results(evaluation, dataset_name, dataset_config, eval_split) if evaluation else None,
+        **LICENSE,
     )
     start = (
         "a small CLIP built from a config, trained from scratch"
@@ -45,10 +97,11 @@ def clip_model_card(
 
 # CLIP fine-tuned on NFT1000
 
-Fine-tuned from {start} on `{dataset_name}` (config `{dataset_config}`, {train_rows or "streamed"} training pairs)
-with {masking}, for {steps} optimizer steps ({seconds / 60:.1f} minutes), with `train_clip.py` of the
-`nft1000` package. Text-image pairs of PFP collections: captions read
-"An NFT from <collection> with <trait>: <value>; ...".
+Fine-tuned from {start} on `{dataset_name}` (config `{dataset_config or "default"}`, {train_rows or "streamed"}
+training pairs) with {masking}, for {steps} optimizer steps ({seconds / 60:.1f} minutes), with `train_clip.py` of
+the `nft1000` package ([NFT1000, ACM MM 2024]({PAPER})). Text-image pairs of PFP collections: captions read
+"An NFT from <collection> with <trait>: <value>; ...". The weights carry the terms of the training images
+(each collection's creators) and of the base model.
 
 ```python
 from transformers import CLIPModel, CLIPProcessor
@@ -86,14 +139,26 @@ def lora_model_card(
     steps: int,
     seconds: float,
 ) -> ModelCard:
-    """The card of a collection-style LoRA: base, data, sample grid (``samples.png``) and how to use it."""
+    """The card of a collection-style LoRA: base, data, sample grid (``samples.png``) and how to use it; the
+    denoising loss with fixed noise becomes its model-index result."""
+    loss = EvalResult(
+        task_type="text-to-image",
+        dataset_type=dataset_name,
+        dataset_name=f"{collection} ({Path(dataset_name).name or dataset_name})",
+        metric_type="loss",
+        metric_name="denoising loss, fixed noise and timesteps",
+        metric_value=round(float(fixed_loss["after"]), 5),
+    )
     data = ModelCardData(
+        model_name=f"lora-{collection}",
         library_name="diffusers",
         pipeline_tag="text-to-image",
         tags=["stable-diffusion", "text-to-image", "diffusers", "diffusers-training", "lora", "nft", "nft1000"],
-        datasets=[dataset_name] if "/" in dataset_name else None,
+        datasets=hub_dataset(dataset_name),
         base_model=None if base_model == TINY else base_model,
         instance_prompt=f"{collection} style PFP",
+        eval_results=[loss],
+        **LICENSE,
     )
     base = "a small pipeline built from configs (`tiny-base/`, offline)" if base_model == TINY else f"`{base_model}`"
     rows = "\n".join(f"| `{key}` | `{value}` |" for key, value in sorted(hyperparameters.items()))

@@ -44,7 +44,7 @@ from nft1000_dataset.atomic import atomic_write_text
 from nft1000_dataset.hub import upload_folder_to_hub
 
 logger = logging.getLogger("train_clip")
-COLUMNS = ["image", "caption", "collection", "attributes", "token_id"]
+MASKING_COLUMNS = ["collection", "attributes", "token_id"]  # what masking reads besides the image and caption
 TOKENIZER_CAPTIONS = 50_000  # captions the tiny model's tokenizer is trained on
 MODEL_UPLOAD_IGNORE = ["checkpoint-*/**", "train_clip/**", "**/.*.tmp"]  # resume state and tracker logs stay local
 
@@ -63,8 +63,15 @@ class ModelArguments:
 
 @dataclass
 class DataArguments:
-    dataset_name: str = field(metadata={"aliases": ["--dataset"], "help": "exported NFT1000 folder or Hub repo"})
-    dataset_config_name: str = field(default="mini", metadata={"aliases": ["--config"], "help": "full or mini"})
+    dataset_name: str = field(
+        metadata={"aliases": ["--dataset"], "help": "exported NFT1000 folder or Hub repo, or any image-caption dataset"}
+    )
+    dataset_config_name: str | None = field(
+        default=None,
+        metadata={"aliases": ["--config"], "help": "full or mini (default: the dataset's default config)"},
+    )
+    image_column: str = field(default="image", metadata={"help": "the dataset column holding the images"})
+    caption_column: str = field(default="caption", metadata={"help": "the dataset column holding the captions"})
     streaming: bool = False
     train_split: str = "train"
     eval_split: str | None = field(default="validation", metadata={"help": "split evaluated; empty for none"})
@@ -117,10 +124,25 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
     return parser.parse_args_into_dataclasses(args=argv)
 
 
+def _columns(dataset, data: DataArguments, masking: bool, optional: tuple[str, ...] = ()):
+    """The image and caption columns (renamed ``image`` and ``caption``), the masking columns when `masking`
+    (an error naming what is missing otherwise), and those of `optional` that the dataset has."""
+    names = dataset.column_names or []
+    wanted = [data.image_column, data.caption_column] + (MASKING_COLUMNS if masking else [])
+    missing = [c for c in wanted if c not in names]
+    if missing:
+        masking_columns = set(missing) & set(MASKING_COLUMNS)
+        why = " (dynamic masking needs them; --mask_prob 0 trains without)" if masking_columns else ""
+        raise ValueError(f"{data.dataset_name}: no column {missing} (columns: {names}){why}")
+    dataset = dataset.select_columns(list(dict.fromkeys(wanted + [c for c in optional if c in names])))
+    renames = {old: new for old, new in ((data.image_column, "image"), (data.caption_column, "caption")) if old != new}
+    return dataset.rename_columns(renames) if renames else dataset
+
+
 def load_splits(data: DataArguments, seed: int):
     """The training split (shuffled subset when `max_train_samples`) and the evaluation split (or None)."""
     train = load_dataset(data.dataset_name, data.dataset_config_name, split=data.train_split, streaming=data.streaming)
-    train = train.select_columns(COLUMNS).cast_column("image", Image(decode=False))  # the collator decodes
+    train = _columns(train, data, masking=data.mask_prob > 0).cast_column("image", Image(decode=False))
     if data.max_train_samples is not None:
         if data.streaming:
             train = train.take(data.max_train_samples)
@@ -131,6 +153,8 @@ def load_splits(data: DataArguments, seed: int):
     evaluation = None
     if data.eval_split:
         evaluation = load_dataset(data.dataset_name, data.dataset_config_name, split=data.eval_split)
+        # collections and attributes, where the dataset has them, give per-collection and attribute-exact results
+        evaluation = _columns(evaluation, data, masking=False, optional=("collection", "attributes"))
         if data.max_eval_samples is not None:
             evaluation = evaluation.shuffle(seed=seed).select(range(min(data.max_eval_samples, len(evaluation))))
     return train, evaluation
@@ -171,15 +195,15 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
     train, evaluation = load_splits(data_args, args.seed)
+    library = None  # before any model loads: a missing library is reported at once
+    if data_args.mask_prob > 0:
+        library = ComponentLibrary.load(data_args.components or data_args.dataset_name)
     captions = training_captions(train, data_args.streaming) if model_args.model_name_or_path == TINY else None
     spec = TinyClipSpec(image_size=model_args.tiny_image_size)
     model, processor = load_clip(model_args.model_name_or_path, captions, spec)
     freeze_towers(model, vision=model_args.freeze_vision_model, text=model_args.freeze_text_model)
     if model_args.gradient_checkpointing:
         model.gradient_checkpointing_enable()
-    library = None
-    if data_args.mask_prob > 0:
-        library = ComponentLibrary.load(data_args.components or data_args.dataset_name)
     collator = DynamicMaskingCollator(
         processor,
         library,
@@ -333,12 +357,15 @@ def _save(model, processor, results, model_args, data_args, args, hyperparameter
     if reports:
         atomic_write_text(output_dir / "eval_results.json", json.dumps(reports, indent=2))
     card = clip_model_card(
+        model_name=args.hub_model_id or output_dir.name,
         model_name_or_path=model_args.model_name_or_path,
         dataset_name=data_args.dataset_name,
         dataset_config=data_args.dataset_config_name,
         mask_prob=data_args.mask_prob,
         hyperparameters=hyperparameters,
         evaluation_markdown=markdown,
+        evaluation=reports.get("fine-tuned"),
+        eval_split=data_args.eval_split,
         train_rows=None if data_args.streaming else len(train),
         steps=steps,
         seconds=seconds,

@@ -104,10 +104,14 @@ class LoraArguments:
     checkpointing_steps: int = 500
     checkpoints_total_limit: int | None = None
     resume_from_checkpoint: str | None = field(default=None, metadata={"help": "a checkpoint folder or `latest`"})
-    validation_prompts: list[str] | None = field(
-        default=None, metadata={"help": "default: the prompts of the collection's first tokens"}
+    validation_prompt: str | None = field(
+        default=None, metadata={"help": "one prompt, rendered --num_validation_images times (as in diffusers)"}
     )
-    num_validation_images: int = 4
+    validation_prompts: list[str] | None = field(
+        default=None,
+        metadata={"help": "several prompts, one image each (default: the prompts of the collection's first tokens)"},
+    )
+    num_validation_images: int = field(default=4, metadata={"help": "images rendered at each validation"})
     validation_steps: int | None = field(default=None, metadata={"help": "render the validation grid every N steps"})
     num_inference_steps: int = 30
     tiny_resolution: int = field(default=64, metadata={"help": "image size of the tiny pipeline"})
@@ -188,6 +192,20 @@ def make_optimizer(params, args: LoraArguments) -> torch.optim.Optimizer:
         weight_decay=args.adam_weight_decay,
         eps=args.adam_epsilon,
     )
+
+
+def validation_prompt_list(args: LoraArguments, rows: datasets.Dataset) -> list[str]:
+    """The prompts rendered at each validation, one image each: --validation_prompt repeated
+    --num_validation_images times (diffusers' meaning; each image has its own seed), or --validation_prompts, or
+    the prompts of the collection's first --num_validation_images tokens."""
+    if args.validation_prompt and args.validation_prompts:
+        raise ValueError("give --validation_prompt or --validation_prompts, not both")
+    if args.validation_prompt:
+        return [args.validation_prompt] * args.num_validation_images
+    if args.validation_prompts:
+        return args.validation_prompts
+    first = rows.select_columns(["attributes"]).select(range(min(args.num_validation_images, len(rows))))
+    return [build_prompt(args.collection, row["attributes"]) for row in first]
 
 
 def render_validation(accelerator: Accelerator, pipeline, prompts: list[str], steps: int, seed: int) -> list:
@@ -289,10 +307,7 @@ def main(argv: list[str] | None = None) -> dict:
     hyperparameters = scalar_config(args)
     accelerator.init_trackers("train_lora", config=hyperparameters)
     log = TrainLog(output_dir / "train_log.jsonl", accelerator.is_main_process)
-    validation_prompts = args.validation_prompts or [
-        build_prompt(args.collection, row["attributes"])
-        for row in rows.select_columns(["attributes"]).select(range(min(args.num_validation_images, len(rows))))
-    ]
+    validation_prompts = validation_prompt_list(args, rows)
 
     fixed_batch = collator([rows[i] for i in range(min(FIXED_LOSS_ROWS, len(rows)))])
     with accelerator.autocast():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from datasets import DatasetInfo, SplitDict, SplitInfo
@@ -10,10 +11,17 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from .atomic import atomic_write_text
+from .examples import FEATURES
 from .report import BuildReport
 
 HOMEPAGE = "https://github.com/ShuxunoO/NFT-Net"
+PAPER = "https://arxiv.org/abs/2402.16872"
 LICENSE = "other"
+LICENSE_NAME = "nft1000"  # the images and metadata keep their creators' terms; see each collection's
+LICENSE_LINK = HOMEPAGE
+ALIASES = {"full": "NFT1000", "mini": "NFT1000mini"}  # the paper's names, as configs over the same files
+SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+                   (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"))  # fmt: skip
 DESCRIPTION = (
     "NFT1000: image-text pairs from the top 1,000 PFP NFT collections on Ethereum (ACM MM 2024). Each row is "
     "one token: its image standardised to a 512-px-wide RGB PNG, a caption and a prompt built from its "
@@ -29,23 +37,37 @@ CITATION = """@inproceedings{nft1000,
 }"""
 
 
+def size_category(rows: int) -> str:
+    return next((label for limit, label in SIZE_CATEGORIES if rows < limit), "n>100M")
+
+
 def card_text(
-    name: str, reports: dict[str, BuildReport], split_sizes: dict[str, dict[str, tuple[int, int]]], features
+    name: str,
+    reports: dict[str, BuildReport],
+    split_sizes: dict[str, dict[str, tuple[int, int]]],
+    features,
+    repo_id: str | None = None,
 ) -> str:
-    """README.md with YAML front matter; `split_sizes[config][split]` is (rows, bytes)."""
+    """README.md with YAML front matter; `split_sizes[config][split]` is (rows, bytes). The usage examples name
+    `repo_id` (the Hub repo it is pushed to), else a placeholder for the folder or repo."""
+    rows = max((sum(r for r, _ in sizes.values()) for sizes in split_sizes.values()), default=0)
     data = DatasetCardData(
         pretty_name=name,
         license=LICENSE,
+        license_name=LICENSE_NAME,
+        license_link=LICENSE_LINK,
+        language=["en"],
+        size_categories=[size_category(rows)],
         task_categories=["image-to-text", "text-to-image", "zero-shot-image-classification"],
-        tags=["nft", "pfp", "clip", "retrieval"],
+        tags=["nft", "pfp", "clip", "retrieval", "arxiv:2402.16872"],
     )
     default = "full" if "full" in reports else sorted(reports)[0]
     configs, infos = {}, {}
     for config, sizes in split_sizes.items():
-        configs[config] = {
-            "data_files": [{"split": split, "path": f"data/{config}/{split}-*.parquet"} for split in sizes],
-            **({"default": True} if config == default else {}),
-        }
+        files = [{"split": split, "path": f"data/{config}/{split}-*.parquet"} for split in sizes]
+        configs[config] = {"data_files": files, **({"default": True} if config == default else {})}
+        if config in ALIASES:
+            configs[ALIASES[config]] = {"data_files": files}
         splits = SplitDict()
         for split, (rows, size) in sizes.items():
             splits.add(SplitInfo(name=split, num_examples=rows, num_bytes=size))
@@ -55,20 +77,25 @@ def card_text(
         )
     MetadataConfigs(configs).to_dataset_card_data(data)
     DatasetInfosDict(infos).to_dataset_card_data(data)
+    where = repo_id or "<this folder or its Hub repo id>"
     stats = "\n\n".join(f"### `{c}`\n\n{r.to_markdown()}" for c, r in sorted(reports.items()))
     body = f"""
 # {name}
 
-{DESCRIPTION}
+{DESCRIPTION} Paper: [NFT1000: A Cross-Modal Dataset For Non-Fungible Token Retrieval]({PAPER}) (ACM MM 2024);
+release: {HOMEPAGE}.
 
 ## Load it
 
 ```python
 from datasets import load_dataset
 
-ds = load_dataset("PATH_OR_REPO_ID", "{default}")                  # train / validation / test
-mini = load_dataset("PATH_OR_REPO_ID", "mini", split="test")
-stream = load_dataset("PATH_OR_REPO_ID", "mini", split="train", streaming=True)
+ds = load_dataset("{where}", "{default}")                  # train / validation / test
+mini = load_dataset("{where}", "mini", split="test")  # also "NFT1000" and "NFT1000mini", the paper's names
+stream = load_dataset("{where}", "mini", split="train", streaming=True)
+
+from nft1000_dataset import load_collections  # one collection, reading its shards only (collections.json)
+azuki = load_collections("{where}", ["Azuki"], "full")
 ```
 
 Columns: `image` (PNG, 512 px wide), `caption` (template built from the attributes), `prompt` (for
@@ -84,8 +111,8 @@ numbers and example token ids for every reason.
 
 ## Licence
 
-The images and metadata belong to the collections' creators and holders; see each collection's terms. This
-card and the build code are Apache-2.0.
+`license: other` (`nft1000`): the images and metadata belong to the collections' creators and holders; see each
+collection's terms and the release ({HOMEPAGE}). This card and the build code are Apache-2.0.
 
 ## Citation
 
@@ -94,6 +121,17 @@ card and the build code are Apache-2.0.
 ```
 """
     return DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}").content
+
+
+def rewrite_card(out_dir: Path, repo_id: str | None = None) -> None:
+    """The card of an export written again from its ``build_report.json``, naming `repo_id` in its examples
+    (`nft1000 push` does this before uploading); configs added later (components) are kept."""
+    out_dir = Path(out_dir)
+    summary = json.loads((out_dir / "build_report.json").read_text(encoding="utf-8"))
+    reports = {config: BuildReport.from_dict(entry["report"]) for config, entry in summary.items()}
+    sizes = {config: {split: tuple(v) for split, v in entry["sizes"].items()} for config, entry in summary.items()}
+    name = DatasetCard.load(out_dir / "README.md").data.pretty_name or "NFT1000"
+    write_card(out_dir, card_text(name, reports, sizes, FEATURES, repo_id))
 
 
 def _configs(card: DatasetCard) -> MetadataConfigs:

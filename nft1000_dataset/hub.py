@@ -7,6 +7,7 @@ from pathlib import Path
 from huggingface_hub import HfApi
 from huggingface_hub.errors import OfflineModeIsEnabled
 
+from .card import rewrite_card
 from .export import STATE_DIR
 
 UPLOAD_IGNORE = [f"{STATE_DIR}/**", "**/.*.tmp"]
@@ -60,6 +61,8 @@ def push_release(
     folder = Path(folder)
     if not (folder / "README.md").is_file() or not (folder / "data").is_dir():
         raise FileNotFoundError(f"{folder}: not an exported NFT1000 folder (run `nft1000 build` first)")
+    if (folder / "build_report.json").is_file():
+        rewrite_card(folder, repo_id)  # the card's examples name the repo it goes to
     return upload_folder_to_hub(
         folder,
         repo_id,

@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 from conftest import MIN_TOKENS, MINI_PAIRS, ROWS_PER_SHARD, build_options
 from datasets import load_dataset
+from huggingface_hub import DatasetCard
 from PIL import Image
 
 from nft1000_dataset import NFT1000
@@ -168,3 +169,34 @@ def _first_image_bytes(out):
 
     table = pq.read_table(sorted((out / "data" / "mini").glob("train-*.parquet"))[0], columns=["image"])
     yield table.column("image")[0].as_py()["bytes"]
+
+
+def test_the_card_has_the_hub_metadata_and_the_papers_config_names(exported):
+    out, _ = exported
+    data = DatasetCard.load(out / "README.md").data
+    assert (data.license, data.license_name) == ("other", "nft1000") and data.license_link.startswith("https://")
+    assert data.language == ["en"] and data.size_categories == ["n<1K"]
+    assert "arxiv.org/abs/2402.16872" in DatasetCard.load(out / "README.md").text
+    for alias, config in (("NFT1000", "full"), ("NFT1000mini", "mini")):
+        assert (
+            load_dataset(str(out), alias, split="test")["token_id"]
+            == load_dataset(str(out), config, split="test")["token_id"]
+        )
+
+
+def test_push_names_the_repo_in_the_card_it_uploads(exported, tmp_path):
+    import shutil
+
+    from conftest import recorded_hub_pushes
+
+    from nft1000_dataset.hub import push_release
+
+    out, _ = exported
+    copy = tmp_path / "export"
+    shutil.copytree(out, copy)
+    with recorded_hub_pushes() as pushed:
+        push_release(copy, "someone/nft1000")
+    card = pushed["files"]["README.md"].read_text()
+    assert 'load_dataset("someone/nft1000", "full")' in card and "<this folder" not in card
+    assert pushed["repo"] == ("someone/nft1000", "dataset")
+    assert "collections.json" in pushed["files"] and not any(".nft1000_build" in f for f in pushed["files"])

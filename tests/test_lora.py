@@ -99,10 +99,13 @@ def test_the_saved_lora_changes_the_output_and_scale_zero_restores_the_base(trai
 
 @pytest.mark.slow
 def test_the_output_folder_has_weights_card_samples_and_trait_vocabulary(trained, collection):
-    output_dir, _ = trained
+    output_dir, summary = trained
     assert (output_dir / "pytorch_lora_weights.safetensors").is_file()
     card = ModelCard.load(output_dir / "README.md")
     assert card.data.library_name == "diffusers" and "lora" in card.data.tags
+    assert card.data.license == "other" and card.data.datasets is None  # a local dataset folder
+    [loss] = card.data.eval_results
+    assert loss.metric_type == "loss" and loss.metric_value == pytest.approx(summary["fixed_loss"]["after"], abs=1e-4)
     assert "![samples](samples.png)" in card.text
     with Image.open(output_dir / "samples.png") as grid:
         assert grid.size == (2 * 32, 32)
@@ -197,3 +200,22 @@ def test_check_traits_names_every_problem_with_close_matches():
     with pytest.raises(ValueError) as error:
         check_traits([parse_trait("Hair=Pink Hairbnd"), parse_trait("Clohting=Kimono")], vocabulary, "Azuki")
     assert "'Pink Hairband'" in str(error.value) and "'Clothing'" in str(error.value)
+
+
+def test_one_validation_prompt_renders_num_validation_images_different_images(trained, exported, collection):
+    from accelerate import Accelerator
+
+    from nft1000.train_lora import parse_args, render_validation, validation_prompt_list
+
+    output_dir, _ = trained
+    rows = collection_rows(str(exported[0]), "full", collection)
+    base = ["--dataset", "d", "--collection", collection, "--output_dir", "o"]
+    args = parse_args([*base, "--validation_prompt", "a pink hat", "--num_validation_images", "3"])
+    assert validation_prompt_list(args, rows) == ["a pink hat"] * 3  # diffusers: one prompt, three images
+    pipeline = StableDiffusionPipeline.from_pretrained(output_dir / "tiny-base")
+    images = render_validation(Accelerator(cpu=True), pipeline, validation_prompt_list(args, rows), 2, seed=0)
+    arrays = [np.asarray(image) for image in images]
+    assert len(arrays) == 3 and not np.array_equal(arrays[0], arrays[1])  # a seed of its own each
+    assert len(validation_prompt_list(parse_args([*base, "--num-validation-images", "2"]), rows)) == 2
+    with pytest.raises(ValueError, match="not both"):
+        validation_prompt_list(parse_args([*base, "--validation_prompt", "x", "--validation_prompts", "y"]), rows)

@@ -214,3 +214,38 @@ def test_masking_without_a_component_library_names_the_command_to_run(exported, 
     out, _ = exported  # the export without its components config
     with pytest.raises(FileNotFoundError, match="nft1000 components"):
         train_main(train_args(out, tmp_path / "out", "--report_to", "none"))
+
+
+def test_train_clip_fine_tunes_a_plain_image_caption_dataset(train_rows, tmp_path):
+    from datasets import Dataset, Features, Value
+    from datasets import Image as ImageFeature
+
+    features = Features({"img": ImageFeature(), "text": Value("string")})
+    for split, rows in (("train", train_rows.select(range(48))), ("test", train_rows.select(range(48, 64)))):
+        plain = Dataset.from_dict({"img": rows["image"], "text": rows["caption"]}, features=features)
+        plain.to_parquet(str(tmp_path / "plain" / "data" / f"{split}.parquet"))
+    args = train_args(tmp_path / "plain", tmp_path / "out", "--report_to", "none", "--checkpointing_steps", "0")
+    args[args.index("--config") : args.index("--config") + 2] = []  # the dataset's default config
+    args[args.index("--max-train-steps") + 1] = "4"
+    masked = [*args, "--image_column", "img", "--caption_column", "text"]
+    with pytest.raises(ValueError, match=r"no column \['collection', 'attributes', 'token_id'\].*--mask_prob 0"):
+        train_main(masked)
+    assert not (tmp_path / "out" / "config.json").exists()
+    results = train_main([*masked, "--mask_prob", "0"])
+    assert set(results) == {"before training", "fine-tuned"} and results["fine-tuned"]["rows"] == 16
+    assert CLIPModel.from_pretrained(tmp_path / "out").config.projection_dim > 0
+
+
+def test_the_model_card_carries_the_evaluation_as_model_index_and_the_licence(trained):
+    output_dir, results, _ = trained
+    card = ModelCard.load(output_dir / "README.md")  # huggingface_hub parses the metadata, model-index included
+    data = card.data
+    assert data.license == "other" and data.license_name and data.license_link.startswith("https://")
+    assert data.datasets is None and data.base_model is None  # a local dataset folder, a model from scratch
+    fine_tuned = results["fine-tuned"]["whole_split"]
+    got = {r.metric_type: r.metric_value for r in data.eval_results}
+    assert len(got) == 6 and data.model_name == "me/x"
+    for direction in ("text_to_image", "image_to_text"):
+        for k, value in fine_tuned[direction]["paired"].items():
+            assert got[f"{direction}_recall@{k.removeprefix('top')}"] == pytest.approx(value, abs=0.01)
+    assert all(r.dataset_split == "test" for r in data.eval_results)
