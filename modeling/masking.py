@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,7 +18,9 @@ from nft1000_dataset.attributes import Attribute, is_absent, is_numeric
 from nft1000_dataset.captions import build_caption
 
 from .component import Component, TraitKey
-from .library import ComponentLibrary
+
+if TYPE_CHECKING:
+    from .library import ComponentLibrary
 
 MODES = ("independent", "one")  # each component with probability p / one component with probability p
 FILLS = ("constant", "mean", "background")

@@ -23,12 +23,12 @@ def _flag(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
 def _add_synth(sub) -> None:
     p = sub.add_parser("synth", help="write synthetic layered PFP collections in the release layout")
     _flag(p, "out", type=Path, required=True, help="folder; the release goes to OUT/release")
-    _flag(p, "collections", type=int, default=8)
+    _flag(p, "collections", type=int, default=8, help="collections to write")
     _flag(p, "tokens", type=int, default=600, help="tokens per collection")
-    _flag(p, "seed", type=int, default=0)
+    _flag(p, "seed", type=int, default=0, help="random seed (the output depends only on it)")
     _flag(p, "zip", action="store_true", help="one zip per collection, as the real release")
     _flag(p, "faults", action="store_true", help="plant broken files and collections the filters must drop")
-    _flag(p, "num_proc", type=int, default=1)
+    _flag(p, "num_proc", type=int, default=1, help="worker processes")
     _flag(
         p,
         "style",
@@ -58,14 +58,13 @@ def _run_synth(args) -> None:
 
 
 def _add_build(sub) -> None:
-    from nft1000_dataset.builder import MINI_PAIRS_PER_COLLECTION
-    from nft1000_dataset.plan import DEFAULT_ROWS_PER_SHARD
+    from nft1000_dataset.plan import DEFAULT_ROWS_PER_SHARD, MINI_PAIRS_PER_COLLECTION
     from nft1000_dataset.scan import DEFAULT_MIN_TOKENS
 
     p = sub.add_parser("build", help="export a raw release as Parquet shards with a dataset card")
     _flag(p, "raw", type=Path, required=True, help="folder of collection folders or <name>.zip files")
-    _flag(p, "out", type=Path, required=True)
-    _flag(p, "config", choices=("full", "mini", "all"), default="all")
+    _flag(p, "out", type=Path, required=True, help="output folder")
+    _flag(p, "config", choices=("full", "mini", "all"), default="all", help="dataset config: full or mini")
     _flag(p, "partition_file", type=Path, help="official split JSON (training_list, validation_list, test_list)")
     _flag(
         p,
@@ -74,13 +73,21 @@ def _add_build(sub) -> None:
         help="allow partition names absent from the data (a partial download)",
     )
     _flag(p, "split_seed", type=int, default=0, help="seed of the 80:5:15 split when no partition file is given")
-    _flag(p, "split_ratios", type=float, nargs=3, default=(80.0, 5.0, 15.0), metavar=("TRAIN", "VAL", "TEST"))
+    _flag(
+        p,
+        "split_ratios",
+        type=float,
+        nargs=3,
+        default=(80.0, 5.0, 15.0),
+        metavar=("TRAIN", "VAL", "TEST"),
+        help="train, validation and test shares of the collections (without a partition file)",
+    )
     _flag(p, "sample_seed", type=int, default=0, help="seed of the mini sample and of frames picked from videos")
     _flag(p, "pairs_per_collection", type=int, default=MINI_PAIRS_PER_COLLECTION, help="mini sample size")
     _flag(p, "min_tokens", type=int, default=DEFAULT_MIN_TOKENS, help="drop collections with fewer tokens")
-    _flag(p, "image_width", type=int, default=512)
-    _flag(p, "rows_per_shard", type=int, default=DEFAULT_ROWS_PER_SHARD)
-    _flag(p, "num_proc", type=int, default=1)
+    _flag(p, "image_width", type=int, default=512, help="width every image is standardised to (pixels)")
+    _flag(p, "rows_per_shard", type=int, default=DEFAULT_ROWS_PER_SHARD, help="rows per Parquet shard")
+    _flag(p, "num_proc", type=int, default=1, help="worker processes")
     _flag(p, "overwrite", action="store_true", help="replace a build of other data or options in OUT")
     _flag(p, "name", default="NFT1000", help="pretty name in the dataset card")
     p.set_defaults(run=_run_build)
@@ -124,10 +131,10 @@ def _run_build(args) -> None:
 def _add_push(sub) -> None:
     p = sub.add_parser("push", help="upload an exported folder to a Hub dataset repo (resumable)")
     p.add_argument("folder", type=Path)
-    _flag(p, "repo_id", required=True)
-    _flag(p, "private", action="store_true")
-    _flag(p, "revision")
-    _flag(p, "token")
+    _flag(p, "repo_id", required=True, help="Hub dataset repo, e.g. you/nft1000")
+    _flag(p, "private", action="store_true", help="create the repo private")
+    _flag(p, "revision", help="branch to push to")
+    _flag(p, "token", help="Hub token (prefer HF_TOKEN or `hf auth login`); never written anywhere")
     p.set_defaults(run=_run_push)
 
 
@@ -143,7 +150,7 @@ def _add_components(sub) -> None:
     defaults = SeparationParams()
     p = sub.add_parser("components", help="separate each collection's components (paper 5.1) into a library")
     _flag(p, "dataset", required=True, help="exported NFT1000 folder or Hub repo id")
-    _flag(p, "config", default="full")
+    _flag(p, "config", default="full", help="dataset config: full or mini")
     _flag(p, "split", action="append", help="splits to use (default: all); repeat for several")
     _flag(
         p,
@@ -152,9 +159,15 @@ def _add_components(sub) -> None:
         help="separate only this collection, reading only its shards (repeat for several)",
     )
     _flag(p, "out", type=Path, required=True, help="where the library goes; the dataset folder adds a config")
-    _flag(p, "group_size", type=int, default=defaults.group_size)
-    _flag(p, "rounds", type=int, default=defaults.rounds)
-    _flag(p, "min_support", type=int, default=defaults.min_support)
+    _flag(
+        p,
+        "group_size",
+        type=int,
+        default=defaults.group_size,
+        help="images differenced at a time (the paper's method; 4)",
+    )
+    _flag(p, "rounds", type=int, default=defaults.rounds, help="differencing rounds (the paper's method; 8)")
+    _flag(p, "min_support", type=int, default=defaults.min_support, help="tokens a value needs to get a component")
     _flag(
         p,
         "tolerance",
@@ -172,8 +185,8 @@ def _add_components(sub) -> None:
         help="blocks that art without a pixel grid is separated on (then refined at full resolution)",
     )
     _flag(p, "method", choices=("peel", "paper"), default=defaults.method, help="paper: the literal recipe")
-    _flag(p, "seed", type=int, default=0)
-    _flag(p, "num_proc", type=int, default=1)
+    _flag(p, "seed", type=int, default=0, help="random seed (the output depends only on it)")
+    _flag(p, "num_proc", type=int, default=1, help="worker processes")
     p.set_defaults(run=_run_components)
 
 
@@ -209,18 +222,26 @@ def _run_components(args) -> None:
 
 
 def _add_preview_masking(sub) -> None:
+    from modeling.masking import FILLS, MODES
+
     p = sub.add_parser("preview-masking", help="a PNG grid of original / masked pairs with their captions")
-    _flag(p, "dataset", required=True)
-    _flag(p, "config", default="mini")
-    _flag(p, "split", default="train")
+    _flag(p, "dataset", required=True, help="exported NFT1000 folder or Hub repo id")
+    _flag(p, "config", default="mini", help="dataset config: full or mini")
+    _flag(p, "split", default="train", help="dataset split: train, validation or test")
     _flag(p, "components", required=True, help="folder or repo with the components config")
     _flag(p, "collection", action="append", help="only this collection, reading only its shards (repeat)")
     _flag(p, "out", type=Path, required=True, help="PNG file to write")
-    _flag(p, "num_samples", type=int, default=8)
-    _flag(p, "mask_prob", type=float, default=0.5)
-    _flag(p, "mode", choices=("independent", "one"), default="independent")
-    _flag(p, "fill", choices=("constant", "mean", "background"), default="constant")
-    _flag(p, "seed", type=int, default=0)
+    _flag(p, "num_samples", type=int, default=8, help="pairs shown")
+    _flag(p, "mask_prob", type=float, default=0.5, help="probability p of masking a component")
+    _flag(
+        p,
+        "mode",
+        choices=MODES,
+        default="independent",
+        help="independent: each component with probability p; one: one component with probability p",
+    )
+    _flag(p, "fill", choices=FILLS, default="constant", help="what masked pixels become")
+    _flag(p, "seed", type=int, default=0, help="random seed (the output depends only on it)")
     p.set_defaults(run=_run_preview_masking)
 
 
@@ -253,23 +274,22 @@ def _add_eval(sub) -> None:
     p = sub.add_parser("eval", help="retrieval top-1/5/10 of CLIP models on a split (whole split and per collection)")
     _flag(p, "model", action="append", required=True, help="checkpoint name or folder; repeat for several rows")
     _flag(p, "dataset", required=True, help="exported NFT1000 folder or Hub repo id")
-    _flag(p, "config", default="mini")
-    _flag(p, "split", default="test")
+    _flag(p, "config", default="mini", help="dataset config: full or mini")
+    _flag(p, "split", default="test", help="dataset split: train, validation or test")
     _flag(p, "output_dir", type=Path, required=True, help="retrieval.json and retrieval.md go here")
     _add_embedding_flags(p)
     p.set_defaults(run=_run_eval)
 
 
 def _add_embedding_flags(p) -> None:
-    from evaluation.embeddings import DEFAULT_CACHE_DIR
-
-    _flag(p, "cache_dir", type=Path, default=DEFAULT_CACHE_DIR, help="embeddings cache, shared by eval and cvi")
-    _flag(p, "batch_size", type=int, default=256)
-    _flag(p, "num_workers", type=int, default=0)
+    _flag(p, "cache_dir", type=Path, help="embeddings cache, shared by eval and cvi "
+          "(default: $NFT1000_CACHE/embeddings, else ~/.cache/nft1000/embeddings)")  # fmt: skip
+    _flag(p, "batch_size", type=int, default=256, help="rows encoded per batch")
+    _flag(p, "num_workers", type=int, default=0, help="DataLoader worker processes")
 
 
 def _embeddings(args, dataset, name: str):
-    from evaluation.embeddings import split_embeddings
+    from evaluation.embeddings import DEFAULT_CACHE_DIR, split_embeddings
     from modeling.clip_models import load_clip
 
     model, processor = load_clip(name)
@@ -278,7 +298,7 @@ def _embeddings(args, dataset, name: str):
         processor,
         dataset,
         name_or_path=name,
-        cache_dir=args.cache_dir,
+        cache_dir=args.cache_dir or DEFAULT_CACHE_DIR,
         batch_size=args.batch_size,
         num_workers=args.num_workers,
     )
@@ -310,12 +330,24 @@ def _add_cvi(sub) -> None:
     p = sub.add_parser("cvi", help="per-collection CVI beside top-k (paper Table 6), alpha calibration (Figure 11)")
     _flag(p, "model", required=True, help="checkpoint name or folder")
     _flag(p, "dataset", required=True, help="exported NFT1000 folder or Hub repo id")
-    _flag(p, "config", default="mini")
-    _flag(p, "split", default="test")
+    _flag(p, "config", default="mini", help="dataset config: full or mini")
+    _flag(p, "split", default="test", help="dataset split: train, validation or test")
     _flag(p, "output_dir", type=Path, required=True, help="cvi.json, cvi.md (and alpha_curve.png) go here")
-    _flag(p, "alpha", type=float, default=0.7)
+    _flag(
+        p,
+        "alpha",
+        type=float,
+        default=0.7,
+        help="weight of image-image against text-text similarity (the paper's best: 0.7)",
+    )
     _flag(p, "exclude_diagonal", action="store_true", help="drop each row's own entry from its variance")
-    _flag(p, "similarity", choices=("cosine", "softmax"), default="cosine")
+    _flag(
+        p,
+        "similarity",
+        choices=("cosine", "softmax"),
+        default="cosine",
+        help="cosine (as equation 1 is written) or softmax probabilities at the model's temperature",
+    )
     _flag(p, "calibrate_alpha", action="store_true", help="JSD against top-k for alpha in 0..1, plot the curve")
     _add_embedding_flags(p)
     p.set_defaults(run=_run_cvi)
@@ -326,7 +358,7 @@ def _run_cvi(args) -> None:
 
     from datasets import load_dataset
 
-    from evaluation.cvi_index import CviOptions
+    from evaluation.cvi import CviOptions
     from evaluation.cvi_report import calibrate_alpha, cvi_markdown, cvi_report, plot_alpha_curve, rank_correlation
     from evaluation.report import retrieval_report
     from nft1000_dataset.atomic import atomic_write_text
@@ -353,13 +385,13 @@ def _add_generate(sub) -> None:
     _flag(p, "collection", help="default: the LoRA's collection")
     _flag(p, "traits", nargs="+", metavar="TRAIT=VALUE", help='e.g. "Hair=Pink Hairband" "Clothing=Kimono"')
     _flag(p, "prompt", help="a free prompt instead of --traits")
-    _flag(p, "negative_prompt")
+    _flag(p, "negative_prompt", help="what the images should not show")
     _flag(p, "out", type=Path, required=True, help="PNGs, grid.png and generation.json go here")
-    _flag(p, "num_images", type=int, default=4)
-    _flag(p, "batch_size", type=int, default=4)
+    _flag(p, "num_images", type=int, default=4, help="images to render (seeds --seed, --seed + 1, ...)")
+    _flag(p, "batch_size", type=int, default=4, help="rows encoded per batch")
     _flag(p, "seed", type=int, default=0, help="image i uses seed + i")
-    _flag(p, "num_inference_steps", type=int, default=30)
-    _flag(p, "guidance_scale", type=float, default=7.5)
+    _flag(p, "num_inference_steps", type=int, default=30, help="denoising steps")
+    _flag(p, "guidance_scale", type=float, default=7.5, help="classifier-free guidance scale")
     _flag(p, "lora_scale", type=float, default=1.0, help="0 gives the base model's images")
     _flag(p, "device", help="default: cuda when available")
     p.set_defaults(run=_run_generate)
@@ -378,12 +410,12 @@ def _add_index(sub) -> None:
     p = sub.add_parser("index", help="a search index of a trained CLIP's embeddings (adds new collections)")
     _flag(p, "model", required=True, help="CLIP folder or Hub name (queries will use the same)")
     _flag(p, "dataset", help="exported NFT1000 folder or Hub repo id")
-    _flag(p, "config", default="mini")
+    _flag(p, "config", default="mini", help="dataset config: full or mini")
     _flag(p, "split", action="append", help="splits to index (default: all); repeat for several")
     _flag(p, "out", type=Path, required=True, help="the index folder (created, or extended)")
     _flag(p, "replace", action="store_true", help="re-index collections already in the index")
     _flag(p, "ann", action="store_true", help="also build the approximate (HNSW, faiss) indexes")
-    _flag(p, "batch_size", type=int, default=256)
+    _flag(p, "batch_size", type=int, default=256, help="rows encoded per batch")
     p.set_defaults(run=_run_index)
 
 
@@ -410,7 +442,7 @@ def _add_search(sub) -> None:
     p.add_argument("query", nargs="?", help="text query")
     _flag(p, "image", type=Path, help="an image query instead of text")
     _flag(p, "collection", help="search within one collection")
-    p.add_argument("-k", type=int, default=10)
+    p.add_argument("-k", type=int, default=10, help="results to show")
     _flag(p, "target", choices=("image", "caption", "both"), default="both", help="what a text query is scored on")
     _flag(p, "approximate", action="store_true", help="use the HNSW indexes (built with `nft1000 index --ann`)")
     _flag(p, "json", action="store_true", help="JSON lines for programs")
@@ -447,7 +479,7 @@ def _add_piracy(sub) -> None:
     _flag(p, "collection", required=True, help="the protected collection")
     _flag(p, "out", type=Path, required=True, help="piracy.md, piracy.json (and pairs.png) go here")
     _flag(p, "dataset", help="the dataset the index was built from, for the PNG sheet of the closest pairs")
-    _flag(p, "config", default="mini")
+    _flag(p, "config", default="mini", help="dataset config: full or mini")
     _flag(p, "similarity", type=float, default=0.5, help="image-embedding cosine a candidate needs")
     _flag(p, "hash_bits", type=int, default=34, help="largest perceptual-hash distance (of 256 bits) of a copy")
     _flag(p, "candidates", type=int, default=20, help="nearest images examined per protected token")
@@ -478,9 +510,9 @@ def _add_search_app(sub) -> None:
     p = sub.add_parser("search-app", help="a Gradio search page for an index")
     p.add_argument("index", type=Path)
     _flag(p, "dataset", help="the dataset the index was built from, to show the results' images")
-    _flag(p, "config", default="mini")
-    _flag(p, "host", default="127.0.0.1")
-    _flag(p, "port", type=int, default=7860)
+    _flag(p, "config", default="mini", help="dataset config: full or mini")
+    _flag(p, "host", default="127.0.0.1", help="address the page listens on")
+    _flag(p, "port", type=int, default=7860, help="port the page listens on")
     p.set_defaults(run=_run_search_app)
 
 
@@ -503,11 +535,17 @@ def _add_collect(sub) -> None:
     _flag(p, "out", type=Path, required=True, help="release folder; the collection goes to OUT/<name>")
     _flag(p, "name", help="collection folder name (default: the contract's name())")
     _flag(p, "ipfs_gateway", action="append", help="an IPFS gateway, tried in the order given (repeat)")
-    _flag(p, "arweave_gateway", default=None)
+    _flag(p, "arweave_gateway", default=None, help="Arweave gateway for ar:// URIs")
     _flag(p, "token_ids", type=int, nargs=2, metavar=("FIRST", "LAST"), help="id range when not Enumerable")
-    _flag(p, "concurrency", type=int, default=defaults.concurrency)
+    _flag(p, "concurrency", type=int, default=defaults.concurrency, help="downloads at a time")
     _flag(p, "timeout", type=float, default=defaults.timeout, help="seconds per request")
-    _flag(p, "retries", type=int, default=defaults.retries)
+    _flag(
+        p,
+        "retries",
+        type=int,
+        default=defaults.retries,
+        help="retries per request (timeouts, dropped connections, 429, 5xx)",
+    )
     _flag(p, "per_host_rate", type=float, default=defaults.per_host_rate, help="requests per second per host")
     _flag(p, "max_bytes", type=int, default=defaults.max_bytes, help="size cap of one file")
     p.set_defaults(run=_run_collect)
@@ -546,8 +584,8 @@ def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="the main job on the embedded default, end to end, with one comparison table")
     _flag(p, "out", type=Path, default=Path("demo"), help="everything goes here; a rerun reuses finished stages")
     _flag(p, "size", choices=sorted(SIZES), default="default", help="default: about 15 minutes on 2 cores")
-    _flag(p, "seed", type=int, default=0)
-    _flag(p, "num_proc", type=int, default=2)
+    _flag(p, "seed", type=int, default=0, help="random seed (the output depends only on it)")
+    _flag(p, "num_proc", type=int, default=2, help="worker processes")
     p.set_defaults(run=_run_demo)
 
 
@@ -586,9 +624,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    from nft1000_dataset.optional import MissingExtra
+
     try:
         args.run(args)
-    except (ValueError, RuntimeError, FileNotFoundError, PermissionError) as err:
+    except (ValueError, RuntimeError, FileNotFoundError, PermissionError, MissingExtra) as err:
         print(f"nft1000 {args.command}: error: {err}", file=sys.stderr)
         return 1
     return 0

@@ -1,40 +1,44 @@
-"""NFT1000 as a `datasets` dataset: reading the release, captions, splits, the builder, export, synthesis."""
+"""NFT1000 as a `datasets` dataset: reading the release, captions, splits, the builder, export, synthesis.
 
-from .attributes import Attribute, MetadataError, normalize_attributes
-from .builder import MINI_PAIRS_PER_COLLECTION, NFT1000, NFT1000Config
-from .captions import build_caption, build_prompt, caption_phrases
-from .examples import FEATURES
-from .export import ExportError, export_release
-from .media import MediaError, standardize_image
-from .plan import BuildOptions
-from .release import CollectionSource, ReleaseError, discover_collections
-from .report import BuildReport, Tally
-from .splits import PartitionError, read_partition_file, seeded_partition
-from .synth import synthesize
+The names below are imported on first use (PEP 562), so that importing a light module of the package (the
+command line's parser does) does not import `datasets` and the rest.
+"""
 
-__all__ = [
-    "FEATURES",
-    "MINI_PAIRS_PER_COLLECTION",
-    "NFT1000",
-    "Attribute",
-    "BuildOptions",
-    "BuildReport",
-    "CollectionSource",
-    "ExportError",
-    "MediaError",
-    "MetadataError",
-    "NFT1000Config",
-    "PartitionError",
-    "ReleaseError",
-    "Tally",
-    "build_caption",
-    "build_prompt",
-    "caption_phrases",
-    "discover_collections",
-    "export_release",
-    "normalize_attributes",
-    "read_partition_file",
-    "seeded_partition",
-    "standardize_image",
-    "synthesize",
-]
+from importlib import import_module
+
+_EXPORTS = {
+    "FEATURES": "examples",
+    "MINI_PAIRS_PER_COLLECTION": "plan",
+    "NFT1000": "builder",
+    "NFT1000Config": "builder",
+    "Attribute": "attributes",
+    "BuildOptions": "plan",
+    "BuildReport": "report",
+    "CollectionSource": "release",
+    "ExportError": "export",
+    "MediaError": "media",
+    "MetadataError": "attributes",
+    "PartitionError": "splits",
+    "ReleaseError": "release",
+    "Tally": "report",
+    "build_caption": "captions",
+    "build_prompt": "captions",
+    "caption_phrases": "captions",
+    "discover_collections": "release",
+    "export_release": "export",
+    "load_collections": "shard_index",
+    "normalize_attributes": "attributes",
+    "read_partition_file": "splits",
+    "seeded_partition": "splits",
+    "standardize_image": "media",
+    "synthesize": "synth",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value

@@ -23,13 +23,12 @@ import datasets
 from .atomic import atomic_write_text
 from .card import CITATION, DESCRIPTION, HOMEPAGE, LICENSE
 from .examples import FEATURES, shard_rows
-from .plan import DEFAULT_ROWS_PER_SHARD, BuildOptions, make_plan
+from .plan import DEFAULT_ROWS_PER_SHARD, MINI_PAIRS_PER_COLLECTION, BuildOptions, make_plan
 from .release import discover_collections
 from .report import BuildReport, Tally
 from .scan import DEFAULT_MIN_TOKENS, scan_collections
 from .splits import DEFAULT_RATIOS, read_partition_file
 
-MINI_PAIRS_PER_COLLECTION = 1000
 REPORTS_DIR = "nft1000_reports"
 
 

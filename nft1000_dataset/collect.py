@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from .atomic import atomic_write_bytes, atomic_write_text
 from .fetch import Fetcher, FetchError, FetchOptions, parse_json, sniff_media
+from .optional import import_extra
 from .uris import DEFAULT_ARWEAVE_GATEWAY, DEFAULT_IPFS_GATEWAYS, InlineData, UriError, resolve
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class ContractTokens:
 def read_contract(rpc_url: str, address: str, token_ids: Iterable[int] | None = None) -> ContractTokens:
     """Read name, totalSupply, the token ids (ERC-721 Enumerable when the contract has it, else `token_ids`)
     and every tokenURI through a JSON-RPC endpoint."""
-    from web3 import Web3
+    Web3 = import_extra("web3", "collect", "nft1000 collect").Web3
 
     w3 = Web3(Web3.HTTPProvider(rpc_url))
     contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=ERC721_ABI)

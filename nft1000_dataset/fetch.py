@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -24,9 +26,10 @@ MEDIA_MAGIC = (
 class FetchError(Exception):
     """Nothing usable came back; ``reason`` is the short label counted in the report."""
 
-    def __init__(self, reason: str, detail: str = ""):
+    def __init__(self, reason: str, detail: str = "", retry_after: float | None = None):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
+        self.retry_after = retry_after  # seconds the server asked to wait (Retry-After), if it said
 
 
 @dataclass
@@ -34,7 +37,8 @@ class FetchOptions:
     concurrency: int = 16
     timeout: float = 30.0  # seconds for a whole request
     retries: int = 3  # extra tries of one URL on timeouts, dropped connections, 429 and 5xx
-    backoff: float = 0.5  # seconds before the first retry, doubled each time
+    backoff: float = 0.5  # seconds before the first retry, doubled each time, with jitter (half to all of it)
+    max_retry_after: float = 120.0  # longest Retry-After (429, 503) honoured; longer is a failure
     per_host_rate: float = 20.0  # requests per second to one host
     max_bytes: int = 64 * 2**20
 
@@ -52,6 +56,20 @@ def sniff_media(content: bytes) -> str | None:
     if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in content[:2048].lower()):
         return "svg"
     return None
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """A Retry-After header (delta seconds or an HTTP date) as seconds from now, or None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
 
 
 def looks_like_html(content: bytes) -> bool:
@@ -97,6 +115,8 @@ class Fetcher:
         self.limiter = HostLimiter(options.per_host_rate)
         self.session: aiohttp.ClientSession | None = None
         self.requests = 0
+        self.jitter = random.Random()
+        self.waits: list[float] = []  # every wait before a retry, in seconds
 
     async def __aenter__(self) -> Fetcher:
         timeout = aiohttp.ClientTimeout(total=self.options.timeout)
@@ -122,6 +142,9 @@ class Fetcher:
         raise last
 
     async def _get_one(self, url: str) -> bytes:
+        """One URL with retries: the server's Retry-After where it gives one (up to `max_retry_after`), else
+        exponential backoff with jitter (half to all of the doubled delay), so that many clients refused at once
+        do not all come back at once."""
         delay = self.options.backoff
         for attempt in range(self.options.retries + 1):
             try:
@@ -131,7 +154,11 @@ class Fetcher:
                     attempt == self.options.retries
                 ):
                     raise
-            await asyncio.sleep(delay)
+                if err.retry_after is not None and err.retry_after > self.options.max_retry_after:
+                    raise FetchError(err.reason, f"{url}: Retry-After {err.retry_after:.0f} s is too long") from err
+                wait = err.retry_after if err.retry_after is not None else delay * self.jitter.uniform(0.5, 1.0)
+            self.waits.append(wait)
+            await asyncio.sleep(wait)
             delay *= 2
         raise AssertionError("unreachable")
 
@@ -142,7 +169,8 @@ class Fetcher:
             try:
                 async with self.session.get(url) as response:
                     if response.status == 429 or response.status >= 500:
-                        raise FetchError("http 429" if response.status == 429 else "http 5xx", url)
+                        reason = "http 429" if response.status == 429 else "http 5xx"
+                        raise FetchError(reason, url, retry_after_seconds(response.headers.get("Retry-After")))
                     if response.status != 200:
                         raise FetchError(f"http {response.status}", url)
                     if (response.content_length or 0) > self.options.max_bytes:

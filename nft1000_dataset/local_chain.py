@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 CONTRACT = Path(__file__).with_name("contracts") / "TestNFT.vy"
-GATEWAY_MODES = ("good", "slow", "html", "drop")
+GATEWAY_MODES = ("good", "slow", "html", "drop", "busy", "down")  # busy: a 429 first; down: 503 always
 
 
 class _Server(ThreadingHTTPServer):
@@ -23,8 +23,10 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     """Quiet, with one way to answer."""
 
-    def answer(self, status: int, data: bytes, content_type: str) -> None:
+    def answer(self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -94,9 +96,16 @@ class LocalChain:
 
 class Gateway:
     """Serves `files` (path -> bytes) in one of `GATEWAY_MODES`, with `latency` seconds per request; counts
-    requests per path in ``self.requests``."""
+    requests per path in ``self.requests``. Refusals (busy, down) carry ``Retry-After: retry_after``."""
 
-    def __init__(self, files: dict[str, bytes], mode: str = "good", latency: float = 0.0, slow: float = 3.0):
+    def __init__(
+        self,
+        files: dict[str, bytes],
+        mode: str = "good",
+        latency: float = 0.0,
+        slow: float = 3.0,
+        retry_after: str = "1",
+    ):
         if mode not in GATEWAY_MODES:
             raise ValueError(f"mode {mode!r}: one of {GATEWAY_MODES}")
         self.files, self.requests = files, Counter()
@@ -112,7 +121,11 @@ class Gateway:
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return
-                if mode == "html":
+                if mode == "busy" and gateway.requests[self.path] == 1:  # rate-limited once, with a Retry-After
+                    self.answer(429, b"slow down", "text/plain", {"Retry-After": retry_after})
+                elif mode == "down":
+                    self.answer(503, b"unavailable", "text/plain", {"Retry-After": retry_after})
+                elif mode == "html":
                     self.answer(200, b"<!DOCTYPE html><html><body>504 Gateway Time-out</body></html>", "text/html")
                 elif self.path in gateway.files:
                     self.answer(200, gateway.files[self.path], "application/octet-stream")

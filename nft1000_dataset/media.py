@@ -16,6 +16,8 @@ import warnings
 
 from PIL import Image, ImageFile
 
+from .optional import MissingExtra, import_extra
+
 MAX_IMAGE_PIXELS = 64_000_000  # larger images are treated as decompression bombs
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -94,9 +96,9 @@ def _rasterize_svg(data: bytes, width: int) -> Image.Image:
 
 def _decode_mp4(data: bytes, frame_seed: str) -> Image.Image:
     try:
-        import av
-    except ImportError:
-        raise MediaError("mp4 needs the video extra", "pip install 'nft1000[video]'") from None
+        av = import_extra("av", "video", "reading MP4 media")
+    except MissingExtra as err:
+        raise MediaError("mp4 needs the video extra", str(err)) from None
     try:
         with av.open(io.BytesIO(data)) as container:
             stream = container.streams.video[0]

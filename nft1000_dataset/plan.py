@@ -17,6 +17,7 @@ from .report import BuildReport, Tally
 from .scan import CollectionScan
 from .splits import DEFAULT_RATIOS, SPLITS, assign_splits
 
+MINI_PAIRS_PER_COLLECTION = 1000  # NFT1000mini: the paper's 1,000 pairs per collection
 LEFT_OUT = "(no split)"  # pseudo-split for collections in no split (dropped, or absent from the partition file)
 DEFAULT_ROWS_PER_SHARD = 1000
 

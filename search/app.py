@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import gradio as gr
 from PIL import Image
 
+from nft1000_dataset.optional import import_extra
+
 from .engine import NFTSearch
+
+gr = import_extra("gradio", "app", "the search page")
 
 ALL = "(all collections)"
 COLUMNS = ["rank", "score", "collection", "token_id", "caption"]

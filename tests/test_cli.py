@@ -1,4 +1,7 @@
+import argparse
 import json
+import subprocess
+import sys
 
 import pytest
 from datasets import load_dataset
@@ -75,3 +78,47 @@ def test_components_and_masking_preview_commands(exported, tmp_path, capsys):
     argv = ["preview-masking", "--dataset", str(copy), "--config", "full", "--split", "validation"]
     assert main([*argv, "--components", str(copy), "--out", str(grid), "--num-samples", "4"]) == 0
     assert Image.open(grid).width > 0
+
+
+def _subcommands() -> dict:
+    from nft1000.cli import build_parser
+
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def test_help_imports_no_torch_datasets_or_transformers():
+    heavy = {"torch", "transformers", "datasets", "diffusers", "gradio", "web3"}
+    for command in [[], *([name] for name in _subcommands())]:
+        result = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "nft1000.cli", *command, "--help"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+        assert not heavy & imported, (command, heavy & imported)
+        assert "usage: nft1000" in result.stdout
+
+
+def test_every_flag_has_a_help_string():
+    missing = [
+        f"{name} {action.option_strings[0]}"
+        for name, parser in _subcommands().items()
+        for action in parser._actions
+        if action.option_strings and action.option_strings[0] != "-h" and not action.help
+    ]
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("command", "missing", "extra"),
+    [
+        (["search-app", "some-index"], "gradio", "app"),
+        (["collect", "--contract", "0x0", "--rpc", "http://127.0.0.1:1", "--out", "o"], "web3", "collect"),
+    ],
+)
+def test_a_missing_extra_names_the_extra_to_install(command, missing, extra, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, missing, None)  # importing it now fails as if it were not installed
+    monkeypatch.delitem(sys.modules, "search.app", raising=False)
+    assert main(command) == 1
+    assert f'pip install "nft1000[{extra}]"' in capsys.readouterr().err

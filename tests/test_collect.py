@@ -160,3 +160,54 @@ def test_unsupported_uris_are_an_error_with_a_reason():
     with pytest.raises(UriError) as error:
         resolve("ftp://example.org/1.json")
     assert error.value.reason == "unsupported uri scheme"
+
+
+def test_retry_after_is_honoured_and_backoff_has_jitter():
+    import time
+
+    files = {"/x.json": b'{"name": "x"}'}
+    busy, down, rude = (
+        Gateway(files, "busy", retry_after="1"),
+        Gateway(files, "down", retry_after=""),
+        Gateway(files, "busy", retry_after="600"),
+    )
+
+    async def run():
+        async with Fetcher(FetchOptions(retries=1, backoff=0.01)) as fetcher:
+            start = time.monotonic()
+            await fetcher.get([busy.url + "/x.json"], "json")
+            waited, waits = time.monotonic() - start, list(fetcher.waits)
+        async with Fetcher(FetchOptions(retries=4, backoff=0.02)) as fetcher:
+            with pytest.raises(FetchError, match="http 5xx"):
+                await fetcher.get([down.url + "/x.json"], "json")
+            backoff = list(fetcher.waits)
+        async with Fetcher(FetchOptions(retries=3, max_retry_after=5)) as fetcher:
+            start = time.monotonic()
+            with pytest.raises(FetchError, match="too long"):
+                await fetcher.get([rude.url + "/x.json"], "json")
+            refused = time.monotonic() - start
+        return waited, waits, backoff, refused
+
+    try:
+        waited, waits, backoff, refused = asyncio.run(run())
+    finally:
+        for server in (busy, down, rude):
+            server.close()
+    assert waits == [1.0] and waited >= 1.0 and busy.requests["/x.json"] == 2  # the server's 1 s, then served
+    assert len(backoff) == 4 and down.requests["/x.json"] == 5
+    for n, wait in enumerate(backoff):  # doubling, each drawn in [half, all] of its step
+        assert 0.5 * 0.02 * 2**n <= wait <= 0.02 * 2**n
+    assert len({round(w / (0.02 * 2**n), 6) for n, w in enumerate(backoff)}) > 1  # jittered, not a fixed schedule
+    assert refused < 5  # a Retry-After beyond max_retry_after fails at once instead of hanging
+
+
+@given(seconds=st.integers(0, 10**6), offset=st.integers(-3600, 10**6))
+def test_retry_after_parses_seconds_and_http_dates(seconds, offset):
+    from email.utils import formatdate
+
+    from nft1000_dataset.fetch import retry_after_seconds
+
+    assert retry_after_seconds(str(seconds)) == seconds
+    now = 1_700_000_000.0
+    assert retry_after_seconds(formatdate(now + offset, usegmt=True), now=now) == max(0.0, float(offset))
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
