@@ -58,12 +58,12 @@ def replicate_library(source: Path, out: Path, names: list[str]) -> dict[str, st
 
 def drill_rows(dataset: str, origin: dict[str, str], per_collection: int, seed: int) -> list[dict]:
     """`per_collection` training rows (images undecoded) for each replicated name, shuffled: one epoch."""
-    from datasets import Image, load_dataset
+    from datasets import Image
 
-    rows = load_dataset(dataset, "full", split="train").cast_column("image", Image(decode=False))
-    by_collection: dict[str, list[int]] = {}
-    for i, name in enumerate(rows["collection"]):
-        by_collection.setdefault(name, []).append(i)
+    from modeling.collection_rows import load_all_splits, rows_by_collection
+
+    rows = load_all_splits(dataset, "full").cast_column("image", Image(decode=False))
+    by_collection = rows_by_collection(rows)
     drill = []
     for name, original in origin.items():
         for i in by_collection[original][:per_collection]:

@@ -22,6 +22,7 @@ thinner than ``min_thickness`` (chance agreements along other layers' edges) are
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -198,6 +199,7 @@ class Peeler:
                         changed[where] = True
             if not changed.any():
                 break
+        self._drop_contradicted()
         for layer in self.layers:  # lines thinner than the opening are chance agreements at others' edges
             layer.opaque &= opened(layer.opaque.reshape(self.shape), self.params.min_thickness).ravel()
         if self.params.edges:
@@ -205,6 +207,45 @@ class Peeler:
                 for k in range(len(self.carriers)):
                     self._grow_fringe(k)
         return self.layers
+
+    def _drop_contradicted(self) -> None:
+        """Drop the pixels of each value that most of its carriers contradict: they show there, in the colour
+        of another value they carry, a trait type that lies beneath this value's wherever the two meet (a body
+        under a pair of eyes). A value's last few carriers left at a pixel can agree on anything (five of a
+        hundred showing one background where the others show their bodies); a layer hidden by one above it
+        (a head under most tokens' hats) is contradicted by nothing, since hats lie above heads."""
+        n_tokens, n_pixels = self.pixels.shape[:2]
+        opaque = np.concatenate([np.stack([layer.opaque for layer in self.layers]), np.zeros((1, n_pixels), bool)])
+        colour = np.concatenate(
+            [np.stack([layer.colour for layer in self.layers]), np.zeros((1, n_pixels, 3), np.uint8)]
+        )
+        value_of = {trait: np.full(n_tokens, -1) for trait in self.traits}  # -1: the empty last row
+        for k, tokens in enumerate(self.tokens):
+            value_of[self.trait_of[k]][tokens] = k
+        above: dict[tuple[str, str], int] = defaultdict(int)  # (upper, lower) -> token pixels showing it so
+        for drop in (False, True):
+            for k, tokens in enumerate(self.tokens):
+                where = np.flatnonzero(self.layers[k].opaque)
+                if not len(where) or not len(tokens):
+                    continue
+                mine = self.trait_of[k]
+                pixels = self.pixels[np.ix_(tokens, where)]
+                shows = matches(pixels, colour[k, where], self.params.tolerance)
+                against = np.zeros(len(where), dtype=np.int64)
+                for trait in self.traits:
+                    if trait == mine:
+                        continue
+                    other = value_of[trait][tokens][:, None]
+                    theirs = opaque[other, where[None]] & matches(
+                        pixels, colour[other, where[None]], self.params.tolerance
+                    )
+                    if not drop:
+                        above[(trait, mine)] += int((theirs & ~shows).sum())
+                        above[(mine, trait)] += int((shows & ~theirs & opaque[other, where[None]]).sum())
+                    elif above[(mine, trait)] > above[(trait, mine)]:
+                        against += (theirs & ~shows).sum(axis=0)
+                if drop:
+                    self.layers[k].opaque[where[against > shows.sum(axis=0)]] = False
 
     def _grow_fringe(self, k: int) -> None:
         """Add the ring of pixels around value k's mask whose colour, in most carriers that show the component

@@ -5,7 +5,9 @@ where it shows. The carriers used are chosen so that every block of the value is
 hidden by hats in most tokens is seen whole in the bare-headed ones). At full resolution a pixel belongs to the
 value where most of the carriers expected to show it there (it shows in their block or a neighbouring one)
 agree on a colour, and that colour is the value's own in a neighbouring block (not a background that most of
-them happen to share): a first pass over the carriers finds the colour (a majority vote with the tolerance),
+them happen to share; within a looser tolerance, `own_tolerance`, for the blurred edge that resampling makes) or
+the pixel lies in a hole of the value's mask (the blend between two of its colours): a first pass over the
+carriers finds the colour (a majority vote with the tolerance),
 a second counts who shows it (a carrier whose pixel is an anti-aliased edge next to the colour does not
 vote). Then, as on the pool at full resolution, thin lines are dropped and the ring of
 anti-aliased edge pixels that the layer covers at least half of is added (nearer its colour than the colour
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import binary_fill_holes
 
 from .grid import WorkingGrid
 from .peeling import Layer
@@ -29,6 +32,13 @@ REFINE_CARRIERS = 12  # carriers of each value whose full-resolution pixels deci
 MAX_REFINE_CARRIERS = 32  # and at most, to show each of its blocks in `MIN_CARRIERS` of them
 MIN_CARRIERS = 3
 MIN_THICKNESS = 3
+BLUR_MARGIN = 8  # levels beyond twice the tolerance that an edge pixel may differ from the value's own colour
+
+
+def own_tolerance(tolerance: int) -> int:
+    """How far an agreed colour may be from the value's own in a neighbouring block: a layer's edge, blurred by
+    resampling, is still mostly its colour one or two pixels in."""
+    return 2 * tolerance + BLUR_MARGIN
 
 
 def _dilated(cells: np.ndarray) -> np.ndarray:
@@ -166,8 +176,11 @@ def _own_colour(plan: _Plan, tolerance: int) -> np.ndarray:
 def _finish(plan: _Plan, carriers: int, full: tuple[int, int], tolerance: int) -> tuple[np.ndarray, np.ndarray, float]:
     """The value's full-resolution mask, colours and confidence from its counters."""
     needed = min(MIN_CARRIERS, carriers)
-    core = (plan.counted >= needed) & (2 * plan.votes >= plan.counted) & plan.region & _own_colour(plan, tolerance)
-    core = opened(core, MIN_THICKNESS)
+    agreed = (plan.counted >= needed) & (2 * plan.votes >= plan.counted) & plan.region
+    core = opened(agreed & _own_colour(plan, own_tolerance(tolerance)), MIN_THICKNESS)
+    # inside the value, where its carriers agree on a colour that is none of its own: the blend between two of
+    # its colours (a pupil's edge), which resampling makes
+    core |= binary_fill_holes(core) & agreed
     colour = plan.candidate.reshape(-1, 3).copy()
     flat_core = core.ravel()
     added = np.zeros_like(flat_core)

@@ -296,13 +296,36 @@ def test_the_tolerance_is_zero_on_lossless_art_and_follows_the_noise_of_lossy_im
     rng = np.random.default_rng(0)
     noisy = [np.clip(image + rng.normal(0, 4, image.shape), 0, 255).astype(np.uint8) for image in images]
     lossy = separate_collection("Toy", tokens, noisy.__getitem__, SeparationParams(min_support=4))
+    height, width = images[0].shape[:2]
+    size = (round(width * 0.85), round(height * 0.85))  # resampled by a non-integer factor: ringing at every edge
+    resampled = [np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS)) for image in images]
+    ringing = separate_collection("Toy", tokens, resampled.__getitem__, SeparationParams(min_support=4))
     assert lossless.tolerance == 0
     assert 1 <= lossy.tolerance < 12  # the noise left in cell colours, below the 12 levels between backgrounds
+    assert ringing.grid.native and ringing.tolerance == 0  # pixel art is read at its cell centres, left clean
     found = {c.key: c for c in lossy.components}
     assert set(truth) <= set(found)
     for key, (_, colour) in truth.items():
         shown = found[key].rgb[found[key].mask].astype(int)
         assert np.abs(shown - colour).max() <= lossy.tolerance, key  # each background keeps its own colour
+
+
+def test_the_tolerance_of_smooth_art_follows_the_ringing_of_resampling():
+    from PIL import ImageDraw
+
+    from modeling.tolerance import estimate_tolerance
+
+    rng = np.random.default_rng(0)
+    drawn = []
+    for _ in range(24):  # one value (a disc) over backgrounds of many colours, the rest of the collection
+        image = Image.new("RGB", (96, 96), tuple(int(c) for c in rng.integers(0, 256, 3)))
+        ImageDraw.Draw(image).ellipse((30, 30, 66, 66), fill=(200, 40, 40))
+        drawn.append(image)
+    carriers = [np.ones(len(drawn), dtype=bool)]
+    lossless = np.stack([np.asarray(image) for image in drawn])
+    resampled = np.stack([np.asarray(image.resize((81, 81), Image.Resampling.LANCZOS)) for image in drawn])
+    assert estimate_tolerance(lossless, carriers) == 0
+    assert estimate_tolerance(resampled, carriers) >= 2  # the disc's edge rings with whatever lies across it
 
 
 def test_a_collection_that_is_not_layered_art_gets_no_components(tmp_path):
