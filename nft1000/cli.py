@@ -88,7 +88,12 @@ def _add_build(sub) -> None:
     _flag(p, "image_width", type=int, default=512, help="width every image is standardised to (pixels)")
     _flag(p, "rows_per_shard", type=int, default=DEFAULT_ROWS_PER_SHARD, help="rows per Parquet shard")
     _flag(p, "num_proc", type=int, default=1, help="worker processes")
-    _flag(p, "overwrite", action="store_true", help="replace a build of other data or options in OUT")
+    _flag(
+        p,
+        "overwrite",
+        action="store_true",
+        help="replace a build of other data or options in OUT, or write into a non-empty folder that is no export",
+    )
     _flag(p, "name", default="NFT1000", help="pretty name in the dataset card")
     p.set_defaults(run=_run_build)
 
@@ -187,6 +192,7 @@ def _add_components(sub) -> None:
     _flag(p, "method", choices=("peel", "paper"), default=defaults.method, help="paper: the literal recipe")
     _flag(p, "seed", type=int, default=0, help="random seed (the output depends only on it)")
     _flag(p, "num_proc", type=int, default=1, help="worker processes")
+    _flag(p, "overwrite", action="store_true", help="write into a non-empty OUT that is no library or export")
     p.set_defaults(run=_run_components)
 
 
@@ -195,8 +201,12 @@ def _run_components(args) -> None:
     from modeling.components_job import separate_dataset
     from modeling.library import REPORT_FILE, LibraryWriter, components_table
     from modeling.separation import SeparationParams
+    from nft1000_dataset.export import EXPORT_FILES
+    from nft1000_dataset.output_folder import claim_output_folder
     from nft1000_dataset.shard_index import load_collections
 
+    if not args.overwrite:  # a library folder, resumed, or the export it belongs to
+        claim_output_folder(args.out, (*EXPORT_FILES, REPORT_FILE, "data", "component_sheets"), "nft1000 components")
     params = SeparationParams(
         group_size=args.group_size,
         rounds=args.rounds,
@@ -416,14 +426,18 @@ def _add_index(sub) -> None:
     _flag(p, "replace", action="store_true", help="re-index collections already in the index")
     _flag(p, "ann", action="store_true", help="also build the approximate (HNSW, faiss) indexes")
     _flag(p, "batch_size", type=int, default=256, help="rows encoded per batch")
+    _flag(p, "overwrite", action="store_true", help="write into a non-empty OUT that is no search index")
     p.set_defaults(run=_run_index)
 
 
 def _run_index(args) -> None:
     from modeling.clip_models import load_clip
     from modeling.collection_rows import load_all_splits
+    from nft1000_dataset.output_folder import claim_output_folder
     from search.index import MANIFEST, NFTIndex
 
+    if not args.overwrite:
+        claim_output_folder(args.out, (MANIFEST,), "nft1000 index")
     model, processor = load_clip(args.model)
     exists = (args.out / MANIFEST).is_file()
     index = NFTIndex.open(args.out) if exists else NFTIndex.create(args.out, args.model, model)
@@ -548,14 +562,16 @@ def _add_collect(sub) -> None:
     )
     _flag(p, "per_host_rate", type=float, default=defaults.per_host_rate, help="requests per second per host")
     _flag(p, "max_bytes", type=int, default=defaults.max_bytes, help="size cap of one file")
+    _flag(p, "overwrite", action="store_true", help="write into a non-empty OUT/<name> that is no collected folder")
     p.set_defaults(run=_run_collect)
 
 
 def _run_collect(args) -> None:
     import asyncio
 
-    from nft1000_dataset.collect import Collector, read_contract
+    from nft1000_dataset.collect import COLLECTED_FILES, Collector, read_contract
     from nft1000_dataset.fetch import FetchOptions
+    from nft1000_dataset.output_folder import claim_output_folder
     from nft1000_dataset.release import normalize_name
     from nft1000_dataset.uris import DEFAULT_ARWEAVE_GATEWAY, DEFAULT_IPFS_GATEWAYS
 
@@ -570,6 +586,8 @@ def _run_collect(args) -> None:
         args.arweave_gateway or DEFAULT_ARWEAVE_GATEWAY,
         options,
     )
+    if not args.overwrite:
+        claim_output_folder(collector.folder, COLLECTED_FILES, "nft1000 collect")
     report = asyncio.run(collector.run(tokens))
     print(
         f"{collector.folder}: {report['tokens_collected']} of {report['tokens_listed']} tokens collected "

@@ -90,6 +90,9 @@ class DataArguments:
 @dataclass
 class TrainArguments:
     output_dir: str
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "write into a non-empty output_dir that holds no earlier run"}
+    )
     per_device_train_batch_size: int = 64
     per_device_eval_batch_size: int = 256
     learning_rate: float = 5e-5
@@ -188,6 +191,7 @@ def main(argv: list[str] | None = None) -> dict:
     accelerator = start_run(
         output_dir,
         args.seed,
+        args.overwrite_output_dir,
         cpu=cpu_processes,
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=args.mixed_precision,

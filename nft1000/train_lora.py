@@ -61,6 +61,9 @@ class LoraArguments:
     output_dir: str
     dataset_name: str = field(metadata={"aliases": ["--dataset"], "help": "exported NFT1000 folder or Hub repo"})
     collection: str = field(metadata={"help": "the collection whose style is learnt, e.g. Azuki"})
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "write into a non-empty output_dir that holds no earlier run"}
+    )
     pretrained_model_name_or_path: str = field(
         default=DEFAULT_DIFFUSION_MODEL,
         metadata={
@@ -233,6 +236,7 @@ def main(argv: list[str] | None = None) -> dict:
     accelerator = start_run(
         output_dir,
         args.seed,
+        args.overwrite_output_dir,
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=args.mixed_precision,
         log_with=None if args.report_to == "none" else args.report_to,
@@ -444,3 +448,7 @@ def _validate(accelerator, pipeline, prompts, args, output_dir: Path, step: int)
     grid.save(folder / f"step-{step:06d}.png")
     log_images(accelerator, images, step)
     return grid
+
+
+if __name__ == "__main__":
+    main()

@@ -30,6 +30,7 @@ from .uris import DEFAULT_ARWEAVE_GATEWAY, DEFAULT_IPFS_GATEWAYS, InlineData, Ur
 
 logger = logging.getLogger(__name__)
 ERC165_ENUMERABLE = "0x780e9d63"
+COLLECTED_FILES = ("collect_report.json", "metadata_dashboard.json", "metadata", "images")  # an earlier collect
 ERC721_ABI = [
     {"name": "name", "type": "function", "stateMutability": "view", "inputs": [],
      "outputs": [{"name": "", "type": "string"}]},

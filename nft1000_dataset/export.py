@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from .atomic import atomic_write_text
 from .card import card_text, write_card
 from .examples import FEATURES, shard_rows
+from .output_folder import claim_output_folder
 from .plan import BuildOptions, ReleasePlan, Shard, make_plan
 from .release import discover_collections
 from .report import BuildReport, Tally
@@ -36,6 +37,7 @@ from .shard_index import shard_entries, write_index
 logger = logging.getLogger(__name__)
 
 STATE_DIR = ".nft1000_build"
+EXPORT_FILES = (STATE_DIR, "build_report.json")  # what an earlier export holds
 ROW_GROUP_SIZE = 100
 
 
@@ -140,8 +142,11 @@ def export_release(
     overwrite: bool = False,
     name: str = "NFT1000",
 ) -> dict[str, BuildReport]:
-    """Scan the release once, export every config in `configs`, write the card and the build report."""
+    """Scan the release once, export every config in `configs`, write the card and the build report. `out_dir`
+    must be new, empty or an earlier export unless `overwrite`."""
     out_dir = Path(out_dir)
+    if not overwrite:
+        claim_output_folder(out_dir, EXPORT_FILES, "nft1000 build")
     scans = scan_collections(discover_collections(raw_dir), min_tokens, num_proc)
     reports, sizes, index = {}, {}, {}
     for config, options in configs.items():

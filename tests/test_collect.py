@@ -211,3 +211,13 @@ def test_retry_after_parses_seconds_and_http_dates(seconds, offset):
     now = 1_700_000_000.0
     assert retry_after_seconds(formatdate(now + offset, usegmt=True), now=now) == max(0.0, float(offset))
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+def test_collect_refuses_a_foreign_collection_folder_unless_overwrite(world, tmp_path):
+    folder = tmp_path / "Test Punks"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not ours")
+    assert cli_main(collect_args(world, tmp_path, [world["good"].url])) != 0
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+    assert cli_main([*collect_args(world, tmp_path, [world["good"].url]), "--overwrite"]) == 0
+    assert (folder / "collect_report.json").is_file()
