@@ -36,7 +36,9 @@ class TinyClipSpec:
     max_length: int = 77
 
 
-def build_tiny_clip(captions: Iterable[str], spec: TinyClipSpec = TinyClipSpec()) -> tuple[CLIPModel, CLIPProcessor]:
+def build_tiny_clip(
+    captions: Iterable[str], spec: TinyClipSpec = TinyClipSpec(), attn_implementation: str | None = None
+) -> tuple[CLIPModel, CLIPProcessor]:
     """A randomly initialised small CLIP and its processor, the tokenizer trained on `captions`."""
     tokenizer = train_clip_tokenizer(captions, vocab_size=spec.vocab_size)
     tokenizer.model_max_length = spec.max_length
@@ -57,6 +59,7 @@ def build_tiny_clip(captions: Iterable[str], spec: TinyClipSpec = TinyClipSpec()
         },
         vision_config={**tower, "image_size": spec.image_size, "patch_size": spec.patch_size},
         projection_dim=spec.projection_dim,
+        attn_implementation=attn_implementation,
     )
     image_processor = CLIPImageProcessor(
         size={"shortest_edge": spec.image_size}, crop_size={"height": spec.image_size, "width": spec.image_size}
@@ -65,15 +68,20 @@ def build_tiny_clip(captions: Iterable[str], spec: TinyClipSpec = TinyClipSpec()
 
 
 def load_clip(
-    name_or_path: str, captions: Iterable[str] | None = None, spec: TinyClipSpec = TinyClipSpec()
+    name_or_path: str,
+    captions: Iterable[str] | None = None,
+    spec: TinyClipSpec = TinyClipSpec(),
+    attn_implementation: str | None = None,
 ) -> tuple[CLIPModel, CLIPProcessor]:
-    """`tiny` (needs `captions`), or a Hub name or local folder; offline with a Hub name is a clear error."""
+    """`tiny` (needs `captions`), or a Hub name or local folder; offline with a Hub name is a clear error.
+    `attn_implementation` as transformers takes it (`sdpa`, `eager`, `flash_attention_2`; None: its default)."""
     if name_or_path == TINY:
         if captions is None:
             raise ValueError("--model tiny trains its tokenizer on the training captions: pass them")
-        return build_tiny_clip(captions, spec)
+        return build_tiny_clip(captions, spec, attn_implementation)
     try:
-        return CLIPModel.from_pretrained(name_or_path), CLIPProcessor.from_pretrained(name_or_path)
+        model = CLIPModel.from_pretrained(name_or_path, attn_implementation=attn_implementation)
+        return model, CLIPProcessor.from_pretrained(name_or_path)
     except (OSError, OfflineModeIsEnabled, LocalEntryNotFoundError) as err:
         raise RuntimeError(
             f"cannot load the CLIP model {name_or_path!r}: {err}. Without access to the Hub use `--model tiny` "

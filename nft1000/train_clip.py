@@ -56,6 +56,13 @@ class ModelArguments:
         metadata={"aliases": ["--model"], "help": f"CLIP checkpoint name or folder, or `{TINY}` (offline)"},
     )
     tiny_image_size: int = field(default=64, metadata={"help": "image size of the tiny model"})
+    attn_implementation: str | None = field(
+        default="sdpa",
+        metadata={
+            "choices": ["sdpa", "eager", "flash_attention_2"],
+            "help": "attention kernel (transformers'); flash_attention_2 needs flash-attn installed",
+        },
+    )
     freeze_vision_model: bool = False
     freeze_text_model: bool = False
     gradient_checkpointing: bool = False
@@ -84,6 +91,9 @@ class DataArguments:
     mask_mode: str = field(default="independent", metadata={"choices": MODES})
     mask_fill: str = field(default="constant", metadata={"choices": FILLS})
     dataloader_num_workers: int = 0
+    dataloader_pin_memory: bool = field(default=True, metadata={"help": "page-locked batches (faster copies to GPU)"})
+    dataloader_persistent_workers: bool = field(default=False, metadata={"help": "keep workers between epochs"})
+    dataloader_prefetch_factor: int | None = field(default=None, metadata={"help": "batches each worker prepares"})
     shuffle_buffer_size: int = field(default=10_000, metadata={"help": "shuffle buffer when streaming"})
 
 
@@ -101,6 +111,13 @@ class TrainArguments:
     adam_beta2: float = 0.98
     adam_epsilon: float = 1e-6
     max_grad_norm: float = 1.0
+    optim: str = field(
+        default="adamw_torch_fused",
+        metadata={"choices": ["adamw_torch_fused", "adamw_torch"], "help": "AdamW, fused into one kernel or not"},
+    )
+    tf32: bool = field(default=False, metadata={"help": "TF32 matmuls for the float32 parts (Ampere or newer)"})
+    torch_compile: bool = field(default=False, metadata={"help": "compile the model with torch.compile"})
+    torch_compile_backend: str = field(default="inductor", metadata={"help": "torch.compile backend"})
     num_train_epochs: float = 3.0
     max_train_steps: int | None = None
     gradient_accumulation_steps: int = 1
@@ -204,7 +221,7 @@ def main(argv: list[str] | None = None) -> dict:
         library = ComponentLibrary.load(data_args.components or data_args.dataset_name)
     captions = training_captions(train, data_args.streaming) if model_args.model_name_or_path == TINY else None
     spec = TinyClipSpec(image_size=model_args.tiny_image_size)
-    model, processor = load_clip(model_args.model_name_or_path, captions, spec)
+    model, processor = load_clip(model_args.model_name_or_path, captions, spec, model_args.attn_implementation)
     freeze_towers(model, vision=model_args.freeze_vision_model, text=model_args.freeze_text_model)
     if model_args.gradient_checkpointing:
         model.gradient_checkpointing_enable()
@@ -226,12 +243,20 @@ def main(argv: list[str] | None = None) -> dict:
         drop_last=True,  # a contrastive batch needs its full set of negatives, and equal sizes on every process
         collate_fn=collator,
         num_workers=data_args.dataloader_num_workers,
+        pin_memory=data_args.dataloader_pin_memory and torch.accelerator.is_available(),
+        persistent_workers=data_args.dataloader_persistent_workers and data_args.dataloader_num_workers > 0,
+        prefetch_factor=data_args.dataloader_prefetch_factor if data_args.dataloader_num_workers else None,
     )
+    if args.tf32:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    if args.torch_compile:
+        model.compile(backend=args.torch_compile_backend)  # in place: the module, its names and saving unchanged
     optimizer = torch.optim.AdamW(
         parameter_groups(model, args.weight_decay),
         lr=args.learning_rate,
         betas=(args.adam_beta1, args.adam_beta2),
         eps=args.adam_epsilon,
+        fused=args.optim == "adamw_torch_fused",
     )
     if data_args.streaming and args.max_train_steps is None:
         raise ValueError("--streaming needs --max_train_steps (a stream has no length)")
@@ -264,7 +289,7 @@ def main(argv: list[str] | None = None) -> dict:
         total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="steps"
     )
     started, samples = time.perf_counter(), 0
-    running_loss, running_count = 0.0, 0
+    running_loss, running_count = torch.zeros((), device=accelerator.device), 0  # read back when logged only
     model.train()
     while completed_steps < max_train_steps:
         collator.set_epoch(epoch)
@@ -281,7 +306,7 @@ def main(argv: list[str] | None = None) -> dict:
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad()
-            running_loss += loss.detach().item()
+            running_loss += loss.detach()
             running_count += 1
             samples += batch["input_ids"].shape[0] * accelerator.num_processes
             if not accelerator.sync_gradients:
@@ -294,14 +319,14 @@ def main(argv: list[str] | None = None) -> dict:
                 record = {
                     "step": completed_steps,
                     "epoch": epoch,
-                    "loss": running_loss / running_count,
+                    "loss": running_loss.item() / running_count,
                     "lr": scheduler.get_last_lr()[0],
                     "logit_scale": unwrapped.logit_scale.exp().item(),
                     "samples_per_second": samples / (time.perf_counter() - started),
                 }
                 log.log_step(accelerator, record)
                 progress.set_postfix(loss=f"{record['loss']:.4f}")
-                running_loss, running_count = 0.0, 0
+                running_loss, running_count = torch.zeros((), device=accelerator.device), 0
             checkpoint_if_due(
                 accelerator, output_dir, completed_steps, args.checkpointing_steps, args.checkpoints_total_limit
             )

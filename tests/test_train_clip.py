@@ -249,3 +249,30 @@ def test_the_model_card_carries_the_evaluation_as_model_index_and_the_licence(tr
         for k, value in fine_tuned[direction]["paired"].items():
             assert got[f"{direction}_recall@{k.removeprefix('top')}"] == pytest.approx(value, abs=0.01)
     assert all(r.dataset_split == "test" for r in data.eval_results)
+
+
+def test_attention_kernels_compile_and_optimizers_train_the_same_model(export_with_components, tmp_path):
+    """The speed options (issue 21) change how the step runs, not what it computes: eager vs sdpa attention,
+    compiled vs eager, fused vs plain AdamW give the same loss curve on the tiny model."""
+    runs = {
+        "sdpa, fused": [],
+        "eager attention": ["--attn_implementation", "eager"],
+        "compiled": ["--torch_compile", "--torch_compile_backend", "aot_eager"],
+        "plain AdamW, no logging sync": ["--optim", "adamw_torch", "--logging_steps", "3"],
+    }
+    curves = {}
+    for name, extra in runs.items():
+        out = tmp_path / name.replace(" ", "_").replace(",", "")
+        args = train_args(export_with_components, out, "--report_to", "none", "--checkpointing_steps", "0", *extra)
+        args[args.index("--max-train-steps") + 1] = "6"
+        args[args.index("--eval_split") + 1] = ""
+        train_main(args)
+        curves[name] = losses(out)
+    reference = curves.pop("sdpa, fused")
+    logged = curves.pop("plain AdamW, no logging sync")
+    assert len(reference) == 6
+    for name, curve in curves.items():
+        assert curve == pytest.approx(reference, rel=1e-3), name
+    assert sorted(logged) == [3, 6]  # a mean over the steps between logs, read back from the device only then
+    for step in (3, 6):
+        assert logged[step] == pytest.approx(np.mean([reference[s] for s in range(step - 2, step + 1)]), rel=1e-4)
