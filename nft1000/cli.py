@@ -287,6 +287,9 @@ def _add_eval(sub) -> None:
     _flag(p, "config", default="mini", help="dataset config: full or mini")
     _flag(p, "split", default="test", help="dataset split: train, validation or test")
     _flag(p, "output_dir", type=Path, required=True, help="retrieval.json and retrieval.md go here")
+    _flag(p, "holdout_tokens", type=float, default=0,
+          help="evaluate the tokens train_clip.py --holdout_tokens held out of SPLIT (the training split)")  # fmt: skip
+    _flag(p, "holdout_seed", type=int, default=0, help="the --holdout_seed of that training run")
     _add_embedding_flags(p)
     p.set_defaults(run=_run_eval)
 
@@ -319,13 +322,19 @@ def _run_eval(args) -> None:
 
     from datasets import load_dataset
 
+    from evaluation.protocols import HELD_OUT_TOKENS, UNSEEN_COLLECTIONS, hold_out_tokens
     from evaluation.report import per_collection_markdown, retrieval_report, whole_split_markdown
     from nft1000_dataset.atomic import atomic_write_text
 
     dataset = load_dataset(args.dataset, args.config, split=args.split)
+    protocol = UNSEEN_COLLECTIONS
+    if args.holdout_tokens:
+        _, dataset = hold_out_tokens(dataset, args.holdout_tokens, args.holdout_seed)
+        protocol = HELD_OUT_TOKENS
     reports = {name: retrieval_report(_embeddings(args, dataset, name)) for name in args.model}
     sections = [
-        f"Retrieval on `{args.dataset}` ({args.config}, {args.split}: {len(dataset)} pairs), percent.",
+        f"Retrieval on `{args.dataset}` ({args.config}, {args.split}: {len(dataset)} pairs; protocol: {protocol}), "
+        "percent.",
         "## Whole split\n\n" + whole_split_markdown(reports),
     ]
     for name, report in reports.items():

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from transformers import HfArgumentParser, get_scheduler
 
 from evaluation.embeddings import split_embeddings
+from evaluation.protocols import HELD_OUT_TOKENS, UNSEEN_COLLECTIONS, hold_out_tokens
 from evaluation.report import retrieval_report, whole_split_markdown
 from modeling.clip_models import DEFAULT_MODEL, TINY, TinyClipSpec, load_clip
 from modeling.clip_training import (
@@ -84,6 +85,14 @@ class DataArguments:
     eval_split: str | None = field(default="validation", metadata={"help": "split evaluated; empty for none"})
     max_train_samples: int | None = None
     max_eval_samples: int | None = None
+    holdout_tokens: float = field(
+        default=0,
+        metadata={
+            "help": "tokens of every training collection (a fraction when < 1) never trained on and evaluated on: "
+            "the held-out-token protocol, beside --eval_split's unseen collections"
+        },
+    )
+    holdout_seed: int = field(default=0, metadata={"help": "seed of the held-out tokens (nft1000 eval takes it too)"})
     components: str | None = field(
         default=None, metadata={"help": "folder or repo of the component library (default: the dataset)"}
     )
@@ -160,8 +169,15 @@ def _columns(dataset, data: DataArguments, masking: bool, optional: tuple[str, .
 
 
 def load_splits(data: DataArguments, seed: int):
-    """The training split (shuffled subset when `max_train_samples`) and the evaluation split (or None)."""
+    """The training split (less its held-out tokens; a seeded subset of the rest when `max_train_samples`) and
+    the evaluation sets by protocol (`evaluation.protocols`): the evaluation split's rows, the held-out tokens."""
     train = load_dataset(data.dataset_name, data.dataset_config_name, split=data.train_split, streaming=data.streaming)
+    held_out = None
+    if data.holdout_tokens:
+        if data.streaming:
+            raise ValueError("--holdout_tokens needs the whole training split: drop --streaming")
+        train, held_out = hold_out_tokens(train, data.holdout_tokens, data.holdout_seed)
+        held_out = _columns(held_out, data, masking=False, optional=("collection", "attributes"))
     train = _columns(train, data, masking=data.mask_prob > 0).cast_column("image", Image(decode=False))
     if data.max_train_samples is not None:
         if data.streaming:
@@ -177,7 +193,8 @@ def load_splits(data: DataArguments, seed: int):
         evaluation = _columns(evaluation, data, masking=False, optional=("collection", "attributes"))
         if data.max_eval_samples is not None:
             evaluation = evaluation.shuffle(seed=seed).select(range(min(data.max_eval_samples, len(evaluation))))
-    return train, evaluation
+    evaluations = {UNSEEN_COLLECTIONS: evaluation, HELD_OUT_TOKENS: held_out}
+    return train, {protocol: rows for protocol, rows in evaluations.items() if rows is not None}
 
 
 def training_captions(train, streaming: bool) -> list[str]:
@@ -191,13 +208,19 @@ def evaluate_model(model, processor, dataset, batch_size: int) -> dict:
     return retrieval_report(embeddings)
 
 
-def _eval_scalars(report: dict) -> dict[str, float]:
+def _eval_scalars(report: dict, protocol: str = UNSEEN_COLLECTIONS) -> dict[str, float]:
+    prefix = "eval" if protocol == UNSEEN_COLLECTIONS else "eval_held_out_tokens"
     out = {}
     for direction, targets in report["whole_split"].items():
         for target, scores in targets.items():
             for k, value in scores.items():
-                out[f"eval/{direction}/{target}/{k}"] = value
+                out[f"{prefix}/{direction}/{target}/{k}"] = value
     return out
+
+
+def result_label(stage: str, protocol: str) -> str:
+    """`stage` ("before training", "fine-tuned") for the paper's protocol, else with the protocol named."""
+    return stage if protocol == UNSEEN_COLLECTIONS else f"{stage}, {protocol}"
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -215,7 +238,7 @@ def main(argv: list[str] | None = None) -> dict:
         log_with=None if args.report_to == "none" else args.report_to,
     )
 
-    train, evaluation = load_splits(data_args, args.seed)
+    train, evaluations = load_splits(data_args, args.seed)
     library = None  # before any model loads: a missing library is reported at once
     if data_args.mask_prob > 0:
         library = ComponentLibrary.load(data_args.components or data_args.dataset_name)
@@ -282,8 +305,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     unwrapped = accelerator.unwrap_model(model)
     results: dict = {}
-    if evaluation is not None and completed_steps == 0:
-        results["before training"] = _evaluate(accelerator, model, processor, evaluation, args, completed_steps)
+    if completed_steps == 0:
+        for protocol, rows in evaluations.items():
+            label = result_label("before training", protocol)
+            results[label] = _evaluate(accelerator, model, processor, rows, protocol, args, completed_steps)
 
     progress = tqdm(
         total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="steps"
@@ -331,16 +356,18 @@ def main(argv: list[str] | None = None) -> dict:
                 accelerator, output_dir, completed_steps, args.checkpointing_steps, args.checkpoints_total_limit
             )
             periodic = args.eval_steps and completed_steps % args.eval_steps == 0
-            if evaluation is not None and periodic and completed_steps < max_train_steps:  # the last one follows
-                _evaluate(accelerator, model, processor, evaluation, args, completed_steps)
+            if periodic and completed_steps < max_train_steps:  # the last one follows
+                for protocol, rows in evaluations.items():
+                    _evaluate(accelerator, model, processor, rows, protocol, args, completed_steps)
             if completed_steps >= max_train_steps:
                 break
         epoch += 1
     progress.close()
     seconds = time.perf_counter() - started
 
-    if evaluation is not None:
-        results["fine-tuned"] = _evaluate(accelerator, model, processor, evaluation, args, completed_steps)
+    for protocol, rows in evaluations.items():
+        label = result_label("fine-tuned", protocol)
+        results[label] = _evaluate(accelerator, model, processor, rows, protocol, args, completed_steps)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         _save(
@@ -360,15 +387,15 @@ def main(argv: list[str] | None = None) -> dict:
     return results
 
 
-def _evaluate(accelerator, model, processor, evaluation, args, step: int) -> dict | None:
-    """Retrieval top-k on the evaluation split, computed on the main process and logged."""
+def _evaluate(accelerator, model, processor, evaluation, protocol: str, args, step: int) -> dict | None:
+    """Retrieval top-k on one protocol's rows, computed on the main process and logged."""
     report = None
     if accelerator.is_main_process:
         report = evaluate_model(accelerator.unwrap_model(model), processor, evaluation, args.per_device_eval_batch_size)
-        accelerator.log(_eval_scalars(report), step=step)
+        accelerator.log(_eval_scalars(report, protocol), step=step)
         whole = report["whole_split"]
         accelerator.print(
-            f"step {step}: text-to-image top1/5/10 "
+            f"step {step}, {protocol}: text-to-image top1/5/10 "
             + "/".join(f"{v:.1f}" for v in whole["text_to_image"]["paired"].values())
             + ", image-to-text "
             + "/".join(f"{v:.1f}" for v in whole["image_to_text"]["paired"].values())

@@ -276,3 +276,29 @@ def test_attention_kernels_compile_and_optimizers_train_the_same_model(export_wi
     assert sorted(logged) == [3, 6]  # a mean over the steps between logs, read back from the device only then
     for step in (3, 6):
         assert logged[step] == pytest.approx(np.mean([reference[s] for s in range(step - 2, step + 1)]), rel=1e-4)
+
+
+def test_held_out_tokens_are_never_trained_on_and_eval_finds_the_same_ones(export_with_components, tmp_path):
+    from datasets import load_dataset
+
+    from evaluation.protocols import HELD_OUT_TOKENS
+    from nft1000.cli import main as cli_main
+
+    out = tmp_path / "run"
+    args = train_args(export_with_components, out, "--report_to", "none", "--checkpointing_steps", "0",
+                      "--holdout_tokens", "0.25", "--holdout_seed", "3")  # fmt: skip
+    args[args.index("--max-train-steps") + 1] = "4"
+    results = train_main(args)
+    label = f"fine-tuned, {HELD_OUT_TOKENS}"
+    assert {"before training", "fine-tuned", f"before training, {HELD_OUT_TOKENS}", label} == set(results)
+    train = load_dataset(str(export_with_components), "full", split="train")
+    held = results[label]
+    assert held["collections"] == len(set(train["collection"])) and 0.2 * len(train) < held["rows"] < 0.3 * len(train)
+    assert cli_main(["eval", "--model", str(out), "--dataset", str(export_with_components), "--config", "full",
+                     "--split", "train", "--holdout-tokens", "0.25", "--holdout-seed", "3",
+                     "--output-dir", str(tmp_path / "eval"), "--cache-dir", str(tmp_path / "cache")]) == 0  # fmt: skip
+    report = json.loads((tmp_path / "eval" / "retrieval.json").read_text())[str(out)]
+    for direction, targets in held["whole_split"].items():  # the same tokens, the same model: the same top-k
+        for target, scores in targets.items():
+            assert report["whole_split"][direction][target] == pytest.approx(scores, abs=1e-3)
+    assert HELD_OUT_TOKENS in (tmp_path / "eval" / "retrieval.md").read_text()
