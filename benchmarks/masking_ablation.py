@@ -1,8 +1,17 @@
 """The paper's Table 3 on the embedded default: `--model tiny` from scratch, equal budget, mask probability p in
 {0, 0.3, 0.5, 0.7}, in a data-rich setting (every training pair) and a data-scarce one (a fraction of them),
-evaluated on the test split (collections never seen in training, as in the paper's split).
+evaluated on the test split (collections never seen in training, as in the paper's split) or, with
+``--holdout-tokens N``, on N held-out tokens of each training collection (`evaluation.protocols`).
 
     python benchmarks/masking_ablation.py --dataset DIR --steps 400 --seeds 0 1 [--scarce-fraction 0.1]
+    # the held-out-token protocol at fixed budgets (CryptoPunks: one collection, 1,000 punks held out)
+    python benchmarks/masking_ablation.py --dataset PUNKS --train-split test --eval-split "" \
+        --holdout-tokens 1000 --budgets 100 300 1000 --ps 0 0.3 0.5 --seeds 0 1 2 3 4
+
+A seed fixes the training subset, the initialisation and the data order for every p, so the runs of one seed
+are paired: the table gives, per cell, the per-seed differences of text-to-image top-1 against the first p, how
+many seeds improved, and the two-sided Wilcoxon signed-rank and sign tests' p-values (with 5 seeds the smallest
+attainable two-sided p is 0.0625).
 
 DIR is an export with the ``components`` config (`nft1000 components`). Prints a Markdown table (percent
 top-k, paired target, both directions; mean over seeds, then each seed) and writes every run's report to
@@ -23,7 +32,9 @@ from pathlib import Path
 
 from datasets import load_dataset
 
+from evaluation.protocols import HELD_OUT_TOKENS, UNSEEN_COLLECTIONS
 from nft1000.train_clip import main as train_clip
+from nft1000.train_clip import result_label
 
 
 def run(args, p: float, seed: int, samples: int | None, out: Path) -> dict:
@@ -34,7 +45,8 @@ def run(args, p: float, seed: int, samples: int | None, out: Path) -> dict:
         "--per-device-train-batch-size", str(args.batch_size), "--max-train-steps", str(args.steps),
         "--learning-rate", str(args.learning_rate), "--warmup-steps", str(args.steps // 10), "--seed", str(seed),
         "--eval-split", args.eval_split, "--report-to", "none", "--logging-steps", str(args.steps),
-        "--dataloader-num-workers", str(args.workers),
+        "--dataloader-num-workers", str(args.workers), "--train-split", args.train_split,
+        "--holdout-tokens", str(args.holdout_tokens), "--holdout-seed", "0",
     ]  # fmt: skip
     if samples is not None:
         argv += ["--max-train-samples", str(samples)]
@@ -47,7 +59,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--config", default="full")
-    parser.add_argument("--eval-split", default="test")
+    parser.add_argument("--eval-split", default="test", help='the unseen-collection protocol\'s split; "" for none')
+    parser.add_argument("--train-split", default="train")
+    parser.add_argument("--holdout-tokens", type=float, default=0, help="held-out tokens of each training collection")
+    parser.add_argument("--budgets", type=int, nargs="+", help="training pairs per setting (replaces --settings)")
     parser.add_argument("--ps", type=float, nargs="+", default=[0.0, 0.3, 0.5, 0.7])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--steps", type=int, default=400)
@@ -63,9 +78,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time, each in its own process")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
-    train_rows = load_dataset(args.dataset, args.config, split="train").num_rows
+    train_rows = load_dataset(args.dataset, args.config, split=args.train_split).num_rows
     sizes = {"data-rich": None, "data-scarce": max(args.batch_size, int(args.scarce_fraction * train_rows))}
     settings = {name: sizes[name] for name in args.settings}
+    if args.budgets:
+        settings = {f"{budget} pairs": budget for budget in args.budgets}
+    protocol = HELD_OUT_TOKENS if args.holdout_tokens else UNSEEN_COLLECTIONS
+    label = result_label("fine-tuned", protocol)  # the held-out tokens when asked for, beside any unseen split
     plan = [(name, samples, p, seed) for name, samples in settings.items() for p in args.ps for seed in args.seeds]
     runs = []
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
@@ -76,26 +95,58 @@ def main() -> None:
         for future in as_completed(futures):
             runs.append({"setting": futures[future], **future.result()})
             args.output.write_text(json.dumps(runs, indent=2))
-    print(f"\ntrain rows: {train_rows}; {args.steps} steps x batch {args.batch_size}; seeds {args.seeds}\n")
+    print(f"\nprotocol: {protocol}")
+    print(f"train rows: {train_rows}; {args.steps} steps x batch {args.batch_size}; seeds {args.seeds}\n")
     header = "| t2i top1 | t2i top5 | t2i top10 | i2t top1 | i2t top5 | i2t top10 |"
     print(f"| setting | train pairs | p {header} minutes |\n| --- | ---: | ---: {'| ---: ' * 7}|")
     for setting, samples in settings.items():
         for p in args.ps:
             chosen = [r for r in runs if r["setting"] == setting and r["p"] == p]
             minutes = sum(r["seconds"] for r in chosen) / len(chosen) / 60
-            print(f"| {setting} | {samples or train_rows} | {p} | {_mean_cells(chosen)} | {minutes:.1f} |")
+            print(f"| {setting} | {samples or train_rows} | {p} | {_mean_cells(chosen, label)} | {minutes:.1f} |")
     if len(args.seeds) > 1:
+        print(_paired_table(runs, settings, args.ps, label))
         print(f"\nEach seed:\n\n| setting | p | seed {header}\n| --- | ---: | ---: {'| ---: ' * 6}|")
         for r in sorted(runs, key=lambda r: (r["setting"], r["p"], r["seed"])):
-            print(f"| {r['setting']} | {r['p']} | {r['seed']} | {_mean_cells([r])} |")
+            print(f"| {r['setting']} | {r['p']} | {r['seed']} | {_mean_cells([r], label)} |")
 
 
-def _mean_cells(chosen: list[dict]) -> str:
+def _top1(run: dict, label: str) -> float:
+    return run[label]["whole_split"]["text_to_image"]["paired"]["top1"]
+
+
+def _paired_table(runs: list[dict], settings: dict, ps: list[float], label: str) -> str:
+    """Per setting and p, text-to-image top-1 against the first p, seed by seed, with paired tests."""
+    from scipy.stats import binomtest, wilcoxon
+
+    lines = [
+        f"\nPaired by seed, text-to-image top-1 minus p = {ps[0]}'s:\n",
+        "| setting | p | per-seed differences | mean | seeds better | Wilcoxon p | sign test p |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for setting in settings:
+        base = {r["seed"]: _top1(r, label) for r in runs if r["setting"] == setting and r["p"] == ps[0]}
+        for p in ps[1:]:
+            other = {r["seed"]: _top1(r, label) for r in runs if r["setting"] == setting and r["p"] == p}
+            diffs = [other[s] - base[s] for s in sorted(base) if s in other]
+            nonzero = [d for d in diffs if d != 0]
+            better = sum(d > 0 for d in diffs)
+            w = wilcoxon(nonzero).pvalue if len(nonzero) >= 2 else float("nan")
+            sign = binomtest(sum(d > 0 for d in nonzero), len(nonzero)).pvalue if nonzero else float("nan")
+            shown = ", ".join(f"{d:+.1f}" for d in diffs)
+            lines.append(
+                f"| {setting} | {p} | {shown} | {sum(diffs) / len(diffs):+.1f} | {better} of {len(diffs)} "
+                f"| {w:.3f} | {sign:.3f} |"
+            )
+    return "\n".join(lines)
+
+
+def _mean_cells(chosen: list[dict], label: str) -> str:
     """Mean percent top-k of the runs, paired target, both directions, as Markdown cells."""
     cells = []
     for direction in ("text_to_image", "image_to_text"):
         for k in ("top1", "top5", "top10"):
-            values = [r["fine-tuned"]["whole_split"][direction]["paired"][k] for r in chosen]
+            values = [r[label]["whole_split"][direction]["paired"][k] for r in chosen]
             cells.append(f"{sum(values) / len(values):.1f}")
     return " | ".join(cells)
 

@@ -30,6 +30,7 @@ import numpy as np
 from .pixels import DIRECTIONS, blends, colour_distance, matches, opened, shifted
 
 CHUNK = 16384  # pixels handled at a time: bounds the temporaries to (pool size x CHUNK)
+ORDER_SAMPLE = 96  # values whose overlaps with the others tell which trait type lies above which
 FRINGE_STEPS = 2  # rings of edge pixels added around each mask (an edge pixel upscaled by < 2)
 REMOVED = 999  # channel value of a token not counted at a pixel (sorts after every real value)
 
@@ -223,27 +224,28 @@ class Peeler:
         for k, tokens in enumerate(self.tokens):
             value_of[self.trait_of[k]][tokens] = k
         above: dict[tuple[str, str], int] = defaultdict(int)  # (upper, lower) -> token pixels showing it so
-        for drop in (False, True):
-            for k, tokens in enumerate(self.tokens):
+        tolerance = self.params.tolerance
+        rng = np.random.default_rng(self.params.seed)
+        sampled = rng.permutation(len(self.tokens))[:ORDER_SAMPLE]  # the order of trait types, from a sample
+        for drop, values in ((False, sampled), (True, range(len(self.tokens)))):
+            for k in values:
+                tokens, mine = self.tokens[k], self.trait_of[k]
                 where = np.flatnonzero(self.layers[k].opaque)
-                if not len(where) or not len(tokens):
+                beneath = [t for t in self.traits if t != mine and (not drop or above[(mine, t)] > above[(t, mine)])]
+                if not len(where) or not len(tokens) or not beneath:
                     continue
-                mine = self.trait_of[k]
                 pixels = self.pixels[np.ix_(tokens, where)]
-                shows = matches(pixels, colour[k, where], self.params.tolerance)
+                shows = matches(pixels, colour[k, where], tolerance)
                 against = np.zeros(len(where), dtype=np.int64)
-                for trait in self.traits:
-                    if trait == mine:
-                        continue
+                for trait in beneath:
                     other = value_of[trait][tokens][:, None]
-                    theirs = opaque[other, where[None]] & matches(
-                        pixels, colour[other, where[None]], self.params.tolerance
-                    )
-                    if not drop:
-                        above[(trait, mine)] += int((theirs & ~shows).sum())
-                        above[(mine, trait)] += int((shows & ~theirs & opaque[other, where[None]]).sum())
-                    elif above[(mine, trait)] > above[(trait, mine)]:
+                    covered = opaque[other, where[None]]
+                    theirs = covered & matches(pixels, colour[other, where[None]], tolerance)
+                    if drop:
                         against += (theirs & ~shows).sum(axis=0)
+                    else:
+                        above[(trait, mine)] += int((theirs & ~shows).sum())
+                        above[(mine, trait)] += int((shows & ~theirs & covered).sum())
                 if drop:
                     self.layers[k].opaque[where[against > shows.sum(axis=0)]] = False
 
