@@ -150,8 +150,8 @@ def test_other_data_in_the_output_needs_overwrite(exported, synth_folders, tmp_p
 
 def test_an_unwritable_output_is_a_clear_error(synth_folders, tmp_path):
     (tmp_path / "data").write_text("a file where the data folder goes")
-    with pytest.raises(ExportError, match=r"cannot write to .*"):
-        export_release(synth_folders / "release", tmp_path, build_options(), min_tokens=MIN_TOKENS)
+    with pytest.raises(ExportError, match=r"cannot write to .*"):  # overwrite: past the foreign-folder refusal
+        export_release(synth_folders / "release", tmp_path, build_options(), min_tokens=MIN_TOKENS, overwrite=True)
     assert (tmp_path / "data").read_text() == "a file where the data folder goes"
 
 

@@ -37,7 +37,8 @@ def test_a_folder_is_claimed_when_new_empty_or_its_own(tmp_path):
 
 def test_build_refuses_a_foreign_folder_and_writes_there_with_overwrite(synth_folders, tmp_path, capsys):
     out = someone_elses(tmp_path / "out")
-    build = ["build", "--raw", str(synth_folders / "release"), "--out", str(out), "--config", "mini", "--min-tokens", "1"]
+    raw = str(synth_folders / "release")
+    build = ["build", "--raw", raw, "--out", str(out), "--config", "mini", "--min-tokens", "1"]
     assert cli_main(build) != 0
     assert "--overwrite" in capsys.readouterr().err and untouched(out)
     assert cli_main([*build, "--overwrite"]) == 0
