@@ -19,16 +19,23 @@ from nft1000_dataset.output_folder import claim_output_folder
 
 # what an earlier run left in its output_dir (train_lora's tiny base model included): resumable, not refused
 RUN_FILES = ("train_log.jsonl", "checkpoint-*", ".checkpoint-*", "config.json", "*.safetensors", "tiny-base")
-SECRET_SUFFIX = "_token"  # hub_token and the like: never written anywhere (as transformers' to_dict)
+# a field named with one of these words (hub_token, api_key, wandb_secret, db_password) is never written anywhere,
+# as transformers' to_dict hides *_token; counts such as holdout_tokens are not secrets
+SECRET_WORDS = frozenset({"token", "key", "secret", "password"})
+
+
+def is_secret(field_name: str) -> bool:
+    """Whether a field holds a credential: one of `SECRET_WORDS` among the words of its name."""
+    return not SECRET_WORDS.isdisjoint(field_name.lower().split("_"))
 
 
 def scalar_config(*groups) -> dict:
-    """The fields of argument dataclasses as tracker-friendly scalars (anything else as its string), every
-    ``*_token`` field replaced by a placeholder (``<HUB_TOKEN>``): this dict goes into trackers and model cards."""
+    """The fields of argument dataclasses as tracker-friendly scalars (anything else as its string), every secret
+    field (`is_secret`) replaced by a placeholder (``<HUB_TOKEN>``): this dict goes into trackers and model cards."""
     flat = {}
     for group in groups:
         for key, value in asdict(group).items():
-            if key.endswith(SECRET_SUFFIX) and value is not None:
+            if is_secret(key) and value is not None:
                 value = f"<{key.upper()}>"
             flat[key] = value if isinstance(value, int | float | str | bool) else str(value)
     return flat

@@ -302,3 +302,25 @@ def test_held_out_tokens_are_never_trained_on_and_eval_finds_the_same_ones(expor
         for target, scores in targets.items():
             assert report["whole_split"][direction][target] == pytest.approx(scores, abs=1e-3)
     assert HELD_OUT_TOKENS in (tmp_path / "eval" / "retrieval.md").read_text()
+
+
+def test_every_credential_field_is_replaced_and_counts_are_kept():
+    from dataclasses import dataclass
+
+    from nft1000.training_run import scalar_config
+
+    @dataclass
+    class Arguments:
+        hub_token: str = "hf_secret1"
+        wandb_api_key: str = "secret2"
+        tracker_secret: str = "secret3"
+        db_password: str = "secret4"
+        holdout_tokens: float = 0.25
+        tokenizer_name: str = "clip"
+        keyframes: int = 3
+        hub_private_repo: bool = False
+
+    config = scalar_config(Arguments())
+    assert not any(value.startswith("secret") or value.startswith("hf_") for value in map(str, config.values()))
+    assert config["hub_token"] == "<HUB_TOKEN>" and config["db_password"] == "<DB_PASSWORD>"
+    assert (config["holdout_tokens"], config["tokenizer_name"], config["keyframes"]) == (0.25, "clip", 3)
