@@ -161,7 +161,7 @@ def _load_pool(ids: list[int], keys, load_image, params: SeparationParams) -> Po
     return Pool(kept, stack, keys, grid)
 
 
-def _peel(collection, candidates, pool: Pool, support, load_image, params: SeparationParams, result) -> None:
+def _peel(candidates, pool: Pool, support, load_image, params: SeparationParams, result) -> None:
     """Every candidate's component at once by peeling the pool's layers (`modeling.peeling`), brought to full
     resolution (pixel art: cell by cell; blocks: refined from the carriers, `modeling.refine`)."""
     carriers = [np.array([key in pool.keys[i] for i in pool.ids]) for key in candidates]
@@ -197,25 +197,21 @@ def _peel(collection, candidates, pool: Pool, support, load_image, params: Separ
             float(layer.share[layer.opaque].mean()) if layer.opaque.any() else 0.0) for layer in layers]  # fmt: skip
     for key, has, (mask, rgb, confidence) in zip(candidates, carriers, full, strict=True):
         positives = int(has.sum())
-        name = f"{key[0]}={key[1]}"
-        if mask.sum() < params.min_area:
-            result.skipped[name] = "no consistent pixels (a non-visual attribute?)"
-            continue
-        result.components.append(
-            Component.from_arrays(
-                mask,
-                rgb,
-                collection=collection,
-                trait_type=key[0],
-                value=key[1],
-                support=support[key],
-                confidence=confidence,
-                method=params.method,
-                positives=positives,
-                contrast=len(pool.ids) - positives,
-                grid=grid if grid.native else None,
-            )
-        )
+        _add_component(
+            result, key, mask, rgb, params, support=support[key], confidence=confidence, positives=positives,
+            contrast=len(pool.ids) - positives, grid=grid if grid.native else None,
+        )  # fmt: skip
+
+
+def _add_component(result: SeparationResult, key, mask: np.ndarray, rgb: np.ndarray, params, **fields) -> None:
+    """`key`'s component from its full-size mask and colours, or a skip when it has too few pixels."""
+    if mask.sum() < params.min_area:
+        result.skipped[f"{key[0]}={key[1]}"] = "no consistent pixels (a non-visual attribute?)"
+        return
+    component = Component.from_arrays(
+        mask, rgb, collection=result.collection, trait_type=key[0], value=key[1], method=params.method, **fields
+    )
+    result.components.append(component)
 
 
 def separate_collection(
@@ -239,9 +235,9 @@ def separate_collection(
             pool = _load_pool(ids, keys, load_image, params)
             if pool is not None:
                 result.images_used = len(pool.ids)
-                _peel(collection, candidates, pool, support, load_image, params, result)
+                _peel(candidates, pool, support, load_image, params, result)
         else:
-            _paper_components(collection, candidates, holders, keys, ids, load_image, support, params, rng, result)
+            _paper_components(candidates, holders, keys, ids, load_image, support, params, rng, result)
     result.seconds = time.perf_counter() - start
     return result
 
@@ -264,7 +260,7 @@ def _paper_method(positives: np.ndarray, params: SeparationParams, rng: random.R
     return mask, colour, confidence
 
 
-def _paper_components(collection, candidates, holders, keys, ids, load_image, support, params, rng, result) -> None:
+def _paper_components(candidates, holders, keys, ids, load_image, support, params, rng, result) -> None:
     """The literal recipe for each candidate, from up to ``group_size x rounds`` diverse positives of the pool
     at full resolution, with the estimated tolerance unless one is given."""
     wanted = params.group_size * params.rounds
@@ -281,20 +277,7 @@ def _paper_components(collection, candidates, holders, keys, ids, load_image, su
             result.skipped[name] = f"only {len(images)} usable images"
             continue
         mask, colour, confidence = _paper_method(np.stack(images), replace(params, tolerance=tolerance), rng)
-        if mask.sum() < params.min_area:
-            result.skipped[name] = "no consistent pixels (a non-visual attribute?)"
-            continue
-        result.components.append(
-            Component.from_arrays(
-                mask,
-                colour,
-                collection=collection,
-                trait_type=key[0],
-                value=key[1],
-                support=support[key],
-                confidence=confidence,
-                method=params.method,
-                positives=len(images),
-                contrast=0,
-            )
-        )
+        _add_component(
+            result, key, mask, colour, params, support=support[key], confidence=confidence,
+            positives=len(images), contrast=0,
+        )  # fmt: skip
