@@ -39,12 +39,17 @@ def _child(setup: Callable, function: Callable, args: tuple, cuda: bool, queue) 
     queue.put((seconds, peak, result))
 
 
-def measure(setup: Callable, function: Callable, *args, cuda: bool = False) -> tuple[float, int, Any]:
-    """(seconds, peak bytes, result) of ``function(*setup(*args))`` in a spawned process; both picklable."""
+def in_fresh_process(target: Callable, *args) -> Any:
+    """What ``target(*args, queue)`` puts on its queue, run in a spawned process (a fresh interpreter)."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_child, args=(setup, function, args, cuda, queue))
+    process = context.Process(target=target, args=(*args, queue))
     process.start()
     result = queue.get()
     process.join()
     return result
+
+
+def measure(setup: Callable, function: Callable, *args, cuda: bool = False) -> tuple[float, int, Any]:
+    """(seconds, peak bytes, result) of ``function(*setup(*args))`` in a spawned process; both picklable."""
+    return in_fresh_process(_child, setup, function, args, cuda)

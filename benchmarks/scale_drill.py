@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import random
 import shutil
@@ -28,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from measured import in_fresh_process
 
 TRAIN, TEST = 800, 150
 
@@ -98,16 +98,6 @@ def collator_epoch(library_dir: str, dataset: str, origin: dict[str, str], per_c
     queue.put((curve, len(rows) / (time.perf_counter() - started), start_rss))
 
 
-def run_epoch(*args) -> tuple[list, float, float]:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=collator_epoch, args=(*args, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
-
-
 def replicate_export(source: Path, out: Path, names: dict[str, str]) -> None:
     """An export of `names` ({name: split}), every collection one shard: a hard link to one small source
     shard, with the index and a card that lists the splits."""
@@ -141,16 +131,6 @@ def open_one(folder: str, name: str, cache: str, everything: bool, queue) -> Non
     started = time.perf_counter()
     rows = load_all_splits(folder, "full") if everything else load_collections(folder, [name], "full")
     queue.put((time.perf_counter() - started, len(rows), len({f["filename"] for f in rows.cache_files})))
-
-
-def timed_open(*args) -> tuple[float, int, int]:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=open_one, args=(*args, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
 
 
 def evaluation_tables(collections: int, pairs: int, dim: int = 512) -> tuple[float, float]:
@@ -196,8 +176,8 @@ def main() -> None:
         print("## One collator process over one epoch that meets every training collection\n")
         curves = {}
         for label, bounded in (("bounded caches (default)", True), ("unbounded caches (as before)", False)):
-            curve, rate, start = run_epoch(
-                str(root / "library"), str(source), origin, args.rows_per_collection, bounded
+            curve, rate, start = in_fresh_process(
+                collator_epoch, str(root / "library"), str(source), origin, args.rows_per_collection, bounded
             )
             curves[label] = curve
             end = curve[-1][1]
@@ -216,7 +196,8 @@ def main() -> None:
         print("| how | seconds | rows | shard files read |\n| --- | ---: | ---: | ---: |")
         for how, everything in (("load_collections (collections.json)", False), ("every split (load_dataset)", True)):
             cache = root / f"cache-{everything}"
-            seconds, rows, files = timed_open(str(root / "export"), "Replica 007", str(cache), everything)
+            export = str(root / "export")
+            seconds, rows, files = in_fresh_process(open_one, export, "Replica 007", str(cache), everything)
             shutil.rmtree(cache, ignore_errors=True)
             print(f"| {how} | {seconds:.2f} | {rows:,} | {files} |")
 

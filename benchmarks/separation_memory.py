@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import multiprocessing
 import os
 import resource
 import tempfile
@@ -42,6 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.disable(logging.INFO)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from measured import in_fresh_process
     from synthetic_export import synthetic_export
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -51,13 +51,8 @@ def main() -> None:
         print(f"\n{os.cpu_count()} CPUs, one process per collection, variant {args.variant}\n")
         print("| collection | tokens | values | components | working grid | seconds | peak RSS (MB) |")
         print("| --- | ---: | ---: | ---: | --- | ---: | ---: |")
-        context = multiprocessing.get_context("spawn")
         for name in names:
-            queue = context.Queue()
-            process = context.Process(target=separate_one, args=(str(root / "d"), name, queue))
-            process.start()
-            seconds, tokens, values, components, grid, peak = queue.get()
-            process.join()
+            seconds, tokens, values, components, grid, peak = in_fresh_process(separate_one, str(root / "d"), name)
             kind = f"{grid.cells[1]}x{grid.cells[0]} {'pixel' if grid.native else 'blocks'}"
             print(f"| {name} | {tokens:,} | {values} | {components} | {kind} | {seconds:.0f} | {peak:,.0f} |")
 
