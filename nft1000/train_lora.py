@@ -237,6 +237,7 @@ def main(argv: list[str] | None = None) -> dict:
         output_dir,
         args.seed,
         args.overwrite_output_dir,
+        own_files=(TINY_BASE,),
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=args.mixed_precision,
         log_with=None if args.report_to == "none" else args.report_to,

@@ -17,8 +17,8 @@ from accelerate.utils import DataLoaderConfiguration, set_seed
 from modeling.clip_training import checkpoint_step, prune_checkpoints, resolve_checkpoint
 from nft1000_dataset.output_folder import claim_output_folder
 
-# what an earlier run left in its output_dir (train_lora's tiny base model included): resumable, not refused
-RUN_FILES = ("train_log.jsonl", "checkpoint-*", ".checkpoint-*", "config.json", "*.safetensors", "tiny-base")
+# what an earlier run left in its output_dir: resumable, not refused (a script adds its own, `start_run`)
+RUN_FILES = ("train_log.jsonl", "checkpoint-*", ".checkpoint-*", "config.json", "*.safetensors")
 # a field named with one of these words (hub_token, api_key, wandb_secret, db_password) is never written anywhere,
 # as transformers' to_dict hides *_token; counts such as holdout_tokens are not secrets
 SECRET_WORDS = frozenset({"token", "key", "secret", "password"})
@@ -59,12 +59,19 @@ class TrainLog:
         self.write(record)
 
 
-def start_run(output_dir: Path, seed: int, overwrite_output_dir: bool = False, **accelerator_kwargs) -> Accelerator:
+def start_run(
+    output_dir: Path,
+    seed: int,
+    overwrite_output_dir: bool = False,
+    own_files: tuple[str, ...] = (),
+    **accelerator_kwargs,
+) -> Accelerator:
     """The Accelerator of a training script (seedable sampler, `output_dir` as project dir), logging set up,
     libraries quiet on every process but the local main one, seeds set and `output_dir` created; a non-empty
-    `output_dir` that is no earlier run's is refused unless `overwrite_output_dir`."""
+    `output_dir` holding nothing of an earlier run (`RUN_FILES` and the script's `own_files`) is refused unless
+    `overwrite_output_dir`."""
     if not overwrite_output_dir:
-        claim_output_folder(output_dir, RUN_FILES, "training run", flag="--overwrite_output_dir")
+        claim_output_folder(output_dir, (*RUN_FILES, *own_files), "training run", flag="--overwrite_output_dir")
     accelerator = Accelerator(
         project_dir=str(output_dir),
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
