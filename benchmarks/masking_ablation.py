@@ -48,6 +48,8 @@ def run(args, p: float, seed: int, samples: int | None, out: Path) -> dict:
         "--dataloader-num-workers", str(args.workers), "--train-split", args.train_split,
         "--holdout-tokens", str(args.holdout_tokens), "--holdout-seed", "0",
     ]  # fmt: skip
+    if args.workers:
+        argv.append("--dataloader-persistent-workers")  # small budgets are many short epochs
     if samples is not None:
         argv += ["--max-train-samples", str(samples)]
     start = time.perf_counter()
