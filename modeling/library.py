@@ -20,7 +20,6 @@ import hashlib
 import io
 import json
 import re
-from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from PIL import Image as PILImage
 from nft1000_dataset.atomic import atomic_write_bytes, atomic_write_text
 from nft1000_dataset.card import add_config_to_card
 
+from .byte_cache import ByteLRU
 from .component import Component, TraitKey
 from .grid import WorkingGrid
 from .separation import SeparationResult
@@ -198,9 +198,7 @@ class ComponentLibrary:
     def __init__(self, report: dict[str, dict], read, cache_bytes: int = DEFAULT_CACHE_BYTES):
         self.report = report
         self.read = read  # collection name -> {key: encoded row}
-        self.cache_bytes = cache_bytes
-        self._rows: OrderedDict[str, tuple[dict[TraitKey, dict], int]] = OrderedDict()
-        self._held = 0
+        self._rows = ByteLRU(cache_bytes)  # collection -> its encoded rows
 
     @classmethod
     def load(cls, path: str, cache_bytes: int = DEFAULT_CACHE_BYTES) -> ComponentLibrary:
@@ -223,9 +221,6 @@ class ComponentLibrary:
         report = {r.collection: collection_report(r, "") for r in results}
         return cls(report, rows.get, cache_bytes)
 
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_rows": OrderedDict(), "_held": 0}
-
     def collections(self) -> list[str]:
         """Every collection the library has a report of (with or without components)."""
         return sorted(self.report)
@@ -237,16 +232,10 @@ class ComponentLibrary:
     def _encoded(self, name: str) -> dict[TraitKey, dict]:
         cached = self._rows.get(name)
         if cached is not None:
-            self._rows.move_to_end(name)
-            return cached[0]
+            return cached
         rows = self.read(name) or {}
         size = sum(len(r["mask"]["bytes"]) + len(r["pixels"]["bytes"]) + 256 for r in rows.values())
-        self._rows[name] = (rows, size)
-        self._held += size
-        while self._held > self.cache_bytes and len(self._rows) > 1:
-            _, (_, evicted) = self._rows.popitem(last=False)
-            self._held -= evicted
-        return rows
+        return self._rows.put(name, rows, size)
 
     def keys(self, name: str) -> set[TraitKey]:
         """The (trait_type, value) pairs of one collection that have a component."""

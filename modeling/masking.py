@@ -8,7 +8,6 @@ abstract, unseparated) always stay. At least one candidate is always left visibl
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,6 +16,7 @@ import numpy as np
 from nft1000_dataset.attributes import Attribute, is_absent, is_numeric
 from nft1000_dataset.captions import build_caption
 
+from .byte_cache import ByteLRU
 from .component import Component, TraitKey
 
 if TYPE_CHECKING:
@@ -75,13 +75,10 @@ class DynamicMasker:
     dilate: int = 0  # grow each shown mask by this many pixels (covers blended edges after a resize)
     cache_bytes: int = DEFAULT_WINDOW_BYTES
 
-    _windows: OrderedDict = field(default_factory=OrderedDict, init=False, repr=False, compare=False)
-    _held: int = field(default=0, init=False, repr=False, compare=False)
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_windows": OrderedDict(), "_held": 0}
+    _windows: ByteLRU = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self._windows = ByteLRU(self.cache_bytes)
         if not 0.0 <= self.mask_prob <= 1.0:
             raise ValueError(f"mask_prob must be in [0, 1], got {self.mask_prob}")
         if self.mode not in MODES or self.fill not in FILLS:
@@ -115,23 +112,14 @@ class DynamicMasker:
         for key in dict.fromkeys(keys):
             cache_key = (collection, key, size)
             if cache_key in self._windows:
-                self._windows.move_to_end(cache_key)
-                known[key] = self._windows[cache_key]
+                known[key] = self._windows.get(cache_key)
         missing = [key for key in dict.fromkeys(keys) if key not in known]
         if missing:
             built = self.library.components(collection, missing, size)
             for key in missing:  # keys without a component are remembered as such, not asked for again
-                known[key] = self._make_window(built[key]) if key in built else None
-                self._remember((collection, key, size), known[key])
+                window = known[key] = self._make_window(built[key]) if key in built else None
+                self._windows.put((collection, key, size), window, window.nbytes if window is not None else 64)
         return [known[key] for key in keys if known[key] is not None]
-
-    def _remember(self, cache_key: tuple, window: Window | None) -> None:
-        size = window.nbytes if window is not None else 64
-        self._windows[cache_key] = window
-        self._held += size
-        while self._held > self.cache_bytes and len(self._windows) > 1:
-            _, evicted = self._windows.popitem(last=False)
-            self._held -= evicted.nbytes if evicted is not None else 64
 
     def _shown_in_window(self, window: Window, image: np.ndarray) -> np.ndarray | None:
         part = image[window.rows, window.cols]

@@ -101,7 +101,9 @@ class DataArguments:
     mask_fill: str = field(default="constant", metadata={"choices": FILLS})
     dataloader_num_workers: int = 0
     dataloader_pin_memory: bool = field(default=True, metadata={"help": "page-locked batches (faster copies to GPU)"})
-    dataloader_persistent_workers: bool = field(default=False, metadata={"help": "keep workers between epochs"})
+    dataloader_persistent_workers: bool = field(
+        default=False, metadata={"help": "keep workers (and their caches of resized images) between epochs"}
+    )
     dataloader_prefetch_factor: int | None = field(default=None, metadata={"help": "batches each worker prepares"})
     shuffle_buffer_size: int = field(default=10_000, metadata={"help": "shuffle buffer when streaming"})
 

@@ -128,14 +128,17 @@ def test_tiny_caches_evict_and_give_the_same_batches(export_with_components, tok
         library = ComponentLibrary.load(str(export_with_components), cache_bytes=cache_bytes)
         return DynamicMaskingCollator(
             image_processor=CLIPImageProcessor(), tokenizer=tokenizer, library=library, mask_prob=0.5,
-            fill="background", seed=5, window_cache_bytes=cache_bytes,
+            fill="background", seed=5, window_cache_bytes=cache_bytes, image_cache_bytes=cache_bytes,
         )  # fmt: skip
 
     roomy, tiny = collator(2**30), collator(1)
-    for batch in batches:
-        expected, got = roomy(batch), tiny(batch)
-        assert all(torch.equal(expected[name], got[name]) for name in expected)
+    for epoch in (0, 1):  # the second epoch takes every resized image from the roomy cache, masks them anew
+        roomy.set_epoch(epoch), tiny.set_epoch(epoch)
+        for batch in batches:
+            expected, got = roomy(batch), tiny(batch)
+            assert all(torch.equal(expected[name], got[name]) for name in expected)
     assert len(tiny.masker._windows) == 1 and len(tiny.masker.library._rows) == 1  # everything else evicted
+    assert len(tiny.resized) == 1 and len(roomy.resized) == len(rows)
     assert len(roomy.masker._windows) > 10 and len(roomy.masker.library._rows) > 1
 
 
