@@ -9,12 +9,16 @@ from PIL import Image, ImageFilter
 def matches(images: np.ndarray, colour: np.ndarray, tolerance: int) -> np.ndarray:
     """Boolean N x H x W (or H x W for one image): every channel within `tolerance` of `colour`.
 
-    Works on uint8 with per-channel bounds, without widening the (large) image stack."""
-    low = np.clip(colour.astype(np.int16) - tolerance, 0, 255).astype(np.uint8)
-    high = np.clip(colour.astype(np.int16) + tolerance, 0, 255).astype(np.uint8)
-    result = (images[..., 0] >= low[..., 0]) & (images[..., 0] <= high[..., 0])
+    Works on uint8 without widening the (large) image stack: ``image - low`` wraps around below `low`, so one
+    subtraction and one comparison per channel test both bounds."""
+    if images.dtype != np.uint8:
+        raise TypeError(f"matches works on uint8 images, got {images.dtype}")
+    low = np.clip(colour.astype(np.int16) - tolerance, 0, 255)
+    span = (np.clip(colour.astype(np.int16) + tolerance, 0, 255) - low).astype(np.uint8)
+    low = low.astype(np.uint8)
+    result = (images[..., 0] - low[..., 0]) <= span[..., 0]
     for channel in (1, 2):
-        result &= (images[..., channel] >= low[..., channel]) & (images[..., channel] <= high[..., channel])
+        result &= (images[..., channel] - low[..., channel]) <= span[..., channel]
     return result
 
 
