@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from nft1000_dataset.media import MediaError, sniff_format, standardize_image
-from nft1000_dataset.synth_faults import _frames_bytes, _mp4_bytes, _svg_bytes
+from nft1000_dataset.synth.faults import _frames_bytes, _mp4_bytes, _svg_bytes
 
 
 def _image(width=300, height=200, seed=0) -> np.ndarray:

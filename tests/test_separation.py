@@ -333,7 +333,7 @@ def test_a_collection_that_is_not_layered_art_gets_no_components(tmp_path):
     from modeling.masking import DynamicMasker
     from nft1000_dataset.captions import build_caption
     from nft1000_dataset.synth import make_non_layered_spec, sample_tokens, token_attributes
-    from nft1000_dataset.synth_real import non_layered_image
+    from nft1000_dataset.synth.real import non_layered_image
 
     for index in (0, 1):  # noise fields, then gradients
         spec = make_non_layered_spec(index, seed=0)

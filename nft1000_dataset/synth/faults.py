@@ -6,17 +6,12 @@ format that is converted) or the reason it is counted under.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import io
 import json
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
-
-from .atomic import atomic_write_text
 
 # fault -> what the build must report for that token
 TOKEN_FAULTS = {
@@ -125,31 +120,3 @@ def _cover() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (256, 256), (90, 90, 90)).save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def write_fault_collections(
-    out: Path, base_spec: Any, token_faults: dict[int, str], n_tokens: int, seed: int, as_zip: bool
-) -> list[str]:
-    """Write the collections the filters must drop and ``faults.json``; returns the new collection names."""
-    from .synth import write_collection
-
-    drops = {
-        "Tiny Drop": (TINY_TOKENS, {}, "too few tokens"),
-        "Same Cover": (n_tokens, dict.fromkeys(range(n_tokens), "same cover"), "all images identical"),
-        "Unrevealed": (n_tokens, dict.fromkeys(range(n_tokens), "no attributes"), "no usable metadata"),
-    }
-    for name, (count, faults, _) in drops.items():
-        spec = dataclasses.replace(base_spec, name=name, id_base=0, id_step=1, seed=base_spec.seed + len(name))
-        write_collection(spec, count, out, as_zip, faults)
-    manifest = {
-        "seed": seed,
-        "tokens": [
-            {"collection": base_spec.name, "number": number, "fault": fault, "expected": TOKEN_FAULTS[fault]}
-            for number, fault in sorted(token_faults.items())
-        ],
-        "collections": [
-            {"collection": name, "tokens": count, "expected_drop": reason} for name, (count, _, reason) in drops.items()
-        ],
-    }
-    atomic_write_text(out / "ground_truth" / "faults.json", json.dumps(manifest, indent=1))
-    return list(drops)

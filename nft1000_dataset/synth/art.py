@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .synth_real import PATTERN, draw_pattern
+from .real import PATTERN, draw_pattern
 
 # z-order of the layer kinds: lower kinds are drawn first and may be occluded by higher ones
 LAYER_KINDS = ("background", "body", "clothing", "eyes", "mouth", "headwear", "accessory")
