@@ -1,4 +1,4 @@
-"""Collection speed of `nft1000 collect` against loopback servers (`nft1000_dataset/local_chain.py`): an
+"""Collection speed of `nft1000 collect` against loopback servers (`nft1000_testing/local_chain.py`): an
 eth-tester chain with N minted tokens and an IPFS-like gateway that answers each request after a fixed latency
 (a real gateway's round trip), at several concurrency levels, in the same run.
 
@@ -16,11 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import testing_path  # noqa: F401  (nft1000_testing is not installed)
 from PIL import Image
 
-from nft1000_dataset.collect import Collector, read_contract
-from nft1000_dataset.fetch import FetchOptions
-from nft1000_dataset.local_chain import Gateway, LocalChain
+from nft1000_dataset.collect.collector import Collector, read_contract
+from nft1000_dataset.collect.fetch import FetchOptions
+from nft1000_testing.local_chain import Gateway, LocalChain
 
 
 def main() -> None:

@@ -13,13 +13,15 @@ from __future__ import annotations
 import argparse
 import time
 
+import testing_path  # noqa: F401  (nft1000_testing is not installed)
 import torch
 from diffusers import DDPMScheduler
 from measured import measure
 
-from modeling.diffusion_models import SD_BETAS, build_tiny_pipeline, sd15_sized_parts
+from modeling.diffusion_models import SD_BETAS, build_tiny_pipeline
 from modeling.lora_training import add_lora, denoising_loss, encode_latents
 from modeling.tokenizer import train_clip_tokenizer
+from nft1000_testing.sd15 import sd15_sized_parts
 
 WORDS = ["Azuki style PFP, red hair, kimono, gold earring", "a pixel punk with a cap", "green background"]
 VARIANTS = ("full UNet fine-tune (baseline)", "LoRA", "LoRA + gradient checkpointing")

@@ -19,7 +19,7 @@ import numpy as np
 from measured import measure
 from safetensors.numpy import save_file
 
-from search.index import MANIFEST, NFTIndex
+from nft1000.search.index import MANIFEST, NFTIndex
 
 
 def write_random_index(path: Path, n: int, dim: int, shards: int = 10) -> None:

@@ -3,7 +3,7 @@
 Modes: ``easy`` (8 collections x 600 tokens, ~35 values each, lossless) and ``real-like`` in its three variants
 (``clean``, ``resampled``, ``jpeg``: 2 collections x 2,000 tokens, ~450 values each, near colours). Each is
 synthesised, exported and separated with our method (peeling); the easy mode also with the paper's literal
-recipe. Every visual value with >= 8 carriers is scored (`modeling.component_eval`), a value without a
+recipe. Every visual value with >= 8 carriers is scored (`nft1000_testing.component_eval`), a value without a
 component as 0, and the table shows how many had none. Goals (issue 16): token IoU >= 0.90 per layer kind on
 real-like clean and resampled, >= 0.85 on jpeg, easy mode >= 0.97; <= 60 s per 2,000-token, 450-value
 collection on one process. The real-like modes add two collections that are not layered art (noise fields,
@@ -22,12 +22,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import testing_path  # noqa: F401  (nft1000_testing is not installed)
 from synthetic_export import synthetic_export
 
 from modeling.collection_rows import RowImages, rows_by_collection
-from modeling.component_eval import score_collection, summarize
 from modeling.components_job import separate_dataset
 from modeling.separation import SeparationParams
+from nft1000_testing.component_eval import score_collection, summarize
 
 MODES = ("easy", "real-like:clean", "real-like:resampled", "real-like:jpeg")
 SIZES = {"easy": (8, 600), "real-like": (2, 2000)}  # collections, tokens

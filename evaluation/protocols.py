@@ -10,9 +10,12 @@ tokens.
 from __future__ import annotations
 
 import zlib
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasets import Dataset
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 UNSEEN_COLLECTIONS = "unseen collections"
 HELD_OUT_TOKENS = "held-out tokens of the training collections"

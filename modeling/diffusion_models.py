@@ -35,7 +35,8 @@ class TinyDiffusionSpec:
     max_length: int = 77
 
 
-def _text_encoder(tokenizer, hidden_size: int, layers: int, heads: int, max_length: int) -> CLIPTextModel:
+def build_text_encoder(tokenizer, hidden_size: int, layers: int, heads: int, max_length: int) -> CLIPTextModel:
+    """A randomly initialised CLIP text encoder of this size for `tokenizer`."""
     config = CLIPTextConfig(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,
@@ -50,7 +51,8 @@ def _text_encoder(tokenizer, hidden_size: int, layers: int, heads: int, max_leng
     return CLIPTextModel(config)
 
 
-def _vae(channels: tuple[int, ...], resolution: int) -> AutoencoderKL:
+def build_vae(channels: tuple[int, ...], resolution: int) -> AutoencoderKL:
+    """A randomly initialised SD-style VAE (4 latent channels) with these block widths."""
     return AutoencoderKL(
         block_out_channels=channels,
         down_block_types=("DownEncoderBlock2D",) * len(channels),
@@ -62,7 +64,11 @@ def _vae(channels: tuple[int, ...], resolution: int) -> AutoencoderKL:
     )
 
 
-def _unet(channels: tuple[int, ...], cross_attention_dim: int, sample_size: int, layers: int) -> UNet2DConditionModel:
+def build_unet(
+    channels: tuple[int, ...], cross_attention_dim: int, sample_size: int, layers: int
+) -> UNet2DConditionModel:
+    """A randomly initialised SD 1.x-style UNet with these block widths, attending to the text in all but the
+    deepest block."""
     cross = len(channels) - 1  # every block but the deepest attends to the text, as in SD 1.x
     return UNet2DConditionModel(
         sample_size=sample_size,
@@ -86,22 +92,15 @@ def build_tiny_pipeline(
     tokenizer.model_max_length = spec.max_length
     latent_size = spec.resolution // 2 ** (len(spec.vae_channels) - 1)
     return StableDiffusionPipeline(
-        vae=_vae(spec.vae_channels, spec.resolution),
-        text_encoder=_text_encoder(tokenizer, spec.text_hidden_size, spec.text_layers, 4, spec.max_length),
+        vae=build_vae(spec.vae_channels, spec.resolution),
+        text_encoder=build_text_encoder(tokenizer, spec.text_hidden_size, spec.text_layers, 4, spec.max_length),
         tokenizer=tokenizer,
-        unet=_unet(spec.unet_channels, spec.text_hidden_size, latent_size, layers=1),
+        unet=build_unet(spec.unet_channels, spec.text_hidden_size, latent_size, layers=1),
         scheduler=DDIMScheduler(**SD_BETAS, clip_sample=False, set_alpha_to_one=False, steps_offset=1),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
     )
-
-
-def sd15_sized_parts(tokenizer) -> tuple[UNet2DConditionModel, AutoencoderKL, CLIPTextModel]:
-    """UNet (860 M parameters), VAE and text encoder (CLIP ViT-L/14's) at Stable Diffusion 1.5's size."""
-    unet = _unet((320, 640, 1280, 1280), cross_attention_dim=768, sample_size=64, layers=2)
-    vae = _vae((128, 256, 512, 512), resolution=512)
-    return unet, vae, _text_encoder(tokenizer, hidden_size=768, layers=12, heads=12, max_length=77)
 
 
 def load_pipeline(

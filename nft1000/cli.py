@@ -442,8 +442,8 @@ def _add_index(sub) -> None:
 def _run_index(args) -> None:
     from modeling.clip_models import load_clip
     from modeling.collection_rows import load_all_splits
+    from nft1000.search.index import MANIFEST, NFTIndex
     from nft1000_dataset.output_folder import claim_output_folder
-    from search.index import MANIFEST, NFTIndex
 
     if not args.overwrite:
         claim_output_folder(args.out, (MANIFEST,), "nft1000 index")
@@ -478,7 +478,7 @@ def _run_search(args) -> None:
 
     from PIL import Image
 
-    from search.engine import NFTSearch
+    from nft1000.search.engine import NFTSearch
 
     if (args.query is None) == (args.image is None):
         raise ValueError("give a text query or --image, not both")
@@ -512,9 +512,9 @@ def _add_piracy(sub) -> None:
 def _run_piracy(args) -> None:
     import json
 
+    from nft1000.search.index import NFTIndex
+    from nft1000.search.piracy import PiracyOptions, detect_piracy, piracy_markdown, piracy_sheet
     from nft1000_dataset.atomic import atomic_write_text
-    from search.index import NFTIndex
-    from search.piracy import PiracyOptions, detect_piracy, piracy_markdown, piracy_sheet
 
     options = PiracyOptions(similarity=args.similarity, hash_bits=args.hash_bits, candidates=args.candidates)
     report = detect_piracy(NFTIndex.open(args.index), args.collection, options)
@@ -540,16 +540,16 @@ def _add_search_app(sub) -> None:
 
 
 def _run_search_app(args) -> None:
+    from nft1000.search.app import build_app
+    from nft1000.search.engine import NFTSearch
     from nft1000_dataset.shard_index import TokenImages
-    from search.app import build_app
-    from search.engine import NFTSearch
 
     image_of = TokenImages(args.dataset, args.config) if args.dataset else None
     build_app(NFTSearch.open(args.index), image_of).launch(server_name=args.host, server_port=args.port)
 
 
 def _add_collect(sub) -> None:
-    from nft1000_dataset.fetch import FetchOptions
+    from nft1000_dataset.collect.fetch import FetchOptions
 
     defaults = FetchOptions()
     p = sub.add_parser("collect", help="a collection from its ERC-721 contract into the release layout (paper 4.2)")
@@ -578,11 +578,11 @@ def _add_collect(sub) -> None:
 def _run_collect(args) -> None:
     import asyncio
 
-    from nft1000_dataset.collect import COLLECTED_FILES, Collector, read_contract
-    from nft1000_dataset.fetch import FetchOptions
+    from nft1000_dataset.collect.collector import COLLECTED_FILES, Collector, read_contract
+    from nft1000_dataset.collect.fetch import FetchOptions
+    from nft1000_dataset.collect.uris import DEFAULT_ARWEAVE_GATEWAY, DEFAULT_IPFS_GATEWAYS
     from nft1000_dataset.output_folder import claim_output_folder
     from nft1000_dataset.release import normalize_name
-    from nft1000_dataset.uris import DEFAULT_ARWEAVE_GATEWAY, DEFAULT_IPFS_GATEWAYS
 
     ids = range(args.token_ids[0], args.token_ids[1] + 1) if args.token_ids else None
     tokens = read_contract(args.rpc, args.contract, ids)

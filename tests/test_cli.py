@@ -119,6 +119,6 @@ def test_every_flag_has_a_help_string():
 )
 def test_a_missing_extra_names_the_extra_to_install(command, missing, extra, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, missing, None)  # importing it now fails as if it were not installed
-    monkeypatch.delitem(sys.modules, "search.app", raising=False)
+    monkeypatch.delitem(sys.modules, "nft1000.search.app", raising=False)
     assert main(command) == 1
     assert f'pip install "nft1000[{extra}]"' in capsys.readouterr().err

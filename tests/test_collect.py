@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from nft1000.cli import main as cli_main
-from nft1000_dataset.fetch import Fetcher, FetchError, FetchOptions
-from nft1000_dataset.local_chain import Gateway, LocalChain
-from nft1000_dataset.uris import InlineData, UriError, parse_data_uri, resolve
+from nft1000_dataset.collect.fetch import Fetcher, FetchError, FetchOptions
+from nft1000_dataset.collect.uris import InlineData, UriError, parse_data_uri, resolve
+from nft1000_testing.local_chain import Gateway, LocalChain
 
 pytestmark = pytest.mark.slow
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="24" height="24"><rect width="24" height="24" fill="red"/></svg>'
@@ -113,7 +113,7 @@ def test_a_rerun_after_an_interruption_fetches_only_what_is_missing(world, tmp_p
 
 
 def test_a_contract_without_enumerable_needs_an_id_range(world, tmp_path):
-    from nft1000_dataset.collect import read_contract
+    from nft1000_dataset.collect.collector import read_contract
 
     chain = world["chain"]
     address = chain.deploy("Plain Punks", enumerable=False)
@@ -205,7 +205,7 @@ def test_retry_after_is_honoured_and_backoff_has_jitter():
 def test_retry_after_parses_seconds_and_http_dates(seconds, offset):
     from email.utils import formatdate
 
-    from nft1000_dataset.fetch import retry_after_seconds
+    from nft1000_dataset.collect.fetch import retry_after_seconds
 
     assert retry_after_seconds(str(seconds)) == seconds
     now = 1_700_000_000.0

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .pixels import iou
-from .separation import SeparationResult
+from modeling.pixels import iou
+from modeling.separation import SeparationResult
 
 
 @dataclass

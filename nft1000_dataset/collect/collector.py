@@ -23,9 +23,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .atomic import atomic_write_bytes, atomic_write_text
+from ..atomic import atomic_write_bytes, atomic_write_text
+from ..optional import import_extra
 from .fetch import Fetcher, FetchError, FetchOptions, parse_json, sniff_media
-from .optional import import_extra
 from .uris import DEFAULT_ARWEAVE_GATEWAY, DEFAULT_IPFS_GATEWAYS, InlineData, UriError, resolve
 
 logger = logging.getLogger(__name__)
