@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from .topk import RunningTopK
+
 DEFAULT_KS = (1, 5, 10)
 
 
@@ -61,7 +63,7 @@ def retrieval_hits(
     best_in_group = torch.full((n,), -torch.inf, device=q_all.device) if group_ids is not None else None
     for q0 in range(0, n, query_chunk):
         q = q_all[q0 : q0 + query_chunk]
-        running = torch.full((q.shape[0], 0), -torch.inf, device=q.device)
+        running = RunningTopK(q.shape[0], top, device=q.device)
         best = torch.full((q.shape[0],), -torch.inf, device=q.device)
         for g0 in range(0, n, gallery_chunk):
             scores = q @ g_all[g0 : g0 + gallery_chunk].t()
@@ -69,9 +71,7 @@ def retrieval_hits(
             if lo < hi:
                 diagonal = torch.arange(lo, hi, device=q.device)
                 paired[lo:hi] = scores[diagonal - q0, diagonal - g0]
-            best_here = torch.topk(scores, k=min(top, scores.shape[1]), dim=1).values  # no copy of the block
-            merged = torch.cat([running, best_here], dim=1)
-            running = torch.topk(merged, k=min(top, merged.shape[1]), dim=1).values
+            running.update(scores, g0)
             if group_ids is not None:
                 query_groups = group_ids[q0 : q0 + query_chunk]
                 gallery_groups = group_ids[g0 : g0 + gallery_chunk]
@@ -81,7 +81,7 @@ def retrieval_hits(
                     in_group = scores[:, columns].masked_fill(~same, -torch.inf)
                     best = torch.maximum(best, in_group.amax(dim=1))
         for k in ks:
-            kth[k][q0 : q0 + q.shape[0]] = running[:, min(k, top) - 1]
+            kth[k][q0 : q0 + q.shape[0]] = running.scores[:, min(k, top) - 1]
         if best_in_group is not None:
             best_in_group[q0 : q0 + q.shape[0]] = best
     hits = {"paired": {k: (paired >= kth[k]).cpu().numpy() for k in ks}}

@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
+from evaluation.topk import top_k
 from nft1000.cli import main as cli_main
 from nft1000.search.engine import NFTSearch
 from nft1000.search.index import NFTIndex
-from nft1000.search.topk import top_k
 from nft1000.train_clip import main as train_clip
 from nft1000_dataset.synth import synthesize
 from nft1000_testing.planted import MODIFICATIONS, plant_pirate_collection

@@ -24,10 +24,10 @@ from safetensors.numpy import load_file, save
 from tqdm.auto import tqdm
 
 from evaluation.embeddings import encode_split, model_key
+from evaluation.topk import top_k
 from nft1000_dataset.atomic import atomic_write_bytes, atomic_write_text
 
 from .hashing import perceptual_hashes
-from .topk import top_k
 
 logger = logging.getLogger(__name__)
 MANIFEST = "index.json"
