@@ -33,6 +33,7 @@ from pathlib import Path
 from datasets import load_dataset
 
 from evaluation.protocols import HELD_OUT_TOKENS, UNSEEN_COLLECTIONS
+from evaluation.report import RetrievalReport
 from nft1000.train_clip import main as train_clip
 from nft1000.train_clip import result_label
 
@@ -114,7 +115,7 @@ def main() -> None:
 
 
 def _top1(run: dict, label: str) -> float:
-    return run[label]["whole_split"]["text_to_image"]["paired"]["top1"]
+    return RetrievalReport(run[label]).top("text_to_image")["top1"]
 
 
 def _paired_table(runs: list[dict], settings: dict, ps: list[float], label: str) -> str:
@@ -148,7 +149,7 @@ def _mean_cells(chosen: list[dict], label: str) -> str:
     cells = []
     for direction in ("text_to_image", "image_to_text"):
         for k in ("top1", "top5", "top10"):
-            values = [r[label]["whole_split"][direction]["paired"][k] for r in chosen]
+            values = [RetrievalReport(r[label]).top(direction)[k] for r in chosen]
             cells.append(f"{sum(values) / len(values):.1f}")
     return " | ".join(cells)
 

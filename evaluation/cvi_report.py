@@ -4,15 +4,19 @@ and top-k vectors) and the rank correlation between CVI and top-1."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
 from pathlib import Path
 
 import numpy as np
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import spearmanr
 
+from modeling.collection_rows import rows_by_collection
+from nft1000_dataset.atomic import atomic_write_text
+
 from .cvi import CviOptions, compute_cvi
 from .embeddings import SplitEmbeddings
+from .report import RetrievalReport
 
 ALPHAS = tuple(round(0.05 * i, 2) for i in range(21))
 KS = ("top1", "top5", "top10")
@@ -22,12 +26,10 @@ def cvi_from_parts(parts: dict[str, float], alpha: float) -> float:
     return (alpha * parts["image_image"] + (1 - alpha) * parts["text_text"] + parts["text_image"]) / 2
 
 
-def cvi_report(embeddings: SplitEmbeddings, retrieval: dict, options: CviOptions) -> dict:
+def cvi_report(embeddings: SplitEmbeddings, retrieval: RetrievalReport, options: CviOptions) -> dict:
     """CVI of the whole split and of each collection, beside the within-collection text-to-image top-k
-    (paired target) of `retrieval` (a `retrieval_report` of the same embeddings)."""
-    rows_of: dict[str, list[int]] = defaultdict(list)
-    for i, collection in enumerate(embeddings.collections):
-        rows_of[collection].append(i)
+    (paired target) of `retrieval` (of the same embeddings)."""
+    rows_of = rows_by_collection(embeddings.collections)
     per_collection = {}
     for collection, rows in rows_of.items():
         if len(rows) < 2:
@@ -43,7 +45,7 @@ def cvi_report(embeddings: SplitEmbeddings, retrieval: dict, options: CviOptions
         "options": {k: v for k, v in vars(options).items() if k != "chunk_size"},
         "whole_split": {
             "rows": len(embeddings.collections),
-            **retrieval["whole_split"]["text_to_image"]["paired"],
+            **retrieval.top("text_to_image"),
             **whole,
         },
         "per_collection": ordered,
@@ -132,3 +134,15 @@ def cvi_markdown(report: dict, calibration: dict | None = None, correlation: dic
         cells = ", ".join(f"{k}: {v}" for k, v in calibration["best_alpha"].items())
         lines.append(f"\nAlpha with the lowest JSD between per-collection CVI and top-k: {cells}")
     return "\n".join(lines) + "\n"
+
+
+def write_cvi(report: dict, output_dir: Path, calibration: dict | None = None) -> str:
+    """``cvi.json`` and ``cvi.md`` (and ``alpha_curve.png`` with a calibration) in `output_dir`; returns the
+    Markdown."""
+    if calibration:
+        report = {**report, "calibration": calibration}
+        plot_alpha_curve(calibration, output_dir / "alpha_curve.png")
+    markdown = cvi_markdown(report, calibration, report.get("spearman"))
+    atomic_write_text(output_dir / "cvi.json", json.dumps(report, indent=2))
+    atomic_write_text(output_dir / "cvi.md", markdown)
+    return markdown

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from modeling.collection_rows import rows_by_collection
+
 if TYPE_CHECKING:
     from datasets import Dataset
 
@@ -27,11 +29,8 @@ def held_out_rows(collections: list[str], token_ids: list[str], per_collection: 
     nothing to train on is a ValueError."""
     if per_collection <= 0:
         return np.zeros(0, dtype=np.int64)
-    rows: dict[str, list[int]] = {}
-    for index, name in enumerate(collections):
-        rows.setdefault(name, []).append(index)
     held = []
-    for name, indices in rows.items():
+    for name, indices in rows_by_collection(collections).items():
         ordered = sorted(indices, key=lambda i: token_ids[i])
         if per_collection < 1:  # a fraction leaves at least one token to train on
             count = min(round(per_collection * len(ordered)), len(ordered) - 1)

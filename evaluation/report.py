@@ -3,10 +3,14 @@ and 4) and within each collection (Table 5), for the paper's paired target and t
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
+
+from modeling.collection_rows import rows_by_collection
+from nft1000_dataset.atomic import atomic_write_text
 
 from .embeddings import SplitEmbeddings
 from .retrieval import DEFAULT_KS, recall_at_k, retrieval_hits
@@ -24,11 +28,8 @@ def _both_directions(image_embeds, text_embeds, groups, ks, **chunks) -> dict:
 
 def per_collection_report(embeddings: SplitEmbeddings, ks: Sequence[int] = DEFAULT_KS, **chunks) -> dict:
     """Percent top-k within each collection (gallery = that collection's rows), by collection name."""
-    rows_of: dict[str, list[int]] = defaultdict(list)
-    for i, collection in enumerate(embeddings.collections):
-        rows_of[collection].append(i)
     per_collection = {}
-    for collection, rows in sorted(rows_of.items()):
+    for collection, rows in sorted(rows_by_collection(embeddings.collections).items()):
         index = np.asarray(rows)
         per_collection[collection] = {
             "rows": len(rows),
@@ -39,17 +40,71 @@ def per_collection_report(embeddings: SplitEmbeddings, ks: Sequence[int] = DEFAU
     return per_collection
 
 
-def retrieval_report(embeddings: SplitEmbeddings, ks: Sequence[int] = DEFAULT_KS, **chunks) -> dict:
-    """Percent top-k over the whole split and within each collection (gallery = that collection's rows)."""
-    per_collection = per_collection_report(embeddings, ks, **chunks)
-    return {
-        "rows": len(embeddings.collections),
-        "collections": len(per_collection),
-        "whole_split": _both_directions(
-            embeddings.image_embeds, embeddings.text_embeds, embeddings.groups, ks, **chunks
-        ),
-        "per_collection": per_collection,
-    }
+class RetrievalReport(dict):
+    """One model's retrieval on one split, as JSON holds it (like transformers' ``ModelOutput``, a dict with
+    methods): ``rows``, ``collections``, ``whole_split`` and ``per_collection``, each split by direction
+    (text_to_image, image_to_text) and target (paired, attribute_exact) into percent top-k."""
+
+    @classmethod
+    def from_embeddings(cls, embeddings: SplitEmbeddings, ks: Sequence[int] = DEFAULT_KS, **chunks) -> RetrievalReport:
+        """Percent top-k over the whole split and within each collection (gallery = that collection's rows)."""
+        per_collection = per_collection_report(embeddings, ks, **chunks)
+        return cls(
+            rows=len(embeddings.collections),
+            collections=len(per_collection),
+            whole_split=_both_directions(
+                embeddings.image_embeds, embeddings.text_embeds, embeddings.groups, ks, **chunks
+            ),
+            per_collection=per_collection,
+        )
+
+    def top(self, direction: str = "text_to_image", target: str = "paired") -> dict[str, float]:
+        """Whole-split percent top-k of one direction and target: ``{"top1": ..., "top5": ..., ...}``."""
+        return self["whole_split"][direction][target]
+
+    def scalars(self, prefix: str = "eval") -> dict[str, float]:
+        """Flat ``prefix/direction/target/topk`` values, as trackers log them."""
+        return {
+            f"{prefix}/{direction}/{target}/{k}": value
+            for direction, targets in self["whole_split"].items()
+            for target, scores in targets.items()
+            for k, value in scores.items()
+        }
+
+    def summary(self) -> str:
+        """One line: paired top-k of both directions."""
+        return ", ".join(
+            f"{direction.replace('_', '-')} top{'/'.join(k.removeprefix('top') for k in self.top(direction))} "
+            + "/".join(f"{v:.1f}" for v in self.top(direction).values())
+            for direction in DIRECTIONS
+        )
+
+    def per_collection_markdown(self, target: str = "paired") -> str:
+        """Within-collection top-k per collection, both directions, for one target."""
+        return per_collection_markdown(self, target)
+
+
+def retrieval_report(embeddings: SplitEmbeddings, ks: Sequence[int] = DEFAULT_KS, **chunks) -> RetrievalReport:
+    """`RetrievalReport.from_embeddings`."""
+    return RetrievalReport.from_embeddings(embeddings, ks, **chunks)
+
+
+def write_retrieval(reports: dict[str, RetrievalReport], output_dir: Path, title: str) -> str:
+    """``retrieval.json`` (label -> report) and ``retrieval.md`` (`title`, the whole split for every model, then
+    each model within each collection) in `output_dir`; returns the Markdown."""
+    sections = [title, "## Whole split\n\n" + whole_split_markdown(reports)]
+    for name, report in reports.items():
+        sections.append(f"## Within each collection: {name} (paired target)\n\n" + per_collection_markdown(report))
+    markdown = "\n\n".join(sections) + "\n"
+    atomic_write_text(output_dir / "retrieval.json", json.dumps(reports, indent=2))
+    atomic_write_text(output_dir / "retrieval.md", markdown)
+    return markdown
+
+
+def load_retrieval(output_dir: Path) -> dict[str, RetrievalReport]:
+    """What `write_retrieval` wrote (or a training run's ``eval_results.json`` given as the file)."""
+    path = output_dir if output_dir.is_file() else output_dir / "retrieval.json"
+    return {label: RetrievalReport(report) for label, report in json.loads(path.read_text()).items()}
 
 
 def _cells(scores: dict[str, float]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 import numpy as np
 from datasets import Dataset, Image, concatenate_datasets, load_dataset
@@ -17,10 +18,11 @@ def load_all_splits(path: str, config: str = "full", splits: list[str] | None = 
     return concatenate_datasets([loaded[name] for name in names])
 
 
-def rows_by_collection(dataset: Dataset) -> dict[str, list[int]]:
-    """Row indices of each collection, in dataset order (token order)."""
+def rows_by_collection(collections: Dataset | Sequence[str]) -> dict[str, list[int]]:
+    """Row indices of each collection, in row order, from a dataset's ``collection`` column or the names."""
+    names = collections["collection"] if isinstance(collections, Dataset) else collections
     rows: dict[str, list[int]] = defaultdict(list)
-    for index, collection in enumerate(dataset["collection"]):
+    for index, collection in enumerate(names):
         rows[collection].append(index)
     return dict(rows)
 

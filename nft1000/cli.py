@@ -318,30 +318,20 @@ def _embeddings(args, dataset, name: str):
 
 
 def _run_eval(args) -> None:
-    import json
-
     from datasets import load_dataset
 
     from evaluation.protocols import HELD_OUT_TOKENS, UNSEEN_COLLECTIONS, hold_out_tokens
-    from evaluation.report import per_collection_markdown, retrieval_report, whole_split_markdown
-    from nft1000_dataset.atomic import atomic_write_text
+    from evaluation.report import RetrievalReport, write_retrieval
 
     dataset = load_dataset(args.dataset, args.config, split=args.split)
     protocol = UNSEEN_COLLECTIONS
     if args.holdout_tokens:
         _, dataset = hold_out_tokens(dataset, args.holdout_tokens, args.holdout_seed)
         protocol = HELD_OUT_TOKENS
-    reports = {name: retrieval_report(_embeddings(args, dataset, name)) for name in args.model}
-    sections = [
-        f"Retrieval on `{args.dataset}` ({args.config}, {args.split}: {len(dataset)} pairs; protocol: {protocol}), "
-        "percent.",
-        "## Whole split\n\n" + whole_split_markdown(reports),
-    ]
-    for name, report in reports.items():
-        sections.append(f"## Within each collection: {name} (paired target)\n\n" + per_collection_markdown(report))
-    markdown = "\n\n".join(sections) + "\n"
-    atomic_write_text(args.output_dir / "retrieval.json", json.dumps(reports, indent=2))
-    atomic_write_text(args.output_dir / "retrieval.md", markdown)
+    reports = {name: RetrievalReport.from_embeddings(_embeddings(args, dataset, name)) for name in args.model}
+    pairs = f"{args.config}, {args.split}: {len(dataset)} pairs"
+    title = f"Retrieval on `{args.dataset}` ({pairs}; protocol: {protocol}), percent."
+    markdown = write_retrieval(reports, args.output_dir, title)
     print(markdown + f"\nwritten: {args.output_dir / 'retrieval.json'}, {args.output_dir / 'retrieval.md'}")
 
 
@@ -373,27 +363,19 @@ def _add_cvi(sub) -> None:
 
 
 def _run_cvi(args) -> None:
-    import json
-
     from datasets import load_dataset
 
     from evaluation.cvi import CviOptions
-    from evaluation.cvi_report import calibrate_alpha, cvi_markdown, cvi_report, plot_alpha_curve, rank_correlation
-    from evaluation.report import retrieval_report
-    from nft1000_dataset.atomic import atomic_write_text
+    from evaluation.cvi_report import calibrate_alpha, cvi_report, rank_correlation, write_cvi
+    from evaluation.report import RetrievalReport
 
     dataset = load_dataset(args.dataset, args.config, split=args.split)
     embeddings = _embeddings(args, dataset, args.model)
     options = CviOptions(alpha=args.alpha, include_diagonal=not args.exclude_diagonal, similarity=args.similarity)
-    report = cvi_report(embeddings, retrieval_report(embeddings), options)
+    report = cvi_report(embeddings, RetrievalReport.from_embeddings(embeddings), options)
     report["spearman"] = rank_correlation(report)
-    calibration = None
-    if args.calibrate_alpha:
-        calibration = report["calibration"] = calibrate_alpha(report)
-        plot_alpha_curve(calibration, args.output_dir / "alpha_curve.png")
-    markdown = cvi_markdown(report, calibration, report["spearman"])
-    atomic_write_text(args.output_dir / "cvi.json", json.dumps(report, indent=2))
-    atomic_write_text(args.output_dir / "cvi.md", markdown)
+    calibration = calibrate_alpha(report) if args.calibrate_alpha else None
+    markdown = write_cvi(report, args.output_dir, calibration)
     print(markdown + f"\nwritten: {args.output_dir / 'cvi.json'}, {args.output_dir / 'cvi.md'}")
 
 

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from evaluation.protocols import HELD_OUT_TOKENS
 from nft1000_dataset.atomic import atomic_write_text
 
 
@@ -142,7 +141,9 @@ def run_demo(out: Path, size: str = "default", seed: int = 0, num_proc: int = 2)
 
 def comparison_table(out: Path, models: dict[str, Path]) -> str:
     """Test-split top-k of both models side by side, and the CVI of each test collection (masked model)."""
-    reports = json.loads((out / "eval" / "retrieval.json").read_text())
+    from evaluation.report import load_retrieval
+
+    reports = load_retrieval(out / "eval")
     cvi = json.loads((out / "cvi" / "cvi.json").read_text())
     lines = [
         "| model | t2i top1 | t2i top5 | t2i top10 | i2t top1 | i2t top5 | i2t top10 |",
@@ -152,12 +153,8 @@ def comparison_table(out: Path, models: dict[str, Path]) -> str:
         ("tiny CLIP, dynamic masking p = 0.5", models["masked"]),
         ("tiny CLIP, no masking", models["plain"]),
     ):
-        whole = reports[str(path)]["whole_split"]
-        cells = [
-            f"{whole[d]['paired'][k]:.1f}"
-            for d in ("text_to_image", "image_to_text")
-            for k in ("top1", "top5", "top10")
-        ]
+        report = reports[str(path)]
+        cells = [f"{value:.1f}" for d in ("text_to_image", "image_to_text") for value in report.top(d).values()]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     if cvi["per_collection"]:
         lines += ["", "| test collection (model with masking) | pairs | CVI | t2i top10 within it |"]
@@ -174,6 +171,8 @@ def scarce_dir(out: Path, mask_prob: float, seed: int) -> Path:
 def scarce_table(out: Path, spec: DemoSize, seeds: range) -> str:
     """The data-scarce comparison on held-out tokens: text-to-image top-1/10 per seed with and without masking,
     the paired difference, and the mean and spread (min to max) over seeds."""
+    from evaluation.protocols import HELD_OUT_TOKENS
+
     label = f"fine-tuned, {HELD_OUT_TOKENS}"
     lines = [
         f"Data-scarce ({spec.scarce_pairs} training pairs, {spec.scarce_steps} steps), evaluated on held-out tokens "
@@ -198,7 +197,9 @@ def scarce_table(out: Path, spec: DemoSize, seeds: range) -> str:
 
 
 def _held_out_top(run: Path, label: str) -> dict[str, float]:
-    return json.loads((run / "eval_results.json").read_text())[label]["whole_split"]["text_to_image"]["paired"]
+    from evaluation.report import load_retrieval
+
+    return load_retrieval(run / "eval_results.json")[label].top("text_to_image")
 
 
 def _signed(key: str, value: float) -> str:

@@ -4,11 +4,15 @@ licence, base model, datasets that are Hub ids, the evaluation as model-index re
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from modeling.clip_models import TINY
+
+if TYPE_CHECKING:
+    from evaluation.report import RetrievalReport
 
 PAPER = "https://arxiv.org/abs/2402.16872"
 # the weights carry the terms of their training images (each collection's creators) and of the base model
@@ -27,14 +31,16 @@ def hub_dataset(name: str) -> list[str] | None:
     return [name]
 
 
-def retrieval_results(report: dict, dataset_name: str, config: str | None, split: str | None) -> list[EvalResult]:
+def retrieval_results(
+    report: RetrievalReport, dataset_name: str, config: str | None, split: str | None
+) -> list[EvalResult]:
     """The whole-split top-k of a retrieval report (paired target, the paper's) as model-index results.
 
     The Hub groups results by task type and dataset, so the direction is part of the metric type
     (`text_to_image_recall@1`), not only of the task name."""
     results = []
     for direction, task_name in RETRIEVAL_TASKS.items():
-        for k, value in report["whole_split"][direction]["paired"].items():
+        for k, value in report.top(direction).items():
             results.append(
                 EvalResult(
                     task_type="zero-shot-image-classification",
@@ -60,7 +66,7 @@ def clip_model_card(
     mask_prob: float,
     hyperparameters: dict,
     evaluation_markdown: str | None,
-    evaluation: dict | None,
+    evaluation: RetrievalReport | None,
     eval_split: str | None,
     train_rows: int | None,
     steps: int,

@@ -29,7 +29,7 @@ from transformers import HfArgumentParser, get_scheduler
 
 from evaluation.embeddings import split_embeddings
 from evaluation.protocols import HELD_OUT_TOKENS, UNSEEN_COLLECTIONS, hold_out_tokens
-from evaluation.report import retrieval_report, whole_split_markdown
+from evaluation.report import RetrievalReport, whole_split_markdown
 from modeling.clip_models import DEFAULT_MODEL, TINY, TinyClipSpec, load_clip
 from modeling.clip_training import (
     freeze_towers,
@@ -205,19 +205,12 @@ def training_captions(train, streaming: bool) -> list[str]:
     return [row["caption"] for row in train.select_columns(["caption"]).take(TOKENIZER_CAPTIONS)]
 
 
-def evaluate_model(model, processor, dataset, batch_size: int) -> dict:
-    embeddings = split_embeddings(model, processor, dataset, batch_size=batch_size)
-    return retrieval_report(embeddings)
+def evaluate_model(model, processor, dataset, batch_size: int) -> RetrievalReport:
+    return RetrievalReport.from_embeddings(split_embeddings(model, processor, dataset, batch_size=batch_size))
 
 
-def _eval_scalars(report: dict, protocol: str = UNSEEN_COLLECTIONS) -> dict[str, float]:
-    prefix = "eval" if protocol == UNSEEN_COLLECTIONS else "eval_held_out_tokens"
-    out = {}
-    for direction, targets in report["whole_split"].items():
-        for target, scores in targets.items():
-            for k, value in scores.items():
-                out[f"{prefix}/{direction}/{target}/{k}"] = value
-    return out
+def _scalar_prefix(protocol: str) -> str:
+    return "eval" if protocol == UNSEEN_COLLECTIONS else "eval_held_out_tokens"
 
 
 def result_label(stage: str, protocol: str) -> str:
@@ -394,14 +387,8 @@ def _evaluate(accelerator, model, processor, evaluation, protocol: str, args, st
     report = None
     if accelerator.is_main_process:
         report = evaluate_model(accelerator.unwrap_model(model), processor, evaluation, args.per_device_eval_batch_size)
-        accelerator.log(_eval_scalars(report, protocol), step=step)
-        whole = report["whole_split"]
-        accelerator.print(
-            f"step {step}, {protocol}: text-to-image top1/5/10 "
-            + "/".join(f"{v:.1f}" for v in whole["text_to_image"]["paired"].values())
-            + ", image-to-text "
-            + "/".join(f"{v:.1f}" for v in whole["image_to_text"]["paired"].values())
-        )
+        accelerator.log(report.scalars(_scalar_prefix(protocol)), step=step)
+        accelerator.print(f"step {step}, {protocol}: {report.summary()}")
     accelerator.wait_for_everyone()
     return report
 
