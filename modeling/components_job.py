@@ -85,3 +85,14 @@ def separate_dataset(
     progress.close()
     order = list(groups)
     return sorted(results, key=lambda r: order.index(r.collection))
+
+
+def build_library(dataset: Dataset, out: Path, params: SeparationParams, num_proc: int = 1) -> dict:
+    """`nft1000 components`: the library of `dataset`'s collections under `out` (``data/components/``, the
+    manifest, ``component_sheets/``), resuming one already there; returns the manifest."""
+    writer = LibraryWriter(out)
+    sheets = out / "component_sheets"
+    sheets.mkdir(parents=True, exist_ok=True)
+    separate_dataset(dataset, params, num_proc, writer=writer, sheets=sheets)
+    writer.finish()
+    return writer.report

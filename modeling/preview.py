@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import textwrap
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -67,3 +68,17 @@ def masking_sheet(pairs: list[tuple[np.ndarray, np.ndarray, str, str]], tile: in
             shown = shown.resize((tile, round(tile * shown.height / shown.width)), Image.Resampling.NEAREST)
             tiles.append(_label(shown, text, tile))
     return _grid(tiles, 4)
+
+
+def preview_masking(rows, masker, seed: int, out: Path) -> None:
+    """A sheet of each row before and after masking (image and caption), written to `out`."""
+    from nft1000_dataset.atomic import atomic_write_bytes
+
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for row in rows:
+        image = np.asarray(row["image"].convert("RGB"))
+        sample = masker(image, row["collection"], row["attributes"], rng)
+        pairs.append((image, sample.image, row["caption"], sample.caption))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out, png_bytes(masking_sheet(pairs)))

@@ -198,8 +198,8 @@ def _add_components(sub) -> None:
 
 def _run_components(args) -> None:
     from modeling.collection_rows import load_all_splits
-    from modeling.components_job import separate_dataset
-    from modeling.library import REPORT_FILE, LibraryWriter, components_table
+    from modeling.components_job import build_library
+    from modeling.library import REPORT_FILE, components_table
     from modeling.separation import SeparationParams
     from nft1000_dataset.export import EXPORT_FILES
     from nft1000_dataset.output_folder import claim_output_folder
@@ -207,28 +207,16 @@ def _run_components(args) -> None:
 
     if not args.overwrite:  # a library folder, resumed, or the export it belongs to
         claim_output_folder(args.out, (*EXPORT_FILES, REPORT_FILE, "data", "component_sheets"), "nft1000 components")
-    params = SeparationParams(
-        group_size=args.group_size,
-        rounds=args.rounds,
-        min_support=args.min_support,
-        tolerance=args.tolerance,
-        positives=args.positives,
-        contrast_tokens=args.contrast_tokens,
-        max_working_pixels=args.max_working_pixels,
-        method=args.method,
-        seed=args.seed,
-    )
+    fields = ("group_size", "rounds", "min_support", "tolerance", "positives", "contrast_tokens",
+              "max_working_pixels", "method", "seed")  # fmt: skip
+    params = SeparationParams(**{name: getattr(args, name) for name in fields})
     if args.collection:
         dataset = load_collections(args.dataset, args.collection, args.config)
     else:
         dataset = load_all_splits(args.dataset, args.config, args.split)
-    writer = LibraryWriter(args.out)
-    sheets = args.out / "component_sheets"
-    sheets.mkdir(parents=True, exist_ok=True)
-    separate_dataset(dataset, params, args.num_proc, writer=writer, sheets=sheets)
-    writer.finish()
-    print(components_table(writer.report))
-    print(f"library: {args.out / 'data' / 'components'}\nreport: {args.out / REPORT_FILE}\nsheets: {sheets}")
+    print(components_table(build_library(dataset, args.out, params, args.num_proc)))
+    print(f"library: {args.out / 'data' / 'components'}\nreport: {args.out / REPORT_FILE}")
+    print(f"sheets: {args.out / 'component_sheets'}")
 
 
 def _add_preview_masking(sub) -> None:
@@ -256,12 +244,11 @@ def _add_preview_masking(sub) -> None:
 
 
 def _run_preview_masking(args) -> None:
-    import numpy as np
     from datasets import load_dataset
 
     from modeling.library import ComponentLibrary
     from modeling.masking import DynamicMasker
-    from modeling.preview import masking_sheet
+    from modeling.preview import preview_masking
     from nft1000_dataset.shard_index import load_collections
 
     if args.collection:
@@ -269,14 +256,7 @@ def _run_preview_masking(args) -> None:
     else:
         rows = load_dataset(args.dataset, args.config, split=args.split).shuffle(seed=args.seed)
     masker = DynamicMasker(ComponentLibrary.load(args.components), args.mask_prob, args.mode, args.fill)
-    rng = np.random.default_rng(args.seed)
-    pairs = []
-    for row in rows.select(range(min(args.num_samples, len(rows)))):
-        image = np.asarray(row["image"].convert("RGB"))
-        sample = masker(image, row["collection"], row["attributes"], rng)
-        pairs.append((image, sample.image, row["caption"], sample.caption))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    masking_sheet(pairs).save(args.out)
+    preview_masking(rows.select(range(min(args.num_samples, len(rows)))), masker, args.seed, args.out)
     print(f"wrote {args.out}")
 
 
@@ -492,23 +472,15 @@ def _add_piracy(sub) -> None:
 
 
 def _run_piracy(args) -> None:
-    import json
-
     from nft1000.search.index import NFTIndex
-    from nft1000.search.piracy import PiracyOptions, detect_piracy, piracy_markdown, piracy_sheet
-    from nft1000_dataset.atomic import atomic_write_text
+    from nft1000.search.piracy import PiracyOptions, detect_piracy, piracy_markdown, write_piracy
+    from nft1000_dataset.shard_index import TokenImages
 
     options = PiracyOptions(similarity=args.similarity, hash_bits=args.hash_bits, candidates=args.candidates)
     report = detect_piracy(NFTIndex.open(args.index), args.collection, options)
-    atomic_write_text(args.out / "piracy.json", json.dumps(report, indent=2))
-    markdown = piracy_markdown(report)
-    atomic_write_text(args.out / "piracy.md", markdown)
-    print(markdown)
-    if args.dataset and report["suspects"]:
-        from nft1000_dataset.shard_index import TokenImages
-
-        piracy_sheet(report, TokenImages(args.dataset, args.config)).save(args.out / "pairs.png")
-        print(f"written: {args.out / 'pairs.png'}")
+    images = TokenImages(args.dataset, args.config) if args.dataset else None
+    print(piracy_markdown(report))
+    print("written: " + ", ".join(str(path) for path in write_piracy(report, args.out, images)))
 
 
 def _add_search_app(sub) -> None:

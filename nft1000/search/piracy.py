@@ -4,9 +4,12 @@ while tokens that merely share a style are not."""
 
 from __future__ import annotations
 
+import io
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -120,3 +123,18 @@ def piracy_sheet(report: dict, image_of: Callable[[str, str], Image.Image], limi
             draw.text((j * (size + 12), top + size + 2), f"{token['collection'][:18]} #{token['token_id']}", "black")
         draw.text((0, top + size + 14), f"sim {pair['similarity']:.2f}, hash {pair['hash_distance']} bits", "red")
     return sheet
+
+
+def write_piracy(report: dict, out: Path, image_of: Callable[[str, str], Image.Image] | None = None) -> list[Path]:
+    """``piracy.json``, ``piracy.md`` and, with `image_of` and suspects, ``pairs.png`` in `out`; returns them."""
+    from nft1000_dataset.atomic import atomic_write_bytes, atomic_write_text
+
+    written = [out / "piracy.json", out / "piracy.md"]
+    atomic_write_text(written[0], json.dumps(report, indent=2))
+    atomic_write_text(written[1], piracy_markdown(report))
+    if image_of is not None and report["suspects"]:
+        buffer = io.BytesIO()
+        piracy_sheet(report, image_of).save(buffer, format="PNG")
+        written.append(out / "pairs.png")
+        atomic_write_bytes(written[-1], buffer.getvalue())
+    return written
