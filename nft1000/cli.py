@@ -21,6 +21,9 @@ def _flag(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
 
 
 def _add_synth(sub) -> None:
+    from nft1000_dataset.synth.real import VARIANTS
+    from nft1000_dataset.synth.spec import STYLES
+
     p = sub.add_parser("synth", help="write synthetic layered PFP collections in the release layout")
     _flag(p, "out", type=Path, required=True, help="folder; the release goes to OUT/release")
     _flag(p, "collections", type=int, default=8, help="collections to write")
@@ -32,14 +35,14 @@ def _add_synth(sub) -> None:
     _flag(
         p,
         "style",
-        choices=("easy", "real-like"),
+        choices=STYLES,
         default="easy",
         help="easy: ~35 values a collection, lossless; real-like: ~450 values, near colours (NFT1000's shape)",
     )
     _flag(
         p,
         "variant",
-        choices=("clean", "resampled", "jpeg"),
+        choices=VARIANTS,
         default="clean",
         help="real-like images as written: lossless, LANCZOS-resampled to a non-integer size, or that as JPEG",
     )
@@ -58,8 +61,10 @@ def _run_synth(args) -> None:
 
 
 def _add_build(sub) -> None:
+    from nft1000_dataset.media import DEFAULT_IMAGE_WIDTH
     from nft1000_dataset.plan import DEFAULT_ROWS_PER_SHARD, MINI_PAIRS_PER_COLLECTION
     from nft1000_dataset.scan import DEFAULT_MIN_TOKENS
+    from nft1000_dataset.splits import DEFAULT_RATIOS
 
     p = sub.add_parser("build", help="export a raw release as Parquet shards with a dataset card")
     _flag(p, "raw", type=Path, required=True, help="folder of collection folders or <name>.zip files")
@@ -78,14 +83,14 @@ def _add_build(sub) -> None:
         "split_ratios",
         type=float,
         nargs=3,
-        default=(80.0, 5.0, 15.0),
+        default=DEFAULT_RATIOS,
         metavar=("TRAIN", "VAL", "TEST"),
         help="train, validation and test shares of the collections (without a partition file)",
     )
     _flag(p, "sample_seed", type=int, default=0, help="seed of the mini sample and of frames picked from videos")
     _flag(p, "pairs_per_collection", type=int, default=MINI_PAIRS_PER_COLLECTION, help="mini sample size")
     _flag(p, "min_tokens", type=int, default=DEFAULT_MIN_TOKENS, help="drop collections with fewer tokens")
-    _flag(p, "image_width", type=int, default=512, help="width every image is standardised to (pixels)")
+    _flag(p, "image_width", type=int, default=DEFAULT_IMAGE_WIDTH, help="width every image is standardised to (pixels)")
     _flag(p, "rows_per_shard", type=int, default=DEFAULT_ROWS_PER_SHARD, help="rows per Parquet shard")
     _flag(p, "num_proc", type=int, default=1, help="worker processes")
     _flag(
@@ -99,35 +104,22 @@ def _add_build(sub) -> None:
 
 
 def _run_build(args) -> None:
-    from nft1000_dataset.builder import NFT1000Config
+    from nft1000_dataset.builder import config_options
     from nft1000_dataset.export import export_release
 
-    configs = {
-        name: NFT1000Config(
-            name=name,
-            pairs_per_collection=pairs,
-            partition_file=args.partition_file and str(args.partition_file),
-            split_seed=args.split_seed,
-            sample_seed=args.sample_seed,
-            split_ratios=tuple(args.split_ratios),
-            ignore_missing_collections=args.ignore_missing_collections,
-            image_width=args.image_width,
-            rows_per_shard=args.rows_per_shard,
-        )
-        for name, pairs in (("full", None), ("mini", args.pairs_per_collection))
-    }
-    options = {name: config.build_options() for name, config in configs.items()}
-    wanted = options if args.config == "all" else {args.config: options[args.config]}
-    reports = export_release(
-        args.raw,
-        args.out,
-        wanted,
-        min_tokens=args.min_tokens,
-        num_proc=args.num_proc,
-        overwrite=args.overwrite,
-        name=args.name,
+    options = config_options(
+        args.pairs_per_collection,
+        partition_file=args.partition_file and str(args.partition_file),
+        split_seed=args.split_seed,
+        sample_seed=args.sample_seed,
+        split_ratios=tuple(args.split_ratios),
+        ignore_missing_collections=args.ignore_missing_collections,
+        image_width=args.image_width,
+        rows_per_shard=args.rows_per_shard,
     )
-    for report in reports.values():
+    wanted = options if args.config == "all" else {args.config: options[args.config]}
+    build = {"min_tokens": args.min_tokens, "num_proc": args.num_proc, "overwrite": args.overwrite, "name": args.name}
+    for report in export_release(args.raw, args.out, wanted, **build).values():
         print(report.to_markdown(), end="\n\n")
     print(f"dataset card: {args.out / 'README.md'}\nbuild report: {args.out / 'build_report.json'}")
     print(f'load it: load_dataset("{args.out}", "{next(iter(wanted))}")')
@@ -532,7 +524,7 @@ def _add_collect(sub) -> None:
 def _run_collect(args) -> None:
     import asyncio
 
-    from nft1000_dataset.collect.collector import COLLECTED_FILES, Collector, read_contract
+    from nft1000_dataset.collect.collector import COLLECTED_FILES, Collector, collect_summary, read_contract
     from nft1000_dataset.collect.fetch import FetchOptions
     from nft1000_dataset.collect.uris import DEFAULT_ARWEAVE_GATEWAY, DEFAULT_IPFS_GATEWAYS
     from nft1000_dataset.output_folder import claim_output_folder
@@ -551,12 +543,7 @@ def _run_collect(args) -> None:
     )
     if not args.overwrite:
         claim_output_folder(collector.folder, COLLECTED_FILES, "nft1000 collect")
-    report = asyncio.run(collector.run(tokens))
-    print(
-        f"{collector.folder}: {report['tokens_collected']} of {report['tokens_listed']} tokens collected "
-        f"(totalSupply {report['total_supply']}), {report['skipped_complete']} already complete, "
-        f"{report['http_requests']} HTTP requests; failures: {report['failures_by_reason'] or 'none'}"
-    )
+    print(f"{collector.folder}: {collect_summary(asyncio.run(collector.run(tokens)))}")
 
 
 def _add_demo(sub) -> None:

@@ -23,6 +23,7 @@ import datasets
 from .atomic import atomic_write_text
 from .card import CITATION, DESCRIPTION, HOMEPAGE, LICENSE
 from .examples import FEATURES, shard_rows
+from .media import DEFAULT_IMAGE_WIDTH
 from .plan import DEFAULT_ROWS_PER_SHARD, MINI_PAIRS_PER_COLLECTION, BuildOptions, make_plan
 from .release import discover_collections
 from .report import BuildReport, Tally
@@ -42,7 +43,7 @@ class NFT1000Config(datasets.BuilderConfig):
     sample_seed: int = 0
     split_ratios: tuple[float, float, float] = DEFAULT_RATIOS
     min_tokens: int = DEFAULT_MIN_TOKENS
-    image_width: int = 512
+    image_width: int = DEFAULT_IMAGE_WIDTH
     rows_per_shard: int = DEFAULT_ROWS_PER_SHARD
     ignore_missing_collections: bool = False
 
@@ -57,6 +58,15 @@ class NFT1000Config(datasets.BuilderConfig):
             image_width=self.image_width,
             rows_per_shard=self.rows_per_shard,
         )
+
+
+def config_options(mini_pairs: int | None = MINI_PAIRS_PER_COLLECTION, **shared) -> dict[str, BuildOptions]:
+    """The build options of ``full`` and ``mini`` (`mini_pairs` a collection), the other `NFT1000Config` fields
+    (`shared`) the same for both."""
+    return {
+        name: NFT1000Config(name=name, pairs_per_collection=pairs, **shared).build_options()
+        for name, pairs in (("full", None), ("mini", mini_pairs))
+    }
 
 
 class NFT1000(datasets.GeneratorBasedBuilder):

@@ -18,6 +18,8 @@ from PIL import Image, ImageFile
 
 from .optional import MissingExtra, import_extra
 
+DEFAULT_IMAGE_WIDTH = 512  # every image is standardised to this width (height by aspect)
+
 MAX_IMAGE_PIXELS = 64_000_000  # larger images are treated as decompression bombs
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -111,7 +113,7 @@ def _decode_mp4(data: bytes, frame_seed: str) -> Image.Image:
     raise MediaError("corrupt video", "no decodable frame")
 
 
-def decode_media(data: bytes, *, frame_seed: str = "", svg_width: int = 512) -> tuple[Image.Image, str]:
+def decode_media(data: bytes, *, frame_seed: str = "", svg_width: int = DEFAULT_IMAGE_WIDTH) -> tuple[Image.Image, str]:
     """Decode any supported media into a Pillow image (one frame); returns (image, sniffed format)."""
     kind = sniff_format(data)
     if kind in ("png", "jpeg", "gif", "webp"):
@@ -154,7 +156,7 @@ def encode_png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def standardize_image(data: bytes, *, width: int = 512, frame_seed: str = "") -> bytes:
+def standardize_image(data: bytes, *, width: int = DEFAULT_IMAGE_WIDTH, frame_seed: str = "") -> bytes:
     """Media bytes in, RGB PNG bytes of the given width out.
 
     An input that already is an RGB PNG of that width is fully decoded (to catch truncation) and then

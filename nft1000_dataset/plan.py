@@ -12,6 +12,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from .media import DEFAULT_IMAGE_WIDTH
 from .release import CollectionSource, token_sort_key
 from .report import BuildReport, Tally
 from .scan import CollectionScan
@@ -32,7 +33,7 @@ class BuildOptions:
     sample_seed: int = 0
     split_ratios: Sequence[float] = DEFAULT_RATIOS
     ignore_missing_collections: bool = False
-    image_width: int = 512
+    image_width: int = DEFAULT_IMAGE_WIDTH
     rows_per_shard: int = DEFAULT_ROWS_PER_SHARD
 
 

@@ -215,3 +215,12 @@ class Collector:
         }
         atomic_write_text(self.folder / "collect_report.json", json.dumps(report, indent=2))
         return report
+
+
+def collect_summary(report: dict) -> str:
+    """One line of a collect report: tokens collected, already complete, requests, failures by reason."""
+    return (
+        f"{report['tokens_collected']} of {report['tokens_listed']} tokens collected "
+        f"(totalSupply {report['total_supply']}), {report['skipped_complete']} already complete, "
+        f"{report['http_requests']} HTTP requests; failures: {report['failures_by_reason'] or 'none'}"
+    )
