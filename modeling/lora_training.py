@@ -18,6 +18,7 @@ from PIL import Image
 UNET_TARGETS = ["to_k", "to_q", "to_v", "to_out.0"]  # the attention projections, as diffusers' LoRA example
 TEXT_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]
 ADAPTER = "default"
+LORA_INFO = "nft1000_lora.json"  # base model, collection, prompt template and trait vocabulary, for generation
 
 
 def add_lora(unet, text_encoder=None, rank: int = 4, alpha: float | None = None) -> list[torch.nn.Parameter]:

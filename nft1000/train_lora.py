@@ -33,6 +33,7 @@ from transformers import HfArgumentParser, get_scheduler
 from modeling.clip_models import TINY
 from modeling.diffusion_models import DEFAULT_DIFFUSION_MODEL, TinyDiffusionSpec, load_pipeline
 from modeling.lora_training import (
+    LORA_INFO,
     add_lora,
     denoising_loss,
     encode_latents,
@@ -50,7 +51,6 @@ from nft1000_dataset.shard_index import CollectionNotFound, load_collections
 from nft1000_dataset.traits import trait_vocabulary
 
 logger = logging.getLogger("train_lora")
-LORA_INFO = "nft1000_lora.json"  # base model, collection, prompt template and trait vocabulary, for generation
 TINY_BASE = "tiny-base"
 FIXED_LOSS_ROWS = 16  # training rows whose fixed-noise loss is reported before and after training
 UPLOAD_IGNORE = ["checkpoint-*/**", "train_lora/**", "**/.*.tmp"]
@@ -132,7 +132,7 @@ def parse_args(argv: list[str] | None = None) -> LoraArguments:
     return args
 
 
-def collection_rows(dataset_name: str, config: str, collection: str) -> datasets.Dataset:
+def load_collection_rows(dataset_name: str, config: str, collection: str) -> datasets.Dataset:
     """The rows of one collection, reading only its shards (`nft1000_dataset.shard_index`); an unknown name
     is a ValueError naming the close matches."""
     try:
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.allow_tf32:
         torch.backends.cuda.matmul.allow_tf32 = True
 
-    rows = collection_rows(args.dataset_name, args.dataset_config_name, args.collection)
+    rows = load_collection_rows(args.dataset_name, args.dataset_config_name, args.collection)
     if args.max_train_samples is not None:
         rows = rows.select(range(min(args.max_train_samples, len(rows))))
     if args.prompt_column not in rows.column_names:

@@ -20,7 +20,7 @@ from PIL import Image
 from modeling.diffusion_models import DEFAULT_DIFFUSION_MODEL, load_pipeline
 from modeling.lora_training import fixed_denoising_loss
 from nft1000.cli import main as cli_main
-from nft1000.train_lora import FIXED_LOSS_ROWS, LoraCollator, collection_rows
+from nft1000.train_lora import FIXED_LOSS_ROWS, LoraCollator, load_collection_rows
 from nft1000.train_lora import main as train_lora
 from nft1000_dataset.traits import check_traits, parse_trait, trait_vocabulary
 
@@ -77,7 +77,7 @@ def test_training_lowers_the_loss_of_the_saved_lora_on_its_collection(trained, e
     output_dir, summary = trained
     assert summary["steps"] == STEPS
     base, tuned = base_and_lora(output_dir)
-    rows = collection_rows(str(exported[0]), "full", collection)
+    rows = load_collection_rows(str(exported[0]), "full", collection)
     batch = LoraCollator(base.tokenizer, 32, False, False, "prompt", seed=0)([rows[i] for i in range(FIXED_LOSS_ROWS)])
     scheduler = DDPMScheduler.from_config(base.scheduler.config)
     before = fixed_denoising_loss(base.unet, base.vae, base.text_encoder, scheduler, batch, seed=1)
@@ -167,7 +167,7 @@ def test_offline_with_a_hub_pipeline_name_is_a_clear_error():
 
 def test_an_unknown_collection_is_an_error_with_close_matches(exported):
     with pytest.raises(ValueError, match="no collection"):
-        collection_rows(str(exported[0]), "full", "No Such Collection")
+        load_collection_rows(str(exported[0]), "full", "No Such Collection")
 
 
 names = st.text(st.characters(codec="utf-8", exclude_characters="=", exclude_categories=("Cs", "Cc")), min_size=1)
@@ -208,7 +208,7 @@ def test_one_validation_prompt_renders_num_validation_images_different_images(tr
     from nft1000.train_lora import parse_args, render_validation, validation_prompt_list
 
     output_dir, _ = trained
-    rows = collection_rows(str(exported[0]), "full", collection)
+    rows = load_collection_rows(str(exported[0]), "full", collection)
     base = ["--dataset", "d", "--collection", collection, "--output_dir", "o"]
     args = parse_args([*base, "--validation_prompt", "a pink hat", "--num_validation_images", "3"])
     assert validation_prompt_list(args, rows) == ["a pink hat"] * 3  # diffusers: one prompt, three images
