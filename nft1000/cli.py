@@ -560,7 +560,7 @@ def _add_demo(sub) -> None:
 def _run_demo(args) -> None:
     from nft1000.demo import run_demo
 
-    result = run_demo(args.out, args.size, args.seed, args.num_proc)
+    result = run_demo(main, args.out, args.size, args.seed, args.num_proc)
     print("\n" + result["table"])
     print("written:\n" + "\n".join(f"  {label}: {path}" for label, path in result["written"].items()))
 

@@ -64,10 +64,11 @@ class Stages:
         progress.update(1)
 
 
-def run_demo(out: Path, size: str = "default", seed: int = 0, num_proc: int = 2) -> dict:
-    """Run (or resume) every stage under `out`; returns the paths written and the comparison table."""
-    from nft1000.cli import main as cli
-
+def run_demo(
+    cli: Callable[[list[str]], int], out: Path, size: str = "default", seed: int = 0, num_proc: int = 2
+) -> dict:
+    """Run (or resume) every stage under `out`, the commands through `cli` (``nft1000.cli.main``, passed in so
+    that the demo does not import the command line that imports it); returns the paths written and the table."""
     spec = SIZES[size]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
