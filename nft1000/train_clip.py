@@ -40,7 +40,7 @@ from modeling.contrastive import global_batch_loss
 from modeling.library import ComponentLibrary
 from modeling.masking import FILLS, MODES
 from nft1000.model_card import clip_model_card
-from nft1000.training_run import TrainLog, checkpoint_if_due, resume, scalar_config, start_run
+from nft1000.training_run import TrackingAndHubArguments, TrainLog, checkpoint_if_due, resume, scalar_config, start_run
 from nft1000_dataset.atomic import atomic_write_text
 from nft1000_dataset.hub import upload_folder_to_hub
 
@@ -109,7 +109,7 @@ class DataArguments:
 
 
 @dataclass
-class TrainArguments:
+class TrainArguments(TrackingAndHubArguments):
     output_dir: str
     overwrite_output_dir: bool = field(
         default=False, metadata={"help": "write into a non-empty output_dir that holds no earlier run"}
@@ -141,13 +141,6 @@ class TrainArguments:
     checkpointing_steps: int | None = field(default=None, metadata={"aliases": ["--save_steps", "--save-steps"]})
     checkpoints_total_limit: int | None = None
     resume_from_checkpoint: str | None = field(default=None, metadata={"help": "a checkpoint folder or `latest`"})
-    report_to: str = field(default="tensorboard", metadata={"help": "accelerate tracker(s), `all` or `none`"})
-    push_to_hub: bool = False
-    hub_model_id: str | None = None
-    hub_token: str | None = field(
-        default=None, repr=False, metadata={"help": "Hub token (prefer HF_TOKEN or `hf auth login`); never written out"}
-    )
-    hub_private_repo: bool = False
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArguments, TrainArguments]:

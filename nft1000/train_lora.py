@@ -43,7 +43,7 @@ from modeling.lora_training import (
     save_lora,
 )
 from nft1000.model_card import lora_model_card
-from nft1000.training_run import TrainLog, checkpoint_if_due, resume, scalar_config, start_run
+from nft1000.training_run import TrackingAndHubArguments, TrainLog, checkpoint_if_due, resume, scalar_config, start_run
 from nft1000_dataset.atomic import atomic_write_text
 from nft1000_dataset.captions import build_prompt
 from nft1000_dataset.hub import upload_folder_to_hub
@@ -57,7 +57,7 @@ UPLOAD_IGNORE = ["checkpoint-*/**", "train_lora/**", "**/.*.tmp"]
 
 
 @dataclass
-class LoraArguments:
+class LoraArguments(TrackingAndHubArguments):
     output_dir: str
     dataset_name: str = field(metadata={"aliases": ["--dataset"], "help": "exported NFT1000 folder or Hub repo"})
     collection: str = field(metadata={"help": "the collection whose style is learnt, e.g. Azuki"})
@@ -118,13 +118,6 @@ class LoraArguments:
     validation_steps: int | None = field(default=None, metadata={"help": "render the validation grid every N steps"})
     num_inference_steps: int = 30
     tiny_resolution: int = field(default=64, metadata={"help": "image size of the tiny pipeline"})
-    report_to: str = field(default="tensorboard", metadata={"help": "accelerate tracker(s), `all` or `none`"})
-    push_to_hub: bool = False
-    hub_model_id: str | None = None
-    hub_token: str | None = field(
-        default=None, repr=False, metadata={"help": "Hub token (prefer HF_TOKEN or `hf auth login`); never written out"}
-    )
-    hub_private_repo: bool = False
 
 
 def parse_args(argv: list[str] | None = None) -> LoraArguments:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import datasets
@@ -22,6 +22,20 @@ RUN_FILES = ("train_log.jsonl", "checkpoint-*", ".checkpoint-*", "config.json", 
 # a field named with one of these words (hub_token, api_key, wandb_secret, db_password) is never written anywhere,
 # as transformers' to_dict hides *_token; counts such as holdout_tokens are not secrets
 SECRET_WORDS = frozenset({"token", "key", "secret", "password"})
+
+
+@dataclass(kw_only=True)
+class TrackingAndHubArguments:
+    """The arguments both training scripts take for trackers and the Hub, as the HF example scripts name them
+    (keyword-only, so that a script's own required fields may follow)."""
+
+    report_to: str = field(default="tensorboard", metadata={"help": "accelerate tracker(s), `all` or `none`"})
+    push_to_hub: bool = False
+    hub_model_id: str | None = None
+    hub_token: str | None = field(
+        default=None, repr=False, metadata={"help": "Hub token (prefer HF_TOKEN or `hf auth login`); never written out"}
+    )
+    hub_private_repo: bool = False
 
 
 def is_secret(field_name: str) -> bool:
