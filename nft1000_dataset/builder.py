@@ -14,7 +14,7 @@ It never touches the network.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import ClassVar
 
@@ -23,41 +23,29 @@ import datasets
 from .atomic import atomic_write_text
 from .card import CITATION, DESCRIPTION, HOMEPAGE, LICENSE
 from .examples import FEATURES, shard_rows
-from .media import DEFAULT_IMAGE_WIDTH
-from .plan import DEFAULT_ROWS_PER_SHARD, MINI_PAIRS_PER_COLLECTION, BuildOptions, make_plan
+from .plan import MINI_PAIRS_PER_COLLECTION, BuildOptions, make_plan
 from .release import discover_collections
 from .report import BuildReport, Tally
 from .scan import DEFAULT_MIN_TOKENS, scan_collections
-from .splits import DEFAULT_RATIOS, read_partition_file
+from .splits import read_partition_file
 
 REPORTS_DIR = "nft1000_reports"
 
 
 @dataclass
-class NFT1000Config(datasets.BuilderConfig):
-    """Options of a config; `pairs_per_collection` is what makes ``mini`` (paper 6.1: 1,000 per collection)."""
+class NFT1000Config(datasets.BuilderConfig, BuildOptions):
+    """A config of the builder: the build options (`plan.BuildOptions`; `pairs_per_collection` is what makes
+    ``mini``, paper 6.1: 1,000 per collection) with the official split given as a file, and the token minimum."""
 
-    pairs_per_collection: int | None = None
     partition_file: str | None = None
-    split_seed: int = 0
-    sample_seed: int = 0
-    split_ratios: tuple[float, float, float] = DEFAULT_RATIOS
     min_tokens: int = DEFAULT_MIN_TOKENS
-    image_width: int = DEFAULT_IMAGE_WIDTH
-    rows_per_shard: int = DEFAULT_ROWS_PER_SHARD
-    ignore_missing_collections: bool = False
 
     def build_options(self) -> BuildOptions:
-        return BuildOptions(
-            pairs_per_collection=self.pairs_per_collection,
-            partition=read_partition_file(self.partition_file) if self.partition_file else None,
-            split_seed=self.split_seed,
-            sample_seed=self.sample_seed,
-            split_ratios=tuple(self.split_ratios),
-            ignore_missing_collections=self.ignore_missing_collections,
-            image_width=self.image_width,
-            rows_per_shard=self.rows_per_shard,
-        )
+        """The options as the export takes them, the partition file read."""
+        options = {f.name: getattr(self, f.name) for f in fields(BuildOptions)}
+        if self.partition_file:
+            options["partition"] = read_partition_file(self.partition_file)
+        return BuildOptions(**options | {"split_ratios": tuple(self.split_ratios)})
 
 
 def config_options(mini_pairs: int | None = MINI_PAIRS_PER_COLLECTION, **shared) -> dict[str, BuildOptions]:

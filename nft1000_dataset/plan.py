@@ -23,9 +23,10 @@ LEFT_OUT = "(no split)"  # pseudo-split for collections in no split (dropped, or
 DEFAULT_ROWS_PER_SHARD = 1000
 
 
-@dataclass(frozen=True)
+@dataclass
 class BuildOptions:
-    """Everything besides the raw data that decides what a config contains."""
+    """Everything besides the raw data that decides what a config contains (the one list of these fields: the
+    `datasets` config `builder.NFT1000Config` inherits them)."""
 
     pairs_per_collection: int | None = None  # None: every token (full); 1000 for mini
     partition: dict[str, list[str]] | None = None
