@@ -1,4 +1,5 @@
-"""NFT1000 as a `datasets` dataset: reading the release, captions, splits, the builder, export, synthesis.
+"""NFT1000 as a `datasets` dataset: reading the release, captions, splits, the builder, export and Hub push;
+the synthetic generator (`synth/`) and on-chain collection (`collect/`) as subpackages.
 
 The names below are imported on first use (PEP 562), so that importing a light module of the package (the
 command line's parser does) does not import `datasets` and the rest.
