@@ -83,6 +83,7 @@ def main() -> None:
     )
     parser.add_argument("--output", type=Path, default=Path("masking_ablation.json"))
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time, each in its own process")
+    parser.add_argument("--resume", action="store_true", help="keep the runs already in --output, do the rest")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     train_rows = load_dataset(args.dataset, args.config, split=args.train_split).num_rows
@@ -93,7 +94,9 @@ def main() -> None:
     protocol = HELD_OUT_TOKENS if args.holdout_tokens else UNSEEN_COLLECTIONS
     label = result_label("fine-tuned", protocol)  # the held-out tokens when asked for, beside any unseen split
     plan = [(name, samples, p, seed) for name, samples in settings.items() for p in args.ps for seed in args.seeds]
-    runs = []
+    runs = json.loads(args.output.read_text()) if args.resume and args.output.is_file() else []
+    done = {(r["setting"], r["p"], r["seed"]) for r in runs}
+    plan = [(name, samples, p, seed) for name, samples, p, seed in plan if (name, p, seed) not in done]
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
         futures = {
             pool.submit(run, args, p, seed, samples, Path(tmp) / f"{setting}-{p}-{seed}"): setting
