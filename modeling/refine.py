@@ -26,13 +26,14 @@ from scipy.ndimage import binary_fill_holes
 
 from .grid import WorkingGrid
 from .peeling import Layer
-from .pixels import DIRECTIONS, bounding_box, colour_distance, matches, opened, shifted
+from .pixels import DIRECTIONS, bounding_box, colour_distance, matches, opened
 
 REFINE_CARRIERS = 12  # carriers of each value whose full-resolution pixels decide, at least
 MAX_REFINE_CARRIERS = 32  # and at most, to show each of its blocks in `MIN_CARRIERS` of them
 MIN_CARRIERS = 3
 MIN_THICKNESS = 3
 BLUR_MARGIN = 8  # levels beyond twice the tolerance that an edge pixel may differ from the value's own colour
+NEIGHBOUR_CELLS = ((0, 0), (0, -1), (0, 1), (-1, 0), (1, 0), (-1, -1), (-1, 1), (1, -1), (1, 1))  # own cell first
 
 
 def own_tolerance(tolerance: int) -> int:
@@ -139,12 +140,9 @@ def _vote_majority(plan: _Plan, pixels: np.ndarray, expected: np.ndarray, tolera
 def _count(plan: _Plan, pixels: np.ndarray, expected: np.ndarray, tolerance: int) -> None:
     """Who shows the majority colour, and on the band, per direction, the edge votes (module docstring)."""
     shows = matches(pixels, plan.candidate, tolerance)
-    beside = np.zeros_like(shows)
-    for dy, dx in DIRECTIONS:
-        beside |= shifted(shows, dy, dx, fill=False)
     # a pixel next to the colour but not of it is an anti-aliased edge in this carrier (its own or an
     # occluder's): it tells nothing about the pixel, so it does not vote
-    voting = expected & (shows | ~beside)
+    voting = expected & (shows | ~_dilated(shows))
     plan.counted += voting
     plan.votes += voting & shows
     if not len(plan.band):
@@ -161,15 +159,22 @@ def _count(plan: _Plan, pixels: np.ndarray, expected: np.ndarray, tolerance: int
     plan.nearer += seen & (colour_distance(here, plan.inner_colour) < colour_distance(here, outside))
 
 
-def _own_colour(plan: _Plan, tolerance: int) -> np.ndarray:
-    """Box-sized bool: the majority colour is the value's own in the pixel's block or a neighbouring one."""
+def _own_colour(plan: _Plan, tolerance: int, where: np.ndarray) -> np.ndarray:
+    """Box-sized bool, at the pixels of `where` only: the majority colour is the value's own in the pixel's block
+    or a neighbouring one (the pixel's own block first; a neighbour is asked only where no block matched yet)."""
     rows, cols = plan.opaque.shape
-    own = np.zeros(plan.candidate.shape[:2], dtype=bool)
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            ys, xs = np.clip(plan.rows + dy, 0, rows - 1), np.clip(plan.cols + dx, 0, cols - 1)
-            opaque = plan.opaque[ys[:, None], xs[None, :]]
-            own |= opaque & matches(plan.candidate, plan.colour[ys[:, None], xs[None, :]], tolerance)
+    own = np.zeros(where.shape, dtype=bool)
+    ys, xs = np.nonzero(where)
+    cell_rows, cell_cols, candidate = plan.rows[ys], plan.cols[xs], plan.candidate[ys, xs]
+    pending = np.arange(len(ys))
+    for dy, dx in NEIGHBOUR_CELLS:
+        r = np.clip(cell_rows[pending] + dy, 0, rows - 1)
+        c = np.clip(cell_cols[pending] + dx, 0, cols - 1)
+        found = plan.opaque[r, c] & matches(candidate[pending], plan.colour[r, c], tolerance)
+        own[ys[pending[found]], xs[pending[found]]] = True
+        pending = pending[~found]
+        if not len(pending):
+            break
     return own
 
 
@@ -177,7 +182,7 @@ def _finish(plan: _Plan, carriers: int, full: tuple[int, int], tolerance: int) -
     """The value's full-resolution mask, colours and confidence from its counters."""
     needed = min(MIN_CARRIERS, carriers)
     agreed = (plan.counted >= needed) & (2 * plan.votes >= plan.counted) & plan.region
-    core = opened(agreed & _own_colour(plan, own_tolerance(tolerance)), MIN_THICKNESS)
+    core = opened(_own_colour(plan, own_tolerance(tolerance), agreed), MIN_THICKNESS)
     # inside the value, where its carriers agree on a colour that is none of its own: the blend between two of
     # its colours (a pupil's edge), which resampling makes
     core |= binary_fill_holes(core) & agreed
