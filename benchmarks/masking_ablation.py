@@ -139,6 +139,8 @@ def _paired_table(runs: list[dict], settings: dict, ps: list[float], label: str)
         for p in ps[1:]:
             other = {r["seed"]: _top1(r, label) for r in runs if r["setting"] == setting and r["p"] == p}
             diffs = [other[s] - base[s] for s in sorted(base) if s in other]
+            if not diffs:
+                continue  # a cell not run yet (an interrupted --resume)
             nonzero = [d for d in diffs if d != 0]
             better = sum(d > 0 for d in diffs)
             w = wilcoxon(nonzero).pvalue if len(nonzero) >= 2 else float("nan")
