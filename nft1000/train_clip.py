@@ -202,6 +202,17 @@ def evaluate_model(model, processor, dataset, batch_size: int) -> RetrievalRepor
     return RetrievalReport.from_embeddings(split_embeddings(model, processor, dataset, batch_size=batch_size))
 
 
+def _persistent_workers(data_args) -> bool:
+    """Workers kept between epochs, unless masking: a kept worker holds the collator it started with, so the
+    epoch that `set_epoch` gives the main process's collator would not reach it and masks would repeat."""
+    if not (data_args.dataloader_persistent_workers and data_args.dataloader_num_workers > 0):
+        return False
+    if data_args.mask_prob > 0:
+        logger.warning("--dataloader_persistent_workers is ignored with masking: masks must change every epoch")
+        return False
+    return True
+
+
 def _scalar_prefix(protocol: str) -> str:
     return "eval" if protocol == UNSEEN_COLLECTIONS else "eval_held_out_tokens"
 
@@ -255,7 +266,7 @@ def main(argv: list[str] | None = None) -> dict:
         collate_fn=collator,
         num_workers=data_args.dataloader_num_workers,
         pin_memory=data_args.dataloader_pin_memory and torch.accelerator.is_available(),
-        persistent_workers=data_args.dataloader_persistent_workers and data_args.dataloader_num_workers > 0,
+        persistent_workers=_persistent_workers(data_args),
         prefetch_factor=data_args.dataloader_prefetch_factor if data_args.dataloader_num_workers else None,
     )
     if args.tf32:
