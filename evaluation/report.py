@@ -84,11 +84,6 @@ class RetrievalReport(dict):
         return per_collection_markdown(self, target)
 
 
-def retrieval_report(embeddings: SplitEmbeddings, ks: Sequence[int] = DEFAULT_KS, **chunks) -> RetrievalReport:
-    """`RetrievalReport.from_embeddings`."""
-    return RetrievalReport.from_embeddings(embeddings, ks, **chunks)
-
-
 def write_retrieval(reports: dict[str, RetrievalReport], output_dir: Path, title: str) -> str:
     """``retrieval.json`` (label -> report) and ``retrieval.md`` (`title`, the whole split for every model, then
     each model within each collection) in `output_dir`; returns the Markdown."""

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from evaluation.embeddings import SplitEmbeddings
-from evaluation.report import per_collection_markdown, retrieval_report, whole_split_markdown
+from evaluation.report import RetrievalReport, per_collection_markdown, whole_split_markdown
 from evaluation.retrieval import naive_hits, recall_at_k, retrieval_hits
 
 
@@ -80,7 +80,7 @@ def test_report_ranks_within_each_collection_and_over_the_whole_split():
     images /= np.linalg.norm(images, axis=1, keepdims=True)
     texts /= np.linalg.norm(texts, axis=1, keepdims=True)
     embeddings = SplitEmbeddings(images, texts, ["A"] * 20 + ["B"] * 20, np.arange(40))
-    report = retrieval_report(embeddings)
+    report = RetrievalReport.from_embeddings(embeddings)
     assert report["rows"] == 40 and report["collections"] == 2
     assert report["whole_split"]["text_to_image"]["paired"]["top1"] < 10
     assert report["per_collection"]["A"]["rows"] == 20
