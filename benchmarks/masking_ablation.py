@@ -34,6 +34,7 @@ from datasets import load_dataset
 
 from evaluation.protocols import HELD_OUT_TOKENS, UNSEEN_COLLECTIONS
 from evaluation.report import RetrievalReport
+from modeling.collator import MASK_SIZES
 from modeling.masking import MODES
 from nft1000.train_clip import main as train_clip
 from nft1000.train_clip import result_label
@@ -49,6 +50,7 @@ def run(args, p: float, seed: int, samples: int | None, out: Path) -> dict:
         "--eval-split", args.eval_split, "--report-to", "none", "--logging-steps", str(args.steps),
         "--dataloader-num-workers", str(args.workers), "--train-split", args.train_split,
         "--holdout-tokens", str(args.holdout_tokens), "--holdout-seed", "0", "--mask-mode", args.mask_mode,
+        "--mask-at", args.mask_at,
     ]  # fmt: skip
     if args.workers:
         argv.append("--dataloader-persistent-workers")  # small budgets are many short epochs
@@ -71,6 +73,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument(
         "--mask-mode", choices=MODES, default="independent", help="independent: each component with p; one: one with p"
+    )
+    parser.add_argument(
+        "--mask-at", choices=MASK_SIZES, default="resized", help="full: mask before resizing (pixel art at 32 px)"
     )
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--batch-size", type=int, default=64)
@@ -105,7 +110,7 @@ def main() -> None:
         for future in as_completed(futures):
             runs.append({"setting": futures[future], **future.result()})
             args.output.write_text(json.dumps(runs, indent=2))
-    print(f"\nprotocol: {protocol}; masking mode: {args.mask_mode}")
+    print(f"\nprotocol: {protocol}; masking mode: {args.mask_mode}, at the {args.mask_at} size")
     print(f"train rows: {train_rows}; {args.steps} steps x batch {args.batch_size}; seeds {args.seeds}\n")
     header = "| t2i top1 | t2i top5 | t2i top10 | i2t top1 | i2t top5 | i2t top10 |"
     print(f"| setting | train pairs | p {header} minutes |\n| --- | ---: | ---: {'| ---: ' * 7}|")

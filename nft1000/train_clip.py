@@ -35,7 +35,7 @@ from modeling.clip_training import (
     freeze_towers,
     parameter_groups,
 )
-from modeling.collator import DynamicMaskingCollator
+from modeling.collator import MASK_SIZES, DynamicMaskingCollator
 from modeling.contrastive import global_batch_loss
 from modeling.library import ComponentLibrary
 from modeling.masking import FILLS, MODES
@@ -99,6 +99,10 @@ class DataArguments:
     mask_prob: float = field(default=0.5, metadata={"help": "probability p of masking a component; 0 disables"})
     mask_mode: str = field(default="independent", metadata={"choices": MODES})
     mask_fill: str = field(default="constant", metadata={"choices": FILLS})
+    mask_at: str = field(
+        default="resized",
+        metadata={"choices": MASK_SIZES, "help": "mask at the model's image size or at full size (tiny pixel art)"},
+    )
     dataloader_num_workers: int = 0
     dataloader_pin_memory: bool = field(default=True, metadata={"help": "page-locked batches (faster copies to GPU)"})
     dataloader_persistent_workers: bool = field(
@@ -202,17 +206,6 @@ def evaluate_model(model, processor, dataset, batch_size: int) -> RetrievalRepor
     return RetrievalReport.from_embeddings(split_embeddings(model, processor, dataset, batch_size=batch_size))
 
 
-def _persistent_workers(data_args) -> bool:
-    """Workers kept between epochs, unless masking: a kept worker holds the collator it started with, so the
-    epoch that `set_epoch` gives the main process's collator would not reach it and masks would repeat."""
-    if not (data_args.dataloader_persistent_workers and data_args.dataloader_num_workers > 0):
-        return False
-    if data_args.mask_prob > 0:
-        logger.warning("--dataloader_persistent_workers is ignored with masking: masks must change every epoch")
-        return False
-    return True
-
-
 def _scalar_prefix(protocol: str) -> str:
     return "eval" if protocol == UNSEEN_COLLECTIONS else "eval_held_out_tokens"
 
@@ -253,6 +246,7 @@ def main(argv: list[str] | None = None) -> dict:
         mask_prob=data_args.mask_prob,
         mode=data_args.mask_mode,
         fill=data_args.mask_fill,
+        mask_at=data_args.mask_at,
         seed=args.seed,
     )
     global_batch = args.per_device_train_batch_size * accelerator.num_processes
@@ -266,7 +260,7 @@ def main(argv: list[str] | None = None) -> dict:
         collate_fn=collator,
         num_workers=data_args.dataloader_num_workers,
         pin_memory=data_args.dataloader_pin_memory and torch.accelerator.is_available(),
-        persistent_workers=_persistent_workers(data_args),
+        persistent_workers=data_args.dataloader_persistent_workers and data_args.dataloader_num_workers > 0,
         prefetch_factor=data_args.dataloader_prefetch_factor if data_args.dataloader_num_workers else None,
     )
     if args.tf32:

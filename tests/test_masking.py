@@ -96,6 +96,31 @@ def test_collator_at_p_zero_is_the_plain_clip_pipeline(train_rows, tokenizer):
     assert torch.equal(batch["attention_mask"], text["attention_mask"])
 
 
+def test_masking_at_full_size_is_the_processor_on_the_full_size_masked_image(train_rows, library, tokenizer):
+    processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    collator = DynamicMaskingCollator(
+        image_processor=processor,
+        tokenizer=tokenizer,
+        library=library,
+        mask_prob=0.5,
+        mode="one",
+        mask_at="full",
+        seed=1,
+    )
+    rows = [train_rows[i] for i in range(12)]
+    batch = collator(rows)
+    masker = DynamicMasker(library, mask_prob=0.5, mode="one")  # at full size: no dilation
+    samples = [masker(*_row(train_rows, i)[:1], r["collection"], r["attributes"], collator.row_generator(r))
+               for i, r in enumerate(rows)]  # fmt: skip
+    assert any(sample.masked for sample in samples) and not all(sample.masked for sample in samples)
+    expected = processor(images=[sample.image for sample in samples], return_tensors="pt")["pixel_values"]
+    assert torch.allclose(batch["pixel_values"], expected, atol=1e-5)
+    text = tokenizer([sample.caption for sample in samples], padding=True, return_tensors="pt")
+    assert torch.equal(batch["input_ids"], text["input_ids"])
+    with pytest.raises(ValueError, match="mask_at"):
+        DynamicMaskingCollator(image_processor=processor, tokenizer=tokenizer, library=library, mask_at="half")
+
+
 def test_collator_is_picklable_seeded_and_works_in_worker_processes(train_rows, library, tokenizer):
     collator = DynamicMaskingCollator(
         image_processor=CLIPImageProcessor(), tokenizer=tokenizer, library=library, mask_prob=0.5, seed=3
@@ -116,6 +141,25 @@ def test_collator_is_picklable_seeded_and_works_in_worker_processes(train_rows, 
     assert all(torch.equal(a, b) for a, b in zip(first, spawned, strict=True))
     collator.set_epoch(1)
     assert any(not torch.equal(a, b) for a, b in zip(first, run(), strict=True))
+
+
+@pytest.mark.parametrize("context", [None, "spawn"])
+def test_set_epoch_reaches_persistent_workers(train_rows, library, tokenizer, context):
+    collator = DynamicMaskingCollator(
+        image_processor=CLIPImageProcessor(), tokenizer=tokenizer, library=library, mask_prob=0.5, seed=3
+    )
+    subset = train_rows.select(range(16))
+    kept = torch.utils.data.DataLoader(
+        subset, batch_size=4, collate_fn=collator, num_workers=2, persistent_workers=True,
+        multiprocessing_context=context,
+    )  # fmt: skip
+    for epoch in (0, 1, 0):  # the workers started in epoch 0 stay; each epoch must give its own masks
+        collator.set_epoch(epoch)
+        expected = [collator(list(subset.select(range(i, i + 4)))) for i in range(0, 16, 4)]
+        got = list(kept)
+        for want, batch in zip(expected, got, strict=True):
+            assert all(torch.equal(want[name], batch[name]) for name in want)
+    assert kept._iterator is not None and kept._iterator._workers  # the same workers served all three epochs
 
 
 def test_tiny_caches_evict_and_give_the_same_batches(export_with_components, tokenizer):
