@@ -1,9 +1,12 @@
 """Dynamic masking (paper, 5.2): hide some components of a token and drop their phrases from the caption.
 
 A component is a candidate in a token when the token carries its attribute and shows some of its pixels
-(`Component.token_mask`). Chosen components have exactly those pixels filled, and exactly their attributes
-leave the caption, which is rebuilt through the caption template; attributes without a component (numeric,
-abstract, unseparated) always stay. At least one candidate is always left visible.
+(`Component.token_mask`). A candidate whose shown pixels the chosen ones cover for the most part (at least
+`COVERED`) is hidden with them: attributes that describe the same pixels (CryptoPunks' ``type: Male`` and
+``gender: Male`` are one head; ``skin tone`` is that head's skin) go together, so that no phrase left in the
+caption describes pixels that were filled. Hidden components have exactly their shown pixels filled, and
+exactly their attributes leave the caption, which is rebuilt through the caption template; attributes without a
+component (numeric, abstract, unseparated) always stay. At least one candidate is always left visible.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
 
 MODES = ("independent", "one")  # each component with probability p / one component with probability p
 FILLS = ("constant", "mean", "background")
-SAMPLED_PIXELS = 64
+COVERED = 0.5  # a candidate with this share of its shown pixels under the chosen ones is hidden with them
 
 
 @dataclass
@@ -45,7 +48,6 @@ class Window:
     rows: slice
     cols: slice
     mask: np.ndarray
-    sample: tuple[np.ndarray, np.ndarray]  # a few mask pixels, spread over it, for a quick "does it show"
     low: np.ndarray  # 3 x h x w uint8, one contiguous plane per channel
     span: np.ndarray  # 3 x h x w uint8
     rgb: np.ndarray | None = None  # h x w x 3, kept for the background trait's component only
@@ -94,14 +96,12 @@ class DynamicMasker:
         colour = np.zeros((*mask.shape, 3), dtype=np.int16)
         inner = (slice(y0 - rows.start, y1 - rows.start), slice(x0 - cols.start, x1 - cols.start))
         mask[inner], colour[inner] = component.mask_crop, component.rgb_crop
-        ys, xs = np.nonzero(mask)
-        spread = np.linspace(0, len(ys) - 1, min(len(ys), SAMPLED_PIXELS)).astype(int)
         low = np.clip(colour - self.tolerance, 0, 255)
         span = np.clip(colour + self.tolerance, 0, 255) - low
         planes = [np.ascontiguousarray(bound.transpose(2, 0, 1), dtype=np.uint8) for bound in (low, span)]
         background = self.fill == "background" and component.trait_type.lower() == self.background_trait
         rgb = colour.astype(np.uint8) if background else None
-        return Window(component.key, rows, cols, mask, (ys[spread], xs[spread]), *planes, rgb=rgb)
+        return Window(component.key, rows, cols, mask, *planes, rgb=rgb)
 
     def windows(self, collection: str, attributes: list[Attribute], shape: tuple[int, ...]) -> list[Window]:
         """The windows of the token's visual attributes that have a component (whether they show or not), in
@@ -137,14 +137,6 @@ class DynamicMasker:
             inside = grown
         return inside
 
-    def _shows(self, window: Window, image: np.ndarray) -> bool:
-        """Whether the component shows anywhere in `image`: a few of its pixels first, which mostly settles it."""
-        ys, xs = window.sample
-        part = image[window.rows, window.cols][ys, xs]  # n x 3
-        if ((part.T - window.low[:, ys, xs]) <= window.span[:, ys, xs]).all(axis=0).any():
-            return True
-        return self._shown_in_window(window, image) is not None
-
     def candidates(self, image: np.ndarray, collection: str, attributes: list[Attribute]) -> dict[TraitKey, np.ndarray]:
         """Each carried component that shows in this image, with the pixels (full-size bool) where it shows."""
         found = {}
@@ -179,6 +171,24 @@ class DynamicMasker:
                     return filled
         return np.asarray(self.fill_value, dtype=np.uint8)
 
+    @staticmethod
+    def _hidden_with(
+        chosen: list[TraitKey], shown: dict[TraitKey, tuple[Window, np.ndarray]], shape: tuple[int, ...]
+    ) -> list[TraitKey]:
+        """The chosen components and every other shown one whose pixels they cover for the most part."""
+        if not chosen:
+            return []
+        under = np.zeros(shape, dtype=bool)
+        for key in chosen:
+            window, inside = shown[key]
+            under[window.rows, window.cols] |= inside
+        chosen_set = set(chosen)
+        return [
+            key
+            for key, (window, inside) in shown.items()
+            if key in chosen_set or under[window.rows, window.cols][inside].mean() >= COVERED
+        ]
+
     def __call__(
         self, image: np.ndarray, collection: str, attributes: list[Attribute], rng: np.random.Generator
     ) -> MaskedSample:
@@ -186,24 +196,27 @@ class DynamicMasker:
             return MaskedSample(image=image, caption=build_caption(collection, attributes))
         carried = self.windows(collection, attributes, image.shape)
         chosen_keys = set(self.choose([w.key for w in carried], rng))
-        # the pixels of chosen components only; then make sure some unchosen component still shows
-        shown = {w.key: (w, self._shown_in_window(w, image)) for w in carried if w.key in chosen_keys}
-        chosen = [key for key, (_, inside) in shown.items() if inside is not None]
-        if chosen and not any(self._shows(w, image) for w in carried if w.key not in chosen_keys):
-            chosen.pop(int(rng.integers(len(chosen))))  # never hide every component that shows
-        if not chosen:
+        if not chosen_keys:
+            return MaskedSample(image=image, caption=build_caption(collection, attributes))
+        shown = {w.key: (w, inside) for w in carried if (inside := self._shown_in_window(w, image)) is not None}
+        chosen = [key for key in shown if key in chosen_keys]
+        hidden = self._hidden_with(chosen, shown, image.shape[:2])
+        while chosen and len(hidden) == len(shown):  # never hide every component that shows
+            chosen.pop(int(rng.integers(len(chosen))))
+            hidden = self._hidden_with(chosen, shown, image.shape[:2])
+        if not hidden:
             return MaskedSample(image=image, caption=build_caption(collection, attributes))
         colours = self._fill_colours(image, carried)
         pixels = np.zeros(image.shape[:2], dtype=bool)
         # filled window by window and channel by channel: a masked copy into one contiguous plane is several
         # times faster than one into interleaved RGB; the result is the same H x W x 3 image, stored by channel
         planes = np.ascontiguousarray(image.transpose(2, 0, 1))
-        for key in chosen:
+        for key in hidden:
             window, inside = shown[key]
             pixels[window.rows, window.cols] |= inside
             for channel, plane in enumerate(planes):
                 fill = colours[channel] if colours.ndim == 1 else colours[window.rows, window.cols, channel]
                 np.copyto(plane[window.rows, window.cols], fill, where=inside)
         masked = planes.transpose(1, 2, 0)
-        kept = [a for a in attributes if (a["trait_type"], a["value"]) not in set(chosen)]
-        return MaskedSample(image=masked, caption=build_caption(collection, kept), masked=chosen, pixels=pixels)
+        kept = [a for a in attributes if (a["trait_type"], a["value"]) not in set(hidden)]
+        return MaskedSample(image=masked, caption=build_caption(collection, kept), masked=hidden, pixels=pixels)

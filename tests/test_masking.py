@@ -16,7 +16,7 @@ from transformers import CLIPImageProcessor
 from modeling.collator import DynamicMaskingCollator
 from modeling.images import decoded
 from modeling.library import ComponentLibrary
-from modeling.masking import DynamicMasker
+from modeling.masking import COVERED, DynamicMasker
 from modeling.tokenizer import train_clip_tokenizer
 from nft1000_dataset.captions import build_caption
 
@@ -59,6 +59,8 @@ def test_masked_pixels_and_dropped_phrases_agree(train_rows, library, index, see
         assert np.array_equal(sample.pixels, union)  # exactly the masked components' pixels are filled
         assert (sample.image[union] == (1, 2, 3)).all() and not changed[~union].any()
         assert all(candidates[k].any() for k in sample.masked)
+        for key, shown in candidates.items():  # no phrase stays whose pixels are mostly filled
+            assert key in sample.masked or union[shown].mean() < COVERED
     else:
         assert not changed.any() and sample.caption == row["caption"]
 
