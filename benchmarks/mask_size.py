@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 
 import numpy as np
+from collator_speed import throughput
 from datasets import Image as ImageFeature
 from datasets import load_dataset
 from transformers import CLIPImageProcessor
@@ -62,13 +62,7 @@ def speed(rows, library, tokenizer, size: int, mask_at: str, batch_size: int, re
         image_processor=processor(size), tokenizer=tokenizer, library=library, mask_prob=0.5, mask_at=mask_at
     )
     collator(rows)  # warm: resized images cached, as from the second epoch on
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for i in range(0, len(rows), batch_size):
-            collator(rows[i : i + batch_size])
-        best = min(best, time.perf_counter() - start)
-    return len(rows) / best
+    return throughput(collator, rows, batch_size, repeats)
 
 
 def main() -> None:
