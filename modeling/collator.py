@@ -161,19 +161,20 @@ class DynamicMaskingCollator:
             image = self.resized_image(row) if self.mask_resized else np.asarray(decoded(row["image"]))
             sample = self.masker(image, row["collection"], row["attributes"], self.row_generator(row))
             if self.pipeline.fast and not self.mask_resized:
-                image = self.pipeline.resize(sample.image) if sample.masked else self.resized_image(row)
+                image = self.pipeline.resize(sample.image) if sample.masked else self.resized_image(row, image)
             else:
                 image = sample.image
             images.append(image)
             captions.append(sample.caption)
         return images, captions
 
-    def resized_image(self, row: dict) -> np.ndarray:
-        """The row's image at the processor's size, from the cache when the row was met before."""
+    def resized_image(self, row: dict, full_size: np.ndarray | None = None) -> np.ndarray:
+        """The row's image at the processor's size, from the cache when the row was met before (else resized from
+        `full_size`, the row's image already decoded, or decoded here)."""
         key = (row.get("collection"), row.get("token_id"))
         image = self.resized.get(key) if key[1] is not None else None
         if image is None:
-            image = self.pipeline.resize(decoded(row["image"]))
+            image = self.pipeline.resize(decoded(row["image"]) if full_size is None else full_size)
             image.setflags(write=False)  # shared by every later batch: masking works on copies
             if key[1] is not None:
                 self.resized.put(key, image, image.nbytes)
