@@ -152,6 +152,24 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
     return parser.parse_args_into_dataclasses(args=argv)
 
 
+def check_masking_coverage(library: ComponentLibrary, collections: list[str], where: str) -> None:
+    """Log for how many training collections masking has components; for none at all it is an error, since
+    p > 0 would then train exactly as p = 0."""
+    counts = {name: library.info(name).get("components", 0) for name in sorted(collections)}
+    without = [name for name, count in counts.items() if not count]
+    logger.info(
+        "dynamic masking: components for %d of %d training collections (%d components)%s",
+        len(counts) - len(without), len(counts), sum(counts.values()),
+        f"; none for {', '.join(without[:5])}{' ...' if len(without) > 5 else ''}" if without else "",
+    )  # fmt: skip
+    if len(without) == len(counts):
+        raise ValueError(
+            f"--mask_prob > 0, but the component library at {where} has no component for any of the "
+            f"{len(counts)} training collections: run `nft1000 components --dataset {where} --split train`, "
+            "or train with --mask_prob 0"
+        )
+
+
 def _columns(dataset, data: DataArguments, masking: bool, optional: tuple[str, ...] = ()):
     """The image and caption columns (renamed ``image`` and ``caption``), the masking columns when `masking`
     (an error naming what is missing otherwise), and those of `optional` that the dataset has."""
@@ -234,6 +252,8 @@ def main(argv: list[str] | None = None) -> dict:
     library = None  # before any model loads: a missing library is reported at once
     if data_args.mask_prob > 0:
         library = ComponentLibrary.load(data_args.components or data_args.dataset_name)
+        if not data_args.streaming:  # a stream's collections are known only by reading it through
+            check_masking_coverage(library, train.unique("collection"), data_args.components or data_args.dataset_name)
     captions = training_captions(train, data_args.streaming) if model_args.model_name_or_path == TINY else None
     spec = TinyClipSpec(image_size=model_args.tiny_image_size)
     model, processor = load_clip(model_args.model_name_or_path, captions, spec, model_args.attn_implementation)

@@ -135,18 +135,20 @@ def test_the_demo_runs_end_to_end_and_a_rerun_reuses_every_stage(tmp_path, capsy
     assert (out / "clip-masked" / "model.safetensors").is_file() and (
         out / "clip-plain" / "model.safetensors"
     ).is_file()
-    # the data-scarce comparison: both p for each paired seed, evaluated on held-out tokens only
-    assert "Data-scarce (32 training pairs" in printed and "masking ahead on" in printed
+    # the data-scarce comparison, on a real-like collection of its own: both p for each paired seed, evaluated on
+    # held-out tokens only
+    assert "Data-scarce, on a real-like collection (120 tokens" in printed and "masking ahead on" in printed
+    assert (out / "nft1000-real-like" / "components_report.json").is_file()
     for seed in (0, 1):
         for p in ("0.0", "0.5"):
             results = json.loads((out / "data-scarce" / f"p{p}-seed{seed}" / "eval_results.json").read_text())
             assert list(results) == ["before training, held-out tokens of the training collections",
                                      "fine-tuned, held-out tokens of the training collections"]  # fmt: skip
     stages = json.loads((out / "stages.json").read_text())
-    assert len(stages) == 11
+    assert len(stages) == 14
     start = time.monotonic()
     assert cli_main(["demo", "--out", str(out), "--size", "tiny"]) == 0
-    assert capsys.readouterr().out.count("done before, reused") == 11
+    assert capsys.readouterr().out.count("done before, reused") == 14
     assert json.loads((out / "stages.json").read_text()) == stages and time.monotonic() - start < 60
 
 

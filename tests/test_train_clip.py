@@ -2,6 +2,7 @@
 global-batch loss, and `nft1000 eval` on the saved model."""
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -214,6 +215,33 @@ def test_masking_without_a_component_library_names_the_command_to_run(exported, 
     out, _ = exported  # the export without its components config
     with pytest.raises(FileNotFoundError, match="nft1000 components"):
         train_main(train_args(out, tmp_path / "out", "--report_to", "none"))
+
+
+def test_masking_says_which_training_collections_it_can_mask_and_refuses_none(
+    exported, separated, tmp_path, caplog
+):
+    from modeling.collection_rows import RowImages, rows_by_collection
+    from modeling.library import save_library
+    from modeling.separation import SeparationParams, separate_collection
+
+    out, _ = exported
+    validation = load_dataset(str(out), "full", split="validation")
+    name, rows = next(iter(rows_by_collection(validation).items()))
+    attributes = [validation[i]["attributes"] for i in rows]
+    of_validation = separate_collection(name, attributes, RowImages(validation, rows), SeparationParams(min_support=4))
+    assert of_validation.components
+    args = ("--report_to", "none", "--checkpointing_steps", "0", "--eval_split", "", "--max-train-steps", "1")
+    # separated on the wrong split (a validation collection): masking could act on no training row
+    wrong, partial = tmp_path / "wrong-split", tmp_path / "one-training-collection"
+    for folder, results in ((wrong, [of_validation]), (partial, [separated[0]])):
+        shutil.copytree(out, folder)
+        save_library(results, folder)
+    with pytest.raises(ValueError, match=f"no component for any of the {len(separated)} training collections"):
+        train_main(train_args(wrong, tmp_path / "out", *args))
+    with caplog.at_level(logging.INFO, logger="train_clip"):
+        train_main(train_args(partial, tmp_path / "out", *args))
+    counted = f"components for 1 of {len(separated)} training collections ({len(separated[0].components)} components)"
+    assert counted in caplog.text
 
 
 def test_train_clip_fine_tunes_a_plain_image_caption_dataset(train_rows, tmp_path):
