@@ -217,9 +217,7 @@ def test_masking_without_a_component_library_names_the_command_to_run(exported, 
         train_main(train_args(out, tmp_path / "out", "--report_to", "none"))
 
 
-def test_masking_says_which_training_collections_it_can_mask_and_refuses_none(
-    exported, separated, tmp_path, caplog
-):
+def test_masking_says_which_training_collections_it_can_mask_and_refuses_none(exported, separated, tmp_path, caplog):
     from modeling.collection_rows import RowImages, rows_by_collection
     from modeling.library import save_library
     from modeling.separation import SeparationParams, separate_collection
