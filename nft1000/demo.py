@@ -39,7 +39,7 @@ class DemoSize:
 SIZES = {  # tiny is the tests' size: about a minute
     "tiny": DemoSize(4, 60, 20, 16, scarce_tokens=120, scarce_pairs=32, scarce_steps=8, seeds=2),
     "small": DemoSize(6, 300, 120, 32, scarce_tokens=500, scarce_pairs=100, scarce_steps=100, seeds=3),
-    "default": DemoSize(10, 500, 300, 32, scarce_tokens=700, scarce_pairs=100, scarce_steps=200, seeds=3),
+    "default": DemoSize(10, 500, 200, 32, scarce_tokens=700, scarce_pairs=100, scarce_steps=200, seeds=3),
 }
 MASK_PROB = 0.5
 HELD_OUT_SHARE = 0.2  # of the real-like collection's tokens, never trained on in the data-scarce comparison
