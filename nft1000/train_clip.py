@@ -152,7 +152,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
     return parser.parse_args_into_dataclasses(args=argv)
 
 
-def check_masking_coverage(library: ComponentLibrary, collections: list[str], where: str) -> None:
+def check_masking_coverage(library: ComponentLibrary, collections: list[str], dataset: str, where: str) -> None:
     """Log for how many training collections masking has components; for none at all it is an error, since
     p > 0 would then train exactly as p = 0."""
     counts = {name: library.info(name).get("components", 0) for name in sorted(collections)}
@@ -165,8 +165,8 @@ def check_masking_coverage(library: ComponentLibrary, collections: list[str], wh
     if len(without) == len(counts):
         raise ValueError(
             f"--mask_prob > 0, but the component library at {where} has no component for any of the "
-            f"{len(counts)} training collections: run `nft1000 components --dataset {where} --split train`, "
-            "or train with --mask_prob 0"
+            f"{len(counts)} training collections: run `nft1000 components --dataset {dataset} --split train "
+            f"--out {where}`, or train with --mask_prob 0"
         )
 
 
@@ -253,7 +253,8 @@ def main(argv: list[str] | None = None) -> dict:
     if data_args.mask_prob > 0:
         library = ComponentLibrary.load(data_args.components or data_args.dataset_name)
         if not data_args.streaming:  # a stream's collections are known only by reading it through
-            check_masking_coverage(library, train.unique("collection"), data_args.components or data_args.dataset_name)
+            where = data_args.components or data_args.dataset_name
+            check_masking_coverage(library, train.unique("collection"), data_args.dataset_name, where)
     captions = training_captions(train, data_args.streaming) if model_args.model_name_or_path == TINY else None
     spec = TinyClipSpec(image_size=model_args.tiny_image_size)
     model, processor = load_clip(model_args.model_name_or_path, captions, spec, model_args.attn_implementation)
