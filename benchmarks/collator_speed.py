@@ -2,10 +2,10 @@
 
 Rows hold the PNG bytes, so every method pays the decode (the collator keeps no resized image, as in an epoch
 over a dataset bigger than its image cache; one last row with the cache, as from the second epoch on of a small
-training set). The baseline is the plain pipeline (Pillow decode +
-`CLIPImageProcessor` + tokenizer, no masking), measured in the same run. The collator is measured with each PNG
-decoder it can use: libspng (`pyspng`, the `fast` extra) where installed, and Pillow. Goals (issue 3): the masking
-collator at p = 0.5 at least as fast as the plain pipeline (ratio >= 1.0), and >= 250 samples/s per core.
+training set). The baseline is the plain pipeline (Pillow decode + `CLIPImageProcessor` + tokenizer, no
+masking), measured in the same run. The collator is measured with each PNG decoder it can use: libspng (`pyspng`,
+the `fast` extra) where installed, and Pillow. Goals (issue 3): the masking collator at p = 0.5 at least as fast
+as the plain pipeline (ratio >= 1.0), and >= 250 samples/s per core.
 
     python benchmarks/collator_speed.py [--tokens 200] [--batch-size 32] [--repeats 3]
 """
