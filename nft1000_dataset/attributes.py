@@ -3,19 +3,25 @@
 Real metadata writes traits in several shapes: the OpenSea list of ``{"trait_type", "value"}``, a plain
 ``{trait: value}`` dict, a ``traits`` key instead of ``attributes``, numbers with a ``display_type``, a
 JSON string holding the list, and missing values. Every form becomes a list of
-``{"trait_type": str, "value": str, "display_type": str | None}`` in the order the metadata gives.
+``{"trait_type": str, "value": str, "display_type": str | None}`` in the order the metadata gives. Runs of
+whitespace and control characters become one space; a value that is missing, null, not a finite number or over
+`MAX_VALUE_CHARS` is dropped, and every drop is counted by its reason when a counter is given.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, TypedDict
 
 ABSENT_VALUES = frozenset({"", "none", "null", "n/a", "nothing", "no trait"})
 NUMERIC_DISPLAY_TYPES = frozenset({"number", "boost_number", "boost_percentage", "date"})
 UNNAMED_TRAIT = "trait"
+MAX_VALUE_CHARS = 512  # a trait name or value longer than this describes no pixels (CLIP reads 77 tokens)
+_CONTROL_RUNS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 
 
 class Attribute(TypedDict):
@@ -42,23 +48,41 @@ def _format_value(value: Any) -> str | None:
             return None
         return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, (int, str)):
-        return str(value).strip() or None
+        return _CONTROL_RUNS.sub(" ", str(value)).strip() or None
     if isinstance(value, (list, tuple)):
         parts = [p for p in (_format_value(v) for v in value) if p]
         return ", ".join(parts) if parts else None
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _entry(trait_type: Any, value: Any, display_type: Any = None) -> Attribute | None:
+def _drop_reason(value: Any, text: str | None) -> str | None:
+    """Why `value` (formatted as `text`) is dropped, or None if it is kept."""
+    if text is not None:
+        return "too long" if len(text) > MAX_VALUE_CHARS else None
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        return "not a finite number"
+    return "empty"
+
+
+def _entry(trait_type: Any, value: Any, display_type: Any = None, dropped: Counter | None = None) -> Attribute | None:
     text = _format_value(value)
-    if text is None:
-        return None
+    reason = _drop_reason(value, text)
     name = _format_value(trait_type) or UNNAMED_TRAIT
-    return Attribute(trait_type=name, value=text, display_type=str(display_type) if display_type else None)
+    if reason is None and len(name) > MAX_VALUE_CHARS:
+        reason = "trait name too long"
+    if reason is not None:
+        if dropped is not None:
+            dropped[reason] += 1
+        return None
+    display = _format_value(display_type) if display_type else None
+    return Attribute(trait_type=name, value=text, display_type=display)
 
 
-def normalize_attributes(metadata: Any) -> list[Attribute]:
-    """Return the token's attributes in the normal form; raise `MetadataError` if the metadata has none."""
+def normalize_attributes(metadata: Any, dropped: Counter | None = None) -> list[Attribute]:
+    """Return the token's attributes in the normal form; raise `MetadataError` if the metadata has none. Values
+    dropped are counted by reason in `dropped`."""
     if not isinstance(metadata, dict):
         raise MetadataError("malformed metadata", f"expected a JSON object, got {type(metadata).__name__}")
     raw = metadata.get("attributes", metadata.get("traits"))
@@ -69,15 +93,15 @@ def normalize_attributes(metadata: Any) -> list[Attribute]:
             raise MetadataError("malformed metadata", f"attributes string is not JSON ({err})") from None
     entries: list[Attribute | None]
     if isinstance(raw, dict):
-        entries = [_entry(k, v) for k, v in raw.items()]
+        entries = [_entry(k, v, dropped=dropped) for k, v in raw.items()]
     elif isinstance(raw, list):
         entries = []
         for item in raw:
             if isinstance(item, dict):
                 name = item.get("trait_type", item.get("type", item.get("key")))
-                entries.append(_entry(name, item.get("value"), item.get("display_type")))
+                entries.append(_entry(name, item.get("value"), item.get("display_type"), dropped))
             else:
-                entries.append(_entry(None, item))
+                entries.append(_entry(None, item, dropped=dropped))
     elif raw is None:
         raise MetadataError("no attributes", "metadata has no 'attributes' or 'traits'")
     else:

@@ -12,11 +12,11 @@ from datasets import Features, Image, List, Value
 
 from .attributes import MetadataError
 from .captions import build_caption, build_prompt
-from .media import MediaError, standardize_image
+from .media import standardize_image
 from .plan import Shard
-from .release import CollectionReader, MemberTooLarge
+from .release import CollectionReader, UnreadableFile
 from .report import Tally
-from .scan import read_attributes
+from .scan import log_skip, read_attributes, token_problem
 
 FEATURES = Features(
     {
@@ -32,31 +32,40 @@ FEATURES = Features(
 )
 
 
-def _optional_text(reader: CollectionReader, member: str | None) -> str | None:
+def _optional_text(reader: CollectionReader, member: str | None, label: str, notes: Tally | None) -> str | None:
+    """The release's own caption or prompt, or None (counted in `notes`) when it cannot be read as text."""
     if member is None:
         return None
     try:
-        return reader.read_text(member).strip() or None
-    except (UnicodeDecodeError, MemberTooLarge):
+        text, encoding = reader.read_text(member)
+    except UnreadableFile as err:
+        if notes is not None:
+            notes.note(f"{label} left out: {err.reason}", member)
         return None
+    if encoding != "utf-8" and notes is not None:
+        notes.note(f"{label} read as {encoding}", member)
+    return text.strip() or None
 
 
-def token_row(reader: CollectionReader, token_id: str, image_width: int, frame_seed: str) -> dict[str, Any]:
-    """The row of one token; raises `MediaError` or `MetadataError` with the reason to count."""
+def token_row(
+    reader: CollectionReader, token_id: str, image_width: int, frame_seed: str, notes: Tally | None = None
+) -> dict[str, Any]:
+    """The row of one token; raises `MediaError`, `MetadataError` or `UnreadableFile` with the reason to count.
+    What is left out or read differently without costing the token is counted in `notes`."""
     files = reader.tokens[token_id]
     collection = reader.source.name
-    try:
-        raw = reader.read_bytes(files.image)
-    except MemberTooLarge as err:
-        raise MediaError("decompression bomb", str(err)) from None
-    png = standardize_image(raw, width=image_width, frame_seed=f"{frame_seed}:{collection}:{token_id}")
-    attributes = read_attributes(reader, files.metadata)
+    if files.refused:
+        raise MetadataError(files.refused)
+    png = standardize_image(
+        reader.read_bytes(files.image), width=image_width, frame_seed=f"{frame_seed}:{collection}:{token_id}"
+    )
+    attributes = read_attributes(reader, files.metadata, notes)
     return {
         "image": {"bytes": png, "path": f"{collection}_{token_id}.png"},
         "caption": build_caption(collection, attributes),
         "prompt": build_prompt(collection, attributes),
-        "release_caption": _optional_text(reader, files.caption),
-        "release_prompt": _optional_text(reader, files.prompt),
+        "release_caption": _optional_text(reader, files.caption, "release caption", notes),
+        "release_prompt": _optional_text(reader, files.prompt, "release prompt", notes),
         "collection": collection,
         "token_id": token_id,
         "attributes": attributes,
@@ -64,13 +73,15 @@ def token_row(reader: CollectionReader, token_id: str, image_width: int, frame_s
 
 
 def shard_rows(shard: Shard, image_width: int, frame_seed: str, tally: Tally) -> Iterator[dict[str, Any]]:
-    """The rows of a shard's tokens in order; unusable tokens are counted in `tally`, not yielded."""
+    """The rows of a shard's tokens in order; unusable tokens are counted in `tally`, not yielded. No token's
+    failure, whatever it is, stops the shard: each is a counted skip, logged with the file and the reason."""
     with shard.source.open() as reader:
         for token_id in shard.token_ids:
             try:
-                row = token_row(reader, token_id, image_width, frame_seed)
-            except (MediaError, MetadataError) as err:
-                tally.skip(err.reason, token_id)
+                row = token_row(reader, token_id, image_width, frame_seed, tally)
+            except Exception as err:
+                tally.skip(token_problem(err), token_id)
+                log_skip(reader, token_id, err)
                 continue
             tally.keep()
             yield row

@@ -2,7 +2,9 @@
 
 For every collection: ``read`` (tokens that have any file) = ``kept`` + the sum of ``skipped`` over reasons.
 Tokens of a dropped collection are all skipped under ``"collection dropped: <reason>"``; tokens left out of
-the ``mini`` sample under ``"not in mini sample"``.
+the ``mini`` sample under ``"not in mini sample"``. Notes count what a build left aside or changed without
+deciding a token's fate: files that are not the release's (a backup, a second image of a token), attribute
+values dropped, texts read in another encoding.
 """
 
 from __future__ import annotations
@@ -13,6 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 EXAMPLES_PER_REASON = 5
+MAX_EXAMPLE_CHARS = 200
+
+
+def printable(text: str) -> str:
+    """`text` safe to write as UTF-8 JSON and logs: undecodable file-name bytes as escapes, at most 200 chars."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")[:MAX_EXAMPLE_CHARS]
 
 
 @dataclass
@@ -23,6 +31,7 @@ class Tally:
     kept: int = 0
     skipped: Counter = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
+    notes: Counter = field(default_factory=Counter)
 
     def keep(self, n: int = 1) -> None:
         self.read += n
@@ -31,15 +40,24 @@ class Tally:
     def skip(self, reason: str, token_id: str | None = None, n: int = 1) -> None:
         self.read += n
         self.skipped[reason] += n
-        if token_id is not None:
-            ids = self.examples.setdefault(reason, [])
+        self._example(reason, token_id)
+
+    def note(self, label: str, example: str | None = None, n: int = 1) -> None:
+        """Count something left aside or changed that does not decide a token's fate."""
+        self.notes[label] += n
+        self._example(label, example)
+
+    def _example(self, label: str, example: str | None) -> None:
+        if example is not None:
+            ids = self.examples.setdefault(label, [])
             if len(ids) < EXAMPLES_PER_REASON:
-                ids.append(token_id)
+                ids.append(printable(example))
 
     def merge(self, other: Tally) -> None:
         self.read += other.read
         self.kept += other.kept
         self.skipped.update(other.skipped)
+        self.notes.update(other.notes)
         for reason, ids in other.examples.items():
             mine = self.examples.setdefault(reason, [])
             mine.extend(ids[: EXAMPLES_PER_REASON - len(mine)])
@@ -49,12 +67,14 @@ class Tally:
             "read": self.read,
             "kept": self.kept,
             "skipped": dict(sorted(self.skipped.items())),
+            "notes": dict(sorted(self.notes.items())),
             "examples": {k: v for k, v in sorted(self.examples.items())},
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Tally:
-        return cls(data["read"], data["kept"], Counter(data["skipped"]), dict(data.get("examples", {})))
+        examples = dict(data.get("examples", {}))
+        return cls(data["read"], data["kept"], Counter(data["skipped"]), examples, Counter(data.get("notes", {})))
 
 
 @dataclass
@@ -97,13 +117,15 @@ class BuildReport:
     def to_markdown(self) -> str:
         """The table printed after a build and written into the dataset card."""
         lines = [
-            f"| split ({self.config}) | collections | read | pairs kept | skipped (reason: count) |",
-            "| --- | ---: | ---: | ---: | --- |",
+            f"| split ({self.config}) | collections | read | pairs kept | skipped (reason: count) | notes |",
+            "| --- | ---: | ---: | ---: | --- | --- |",
         ]
         for split in self.collections:
             total = self.split_total(split)
             reasons = ", ".join(f"{r}: {n}" for r, n in sorted(total.skipped.items())) or "none"
-            lines.append(f"| {split} | {len(self.kept_collections(split))} | {total.read} | {total.kept} | {reasons} |")
+            notes = ", ".join(f"{r}: {n}" for r, n in sorted(total.notes.items())) or "none"
+            kept = len(self.kept_collections(split))
+            lines.append(f"| {split} | {kept} | {total.read} | {total.kept} | {reasons} | {notes} |")
         if self.dropped:
             lines.append("")
             lines.append("Dropped collections: " + "; ".join(f"{c} ({r})" for c, r in sorted(self.dropped.items())))

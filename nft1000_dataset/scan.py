@@ -1,8 +1,9 @@
 """First pass over each collection: which tokens are usable, and which collections the filters drop.
 
 The paper (4.2) drops collections with fewer than 500 tokens, with all-identical images (covers), and with
-no usable metadata. Token-level problems found here (no image, no or broken metadata) are counted with
-their reason; image decoding problems are found later, when the image is standardised.
+no usable metadata; both tests count only the tokens that passed. Token-level problems found here (a refused
+file or id, no image, no or broken metadata) are counted with their reason; image decoding problems are found
+later, when the image is standardised. No single token stops a scan or drops its collection.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
 
-from .attributes import MetadataError, normalize_attributes
-from .release import CollectionReader, CollectionSource, MemberTooLarge, ReleaseError
-from .report import Tally
+from .attributes import Attribute, MetadataError, normalize_attributes
+from .release import CollectionReader, CollectionSource, ReleaseError, UnreadableFile
+from .report import Tally, printable
 
 logger = logging.getLogger(__name__)
 
@@ -39,64 +41,115 @@ class CollectionScan:
         return self.source.name
 
 
-def read_attributes(reader: CollectionReader, member: str):
-    """The normalised attributes of one metadata file; raises `MetadataError` with a counted reason."""
+def read_attributes(reader: CollectionReader, member: str, notes: Tally | None = None) -> list[Attribute]:
+    """The normalised attributes of one metadata file; raises `MetadataError` (or the reader's `UnreadableFile`)
+    with a counted reason. With `notes`, counts the attribute values dropped and a text read in another encoding."""
+    text, encoding = reader.read_text(member)
     try:
-        metadata = json.loads(reader.read_text(member))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise MetadataError("malformed metadata JSON", f"{reader.member_path(member)}: {err}") from None
-    return normalize_attributes(metadata)
+        metadata = json.loads(text)
+    except (ValueError, RecursionError) as err:  # bad JSON, an integer of thousands of digits, deep nesting
+        raise MetadataError("malformed metadata JSON", f"{reader.member_path(member)}: {_short(err)}") from None
+    dropped: Counter = Counter()
+    try:
+        attributes = normalize_attributes(metadata, dropped)
+    except RecursionError:
+        raise MetadataError("malformed metadata", f"{reader.member_path(member)}: nested too deep") from None
+    if notes is not None:
+        if encoding != "utf-8":
+            notes.note(f"metadata read as {encoding}", member)
+        for reason, n in dropped.items():
+            notes.note(f"attribute value dropped: {reason}", member, n)
+    return attributes
 
 
-def _all_identical(reader: CollectionReader, token_ids: list[str]) -> bool:
-    def digest(token_id: str) -> bytes:
-        return hashlib.blake2b(reader.read_bytes(reader.tokens[token_id].image), digest_size=16).digest()
+def _short(err: BaseException) -> str:
+    return str(err)[:200]
 
-    if len(token_ids) < 2 or len({digest(t) for t in token_ids[:IDENTICAL_PROBE]}) > 1:
+
+def token_problem(err: Exception) -> str:
+    """The counted reason of a token's failure: the label of our own errors, else the exception's type."""
+    return getattr(err, "reason", None) or f"unexpected error ({type(err).__name__})"
+
+
+def _image_digests(reader: CollectionReader, token_ids: list[str], scan: CollectionScan) -> set[bytes]:
+    """Digests of the tokens' images; a token whose image cannot be read leaves ``scan.usable``, skipped with its
+    reason, so that no single file decides for the collection."""
+    digests = set()
+    for token_id in token_ids:
+        try:
+            data = reader.read_bytes(reader.tokens[token_id].image)
+        except UnreadableFile as err:
+            scan.usable.remove(token_id)
+            scan.tally.skip(err.reason, token_id)
+            log_skip(reader, token_id, err)
+            continue
+        digests.add(hashlib.blake2b(data, digest_size=16).digest())
+    return digests
+
+
+def _all_identical(reader: CollectionReader, scan: CollectionScan) -> bool:
+    """True if the readable images of the usable tokens are all the same file (a cover)."""
+    probe = scan.usable[:IDENTICAL_PROBE]
+    digests = _image_digests(reader, probe, scan)
+    if len(digests) != 1:
         return False
-    return len({digest(t) for t in token_ids}) == 1
+    digests |= _image_digests(reader, [t for t in scan.usable if t not in set(probe)], scan)
+    return len(digests) == 1 and len(scan.usable) > 1
+
+
+def _token_check(reader: CollectionReader, token_id: str) -> None:
+    """Raises with the reason a token cannot be used, from its files and metadata (its image is read later)."""
+    files = reader.tokens[token_id]
+    if files.refused:
+        raise MetadataError(files.refused)
+    if files.image is None:
+        raise MetadataError("missing image")
+    if files.metadata is None:
+        raise MetadataError("missing metadata")
+    read_attributes(reader, files.metadata)
 
 
 def scan_collection(source: CollectionSource, min_tokens: int = DEFAULT_MIN_TOKENS) -> CollectionScan:
-    """Read every token's metadata (not its image) and apply the collection filters."""
+    """Read every token's metadata (not its image) and apply the collection filters, on the tokens that passed."""
     scan = CollectionScan(source)
     try:
         with source.open() as reader:
+            scan.tally.merge(reader.notes)
             for token_id in reader.token_ids():
-                files = reader.tokens[token_id]
-                if files.image is None:
-                    scan.tally.skip("missing image", token_id)
-                    continue
-                if files.metadata is None:
-                    scan.tally.skip("missing metadata", token_id)
-                    continue
                 try:
-                    read_attributes(reader, files.metadata)
-                except MetadataError as err:
-                    scan.tally.skip(err.reason, token_id)
-                    continue
-                except MemberTooLarge:
-                    scan.tally.skip("decompression bomb", token_id)
+                    _token_check(reader, token_id)
+                except Exception as err:  # one token never stops the build: every failure is a counted skip
+                    scan.tally.skip(token_problem(err), token_id)
+                    log_skip(reader, token_id, err)
                     continue
                 scan.usable.append(token_id)
+            identical = len(scan.usable) >= min_tokens and _all_identical(reader, scan)
             read = scan.tally.read + len(scan.usable)
             if not scan.usable:
                 scan.dropped = "no usable metadata"
+            elif identical:
+                scan.dropped = "all images identical"
             elif len(scan.usable) < min_tokens:
                 scan.dropped = f"too few tokens ({len(scan.usable)} < {min_tokens})"
-            elif _all_identical(reader, scan.usable):
-                scan.dropped = "all images identical"
     except (ReleaseError, OSError) as err:
-        logger.error("%s: collection skipped: %s", source.path, err)
-        scan.dropped = f"unreadable ({err})"
+        logger.error("%s: collection skipped: %s", printable(source.path), err)
+        scan.dropped = printable(f"unreadable ({err})" if not source.refused else source.refused)
         read = scan.tally.read + len(scan.usable)
     if scan.dropped:
         logger.warning("collection %r dropped: %s (%d tokens)", source.name, scan.dropped, read)
         scan.usable = []
-        scan.tally = Tally()
+        notes = scan.tally.notes
+        scan.tally = Tally(examples={k: v for k, v in scan.tally.examples.items() if k in notes}, notes=notes)
         if read:
             scan.tally.skip(f"collection dropped: {scan.dropped.split(' (')[0]}", n=read)
     return scan
+
+
+def log_skip(reader: CollectionReader, token_id: str, err: Exception) -> None:
+    """One line naming the collection, the token and why it was skipped; a traceback for what we did not foresee."""
+    known = isinstance(err, (MetadataError, ReleaseError)) or hasattr(err, "reason")
+    logger.log(logging.INFO if known else logging.WARNING, "%s: token %s skipped: %s",
+               printable(reader.source.path), printable(token_id), err, exc_info=not known)  # fmt: skip
 
 
 def scan_collections(
