@@ -58,9 +58,9 @@ class UnreadableFile(ReleaseError):
     reason = "unreadable file"
 
     def __init__(self, message: str, reason: str | None = None):
-        super().__init__(message)
         if reason is not None:
             self.reason = reason
+        super().__init__(f"{self.reason}: {message}")
 
 
 class MemberTooLarge(UnreadableFile):
@@ -243,7 +243,8 @@ class CollectionReader:
             return
         part = parts[-2] if len(parts) >= 2 else None
         suffix = PurePosixPath(parts[-1]).suffix.lower()
-        if part not in PART_FIELDS or len(parts) > 3 or parts[-1].startswith(".") or suffix not in FILE_EXTENSIONS[part]:
+        known = part in PART_FIELDS and suffix in FILE_EXTENSIONS[part]
+        if not known or len(parts) > 3 or parts[-1].startswith("."):
             self.notes.note(refused or "not a release file", name)
             return
         spelled = token_id_from_stem(PurePosixPath(parts[-1]).stem)

@@ -1,0 +1,127 @@
+"""A hostile or broken release (`nft1000_testing.hostile`): the build exits 0, reads nothing from outside the release,
+counts every token (read = kept + skipped), skips each planted token with its reason or keeps it correct, and its
+memory stays bounded."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from nft1000_testing.hostile import (
+    COLLECTION_LINKS,
+    FAULTS,
+    FOLDER,
+    GOOD_TOKENS,
+    KEPT,
+    SECRET_COLOUR,
+    SECRET_TEXT,
+    ZIP,
+    fault_ids,
+    write_hostile_release,
+)
+
+PEAK_MEMORY_BYTES = 1536 * 2**20  # python, datasets and pyarrow take ~400 MiB; a bomb that got through takes GiBs
+pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX links and named pipes")
+
+
+@pytest.fixture(scope="module")
+def hostile_build(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    release = write_hostile_release(root)
+    out = root / "out"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    command = [sys.executable, "-m", "nft1000.cli", "build", "--raw", str(release), "--out", str(out),
+               "--min-tokens", "5", "--split-ratios", "1", "0", "0"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    rows = {}
+    for shard in sorted((out / "data" / "full").glob("*.parquet")):
+        for row in pq.read_table(shard).to_pylist():
+            row["image"] = Image.open(io.BytesIO(row["image"]["bytes"]))
+            rows[(row["collection"], row["token_id"])] = row
+    return root, out, result, peak if peak > before * 1024 else None, rows
+
+
+def _report(out: Path) -> dict:
+    return json.loads((out / "build_report.json").read_text())["full"]["report"]
+
+
+def test_there_are_at_least_40_kinds_of_bad_input():
+    assert len({f.kind for f in FAULTS}) + len(COLLECTION_LINKS) >= 40
+
+
+def test_the_build_exits_0_and_every_collection_adds_up(hostile_build):
+    _, out, result, _, _ = hostile_build
+    assert result.returncode == 0, result.stderr[-3000:]
+    for collection, tally in _report(out)["splits"]["train"]["per_collection"].items():
+        assert tally["read"] == tally["kept"] + sum(tally["skipped"].values()), collection
+
+
+@pytest.mark.parametrize("form", [FOLDER, ZIP])
+def test_every_planted_token_is_skipped_with_its_reason_or_kept_correct(hostile_build, form):
+    _, out, result, _, rows = hostile_build
+    tally = _report(out)["splits"]["train"]["per_collection"][form]
+    expected = Counter()
+    for token_id, planted in fault_ids(form).items():
+        expected.update(planted.also_skipped)
+        if planted.expect != KEPT:
+            expected[planted.expect] += 1
+            assert (form, token_id) not in rows, planted.kind
+            continue
+        row = rows.get((form, token_id))
+        assert row is not None, f"{planted.kind}: not kept ({result.stderr[-2000:]})"
+        assert planted.check is None or planted.check(row), planted.kind
+    assert Counter(tally["skipped"]) == expected
+    for planted in fault_ids(form).values():
+        assert planted.noted is None or tally["notes"].get(planted.noted), planted.kind
+
+
+@pytest.mark.parametrize("form", [FOLDER, ZIP])
+def test_every_good_token_is_exported(hostile_build, form):
+    rows = hostile_build[4]
+    good = range(2 if form == ZIP else 1, GOOD_TOKENS + 1)  # token 1 of the zip is the planted bomb
+    assert all((form, str(token_id)) in rows for token_id in good)
+
+
+def test_collections_that_link_outside_are_dropped_unread(hostile_build):
+    _, out, _, _, rows = hostile_build
+    report = _report(out)
+    assert report["dropped_collections"] == COLLECTION_LINKS
+    assert not {collection for collection, _ in rows} & set(COLLECTION_LINKS)
+
+
+def test_no_byte_of_an_outside_file_reaches_the_export(hostile_build):
+    _, out, _, _, rows = hostile_build
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert SECRET_TEXT.encode() not in path.read_bytes(), path
+    for key, row in rows.items():
+        pixels = np.asarray(row["image"].convert("RGB"))
+        assert not (pixels == SECRET_COLOUR).all(axis=-1).any(), key
+        assert SECRET_TEXT not in json.dumps(row, default=str), key
+
+
+def test_the_report_and_the_card_name_every_skip_kind(hostile_build):
+    _, out, _, _, _ = hostile_build
+    card = (out / "README.md").read_text()
+    reasons = {f.expect for f in FAULTS if f.expect != KEPT} | {r for f in FAULTS for r in f.also_skipped}
+    for reason in reasons | {f.noted for f in FAULTS if f.noted}:
+        assert reason in card, reason
+
+
+def test_peak_memory_stays_bounded(hostile_build):
+    peak = hostile_build[3]
+    if peak is None:
+        pytest.skip("an earlier child process of this session used more memory; the peak is not this build's")
+    assert peak < PEAK_MEMORY_BYTES
