@@ -583,11 +583,20 @@ def _zip_fault(kind, expect, plant_member: Callable, check=None, noted=None):
     fault(kind, ZIP, expect, check, noted=noted)(plant)
 
 
-_zip_fault(
-    "zip member is a link",
-    "zip member is a link",
-    lambda w, t, m: w.put(m, str(w.outside / "secret.png").encode(), external_attr=(stat.S_IFLNK | 0o777) << 16),
-)
+_LINK = (stat.S_IFLNK | 0o777) << 16
+
+for _part, _ext, _target in (("images", "png", "secret.png"), ("metadata", "json", "secret.json"),
+                             ("captions", "txt", "secret.txt"), ("prompts", "txt", "secret.txt")):  # fmt: skip
+
+    def _plant_zip_link(w, t, part=_part, ext=_ext, target=_target):
+        for other, other_ext in (("images", "png"), ("metadata", "json")):
+            if other != part:
+                w.put(
+                    f"{other}/{w.stem(t)}.{other_ext}", png(colour(int(t))) if other == "images" else _json(metadata(t))
+                )
+        w.put(f"{part}/{w.stem(t)}.{ext}", str(w.outside / target).encode(), external_attr=_LINK)
+
+    fault(f"{_part} zip member is a link", ZIP, "zip member is a link")(_plant_zip_link)
 _zip_fault(
     "zip member with a bad CRC",
     "unreadable file",
@@ -644,6 +653,10 @@ def _(w, t):
 # --- whole collections -------------------------------------------------------------------------------------
 
 COLLECTION_LINKS = {"Stolen": "link to outside the release", "Stolen Zip": "link to outside the release"}
+DASHBOARD_NOTES = {
+    FOLDER: "dashboard refused: link to outside the release",
+    ZIP: "dashboard refused: zip member is a link",
+}
 
 
 def _write_outside(outside: Path) -> None:
@@ -683,6 +696,8 @@ def write_hostile_release(root: Path) -> Path:
         planted.plant(folder, token_id)
     for token_id, planted in fault_ids(ZIP).items():
         planted.plant(zipped, token_id)
+    folder.link("metadata_dashboard.json", outside / "secret.json")
+    zipped.put("metadata_dashboard.json", str(outside / "secret.json").encode(), external_attr=_LINK)
     zipped.write(release / f"{ZIP}.zip")
     (release / "Stolen").symlink_to(outside / "Stolen")
     (release / "Stolen Zip.zip").symlink_to(outside / "Stolen Zip.zip")

@@ -20,6 +20,7 @@ from PIL import Image
 
 from nft1000_testing.hostile import (
     COLLECTION_LINKS,
+    DASHBOARD_NOTES,
     FAULTS,
     FOLDER,
     GOOD_TOKENS,
@@ -85,6 +86,7 @@ def test_every_planted_token_is_skipped_with_its_reason_or_kept_correct(hostile_
     assert Counter(tally["skipped"]) == expected
     for planted in fault_ids(form).values():
         assert planted.noted is None or tally["notes"].get(planted.noted), planted.kind
+    assert tally["notes"][DASHBOARD_NOTES[form]] == 1
 
 
 @pytest.mark.parametrize("form", [FOLDER, ZIP])
