@@ -517,6 +517,12 @@ def _add_collect(sub) -> None:
     )
     _flag(p, "per_host_rate", type=float, default=defaults.per_host_rate, help="requests per second per host")
     _flag(p, "max_bytes", type=int, default=defaults.max_bytes, help="size cap of one file")
+    _flag(
+        p,
+        "allow_private_hosts",
+        action="store_true",
+        help="let URLs from the contract and metadata reach loopback and private addresses (the gateways always may)",
+    )
     _flag(p, "overwrite", action="store_true", help="write into a non-empty OUT/<name> that is no collected folder")
     p.set_defaults(run=_run_collect)
 
@@ -524,19 +530,24 @@ def _add_collect(sub) -> None:
 def _run_collect(args) -> None:
     import asyncio
 
-    from nft1000_dataset.collect.collector import COLLECTED_FILES, Collector, collect_summary, read_contract
+    from nft1000_dataset.collect.collector import (
+        COLLECTED_FILES,
+        Collector,
+        collect_summary,
+        collection_folder_name,
+        read_contract,
+    )
     from nft1000_dataset.collect.fetch import FetchOptions
     from nft1000_dataset.collect.uris import DEFAULT_ARWEAVE_GATEWAY, DEFAULT_IPFS_GATEWAYS
     from nft1000_dataset.output_folder import claim_output_folder
-    from nft1000_dataset.release import normalize_name
 
     ids = range(args.token_ids[0], args.token_ids[1] + 1) if args.token_ids else None
     tokens = read_contract(args.rpc, args.contract, ids)
     options = FetchOptions(args.concurrency, args.timeout, args.retries, per_host_rate=args.per_host_rate,
-                           max_bytes=args.max_bytes)  # fmt: skip
+                           max_bytes=args.max_bytes, allow_private_hosts=args.allow_private_hosts)  # fmt: skip
     collector = Collector(
         args.out,
-        normalize_name(args.name or tokens.name),
+        collection_folder_name(args.name or tokens.name, tokens.address),
         tuple(args.ipfs_gateway or DEFAULT_IPFS_GATEWAYS),
         args.arweave_gateway or DEFAULT_ARWEAVE_GATEWAY,
         options,

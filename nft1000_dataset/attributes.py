@@ -17,9 +17,14 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, TypedDict
 
+import numpy as np
+
 ABSENT_VALUES = frozenset({"", "none", "null", "n/a", "nothing", "no trait"})
 NUMERIC_DISPLAY_TYPES = frozenset({"number", "boost_number", "boost_percentage", "date"})
 UNNAMED_TRAIT = "trait"
+MAX_JSON_DEPTH = 200  # metadata nests a few levels; json's C parser would overflow the stack where a library
+# (web3 does) has raised Python's recursion limit
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 MAX_VALUE_CHARS = 512  # a trait name or value longer than this describes no pixels (CLIP reads 77 tokens)
 _CONTROL_RUNS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 
@@ -36,6 +41,23 @@ class MetadataError(ValueError):
     def __init__(self, reason: str, detail: str = ""):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
+
+
+def json_depth(text: str) -> int:
+    """How deep arrays and objects nest in JSON `text` (brackets inside strings do not count)."""
+    codes = np.frombuffer(_JSON_STRING.sub('""', text).encode("utf-8", "surrogatepass"), np.uint8)
+    steps = np.isin(codes, (ord("["), ord("{"))).astype(np.int64) - np.isin(codes, (ord("]"), ord("}")))
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def loads_metadata(text: str | bytes) -> Any:
+    """`json.loads` that refuses nesting deeper than `MAX_JSON_DEPTH` before parsing; raises ValueError (as
+    json does for bad JSON and for integers of more than 4,300 digits)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8-sig")
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and (depth := json_depth(text)) > MAX_JSON_DEPTH:
+        raise ValueError(f"nested {depth} deep (at most {MAX_JSON_DEPTH})")
+    return json.loads(text)
 
 
 def _format_value(value: Any) -> str | None:

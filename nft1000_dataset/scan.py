@@ -9,7 +9,6 @@ later, when the image is standardised. No single token stops a scan or drops its
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
 
-from .attributes import Attribute, MetadataError, normalize_attributes
+from .attributes import Attribute, MetadataError, loads_metadata, normalize_attributes
 from .release import CollectionReader, CollectionSource, ReleaseError, UnreadableFile
 from .report import Tally, printable
 
@@ -46,7 +45,7 @@ def read_attributes(reader: CollectionReader, member: str, notes: Tally | None =
     with a counted reason. With `notes`, counts the attribute values dropped and a text read in another encoding."""
     text, encoding = reader.read_text(member)
     try:
-        metadata = json.loads(text)
+        metadata = loads_metadata(text)
     except (ValueError, RecursionError) as err:  # bad JSON, an integer of thousands of digits, deep nesting
         raise MetadataError("malformed metadata JSON", f"{reader.member_path(member)}: {_short(err)}") from None
     dropped: Counter = Counter()

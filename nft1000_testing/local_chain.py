@@ -96,7 +96,8 @@ class LocalChain:
 
 class Gateway:
     """Serves `files` (path -> bytes) in one of `GATEWAY_MODES`, with `latency` seconds per request; counts
-    requests per path in ``self.requests``. Refusals (busy, down) carry ``Retry-After: retry_after``."""
+    requests per path in ``self.requests``. Refusals (busy, down) carry ``Retry-After: retry_after``; a path in
+    `redirects` answers 302 to its URL."""
 
     def __init__(
         self,
@@ -105,10 +106,11 @@ class Gateway:
         latency: float = 0.0,
         slow: float = 3.0,
         retry_after: str = "1",
+        redirects: dict[str, str] | None = None,
     ):
         if mode not in GATEWAY_MODES:
             raise ValueError(f"mode {mode!r}: one of {GATEWAY_MODES}")
-        self.files, self.requests = files, Counter()
+        self.files, self.requests, self.redirects = files, Counter(), redirects or {}
         gateway = self
 
         class Handler(_Handler):
@@ -127,6 +129,8 @@ class Gateway:
                     self.answer(503, b"unavailable", "text/plain", {"Retry-After": retry_after})
                 elif mode == "html":
                     self.answer(200, b"<!DOCTYPE html><html><body>504 Gateway Time-out</body></html>", "text/html")
+                elif self.path in gateway.redirects:
+                    self.answer(302, b"", "text/plain", {"Location": gateway.redirects[self.path]})
                 elif self.path in gateway.files:
                     self.answer(200, gateway.files[self.path], "application/octet-stream")
                 else:

@@ -6,10 +6,13 @@ from hypothesis import strategies as st
 
 from nft1000_dataset.attributes import (
     ALL_TRAITS,
+    MAX_JSON_DEPTH,
     MetadataError,
     count_traits,
     is_absent,
     is_numeric,
+    json_depth,
+    loads_metadata,
     normalize_attributes,
 )
 from nft1000_dataset.captions import build_caption, caption_phrases
@@ -123,3 +126,28 @@ def test_a_trait_counting_others_is_found_and_an_off_by_one_is_not(accessory_set
     wrong = data.draw(st.integers(0, len(tokens) - 1))
     tokens[wrong][-2]["value"] = str(len(accessory_sets[wrong]) + 1)  # one token's count is off: not a count
     assert "accessory count" not in count_traits(tokens)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}\\"ab '),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(alphabet="[]{}ab", max_size=3), inner, max_size=3)
+    ),
+    max_leaves=40,
+)
+
+
+def _nesting(value) -> int:
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+    return 0 if children is None else 1 + max(map(_nesting, children), default=0)
+
+
+@given(json_values)
+def test_json_depth_counts_nesting_and_not_brackets_in_strings(value):
+    assert json_depth(json.dumps(value)) == _nesting(value)
+
+
+@given(st.integers(MAX_JSON_DEPTH + 1, 5000))
+def test_metadata_nested_too_deep_is_refused_before_parsing(depth):
+    with pytest.raises(ValueError, match="nested"):
+        loads_metadata("[" * depth + "]" * depth)

@@ -20,6 +20,7 @@ from nft1000_dataset.collect.uris import InlineData, UriError, parse_data_uri, r
 from nft1000_testing.local_chain import Gateway, LocalChain
 
 pytestmark = pytest.mark.slow
+LOOPBACK = ("127.0.0.1",)  # the host of the test gateways, trusted as a user's own gateway would be
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="24" height="24"><rect width="24" height="24" fill="red"/></svg>'
 
 
@@ -126,7 +127,7 @@ def test_a_contract_without_enumerable_needs_an_id_range(world, tmp_path):
 
 def test_html_error_pages_and_oversized_files_are_rejected_with_their_reason(world):
     async def fetch(urls, kind, options):
-        async with Fetcher(options) as fetcher:
+        async with Fetcher(options, LOOPBACK) as fetcher:
             return await fetcher.get(urls, kind)
 
     html = world["bad"][0].url
@@ -173,15 +174,15 @@ def test_retry_after_is_honoured_and_backoff_has_jitter():
     )
 
     async def run():
-        async with Fetcher(FetchOptions(retries=1, backoff=0.01)) as fetcher:
+        async with Fetcher(FetchOptions(retries=1, backoff=0.01), LOOPBACK) as fetcher:
             start = time.monotonic()
             await fetcher.get([busy.url + "/x.json"], "json")
             waited, waits = time.monotonic() - start, list(fetcher.waits)
-        async with Fetcher(FetchOptions(retries=4, backoff=0.02)) as fetcher:
+        async with Fetcher(FetchOptions(retries=4, backoff=0.02), LOOPBACK) as fetcher:
             with pytest.raises(FetchError, match="http 5xx"):
                 await fetcher.get([down.url + "/x.json"], "json")
             backoff = list(fetcher.waits)
-        async with Fetcher(FetchOptions(retries=3, max_retry_after=5)) as fetcher:
+        async with Fetcher(FetchOptions(retries=3, max_retry_after=5), LOOPBACK) as fetcher:
             start = time.monotonic()
             with pytest.raises(FetchError, match="too long"):
                 await fetcher.get([rude.url + "/x.json"], "json")
@@ -221,3 +222,55 @@ def test_collect_refuses_a_foreign_collection_folder_unless_overwrite(world, tmp
     assert [p.name for p in folder.iterdir()] == ["notes.txt"]
     assert cli_main([*collect_args(world, tmp_path, [world["good"].url]), "--overwrite"]) == 0
     assert (folder / "collect_report.json").is_file()
+
+
+def test_a_hostile_contract_reaches_no_private_address_and_writes_only_under_out(world, tmp_path):
+    good = world["good"]
+    port = good.url.rsplit(":", 1)[1]
+    served = f"{good.url}/meta/4.json"  # a real token's metadata, on the gateway's own loopback server
+    good.redirects["/redirect/1.json"] = f"http://localhost:{port}/meta/4.json"
+    good.files["/ipfs/QmHostile/int.json"] = b'{"image": "x", "level": ' + b"9" * 5000 + b"}"
+    good.files["/ipfs/QmHostile/deep.json"] = b"[" * 100_000 + b"]" * 100_000
+    tokens = {
+        1: f"http://localhost:{port}/meta/4.json",  # a name for loopback, not the gateway's host
+        2: f"http://127.0.0.2:{port}/meta/4.json",  # a loopback address written in the URL
+        3: f"{good.url}/redirect/1.json",  # the trusted gateway redirecting to a private name
+        4: "ipfs://QmHostile/int.json",  # gateways return what the pinned file holds
+        5: "ipfs://QmHostile/deep.json",
+        6: "data:application/json;utf8," + quote(json.dumps({"image": {"uri": "ipfs://QmImg/1.png"}})),
+        7: "file:///etc/passwd",
+        8: "ipfs://QmMeta/1.json",
+        9: served,
+    }
+    chain = world["chain"]
+    address = chain.deploy("../../Escaped \u202egnp.exe/..", enumerable=True)
+    chain.mint(address, tokens)
+    args = ["collect", "--contract", address, "--rpc", chain.url, "--out", str(tmp_path / "out"),
+            "--ipfs-gateway", good.url, "--timeout", "2", "--retries", "0"]  # fmt: skip
+    before = good.requests.copy()
+    assert cli_main(args) == 0
+    [folder] = (tmp_path / "out").iterdir()  # one folder, inside --out
+    assert folder.name == "Escaped gnp.exe"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    report = json.loads((folder / "collect_report.json").read_text())
+    reasons = {int(e["token_id"]): e["reason"] for e in report["failed_tokens"]}
+    assert reasons == {1: "private address", 2: "private address", 3: "private address", 4: "invalid json",
+                       5: "invalid json", 6: "image is not a uri", 7: "unsupported uri scheme"}  # fmt: skip
+    assert report["tokens_collected"] == 2
+    assert (good.requests - before)["/meta/4.json"] == 1  # only token 9, through the gateway's own host
+
+    allowed = tmp_path / "allowed"
+    assert cli_main([*args[:6], str(allowed), *args[7:], "--allow-private-hosts"]) == 0
+    report = json.loads((allowed / folder.name / "collect_report.json").read_text())
+    failed = {int(e["token_id"]): e["reason"] for e in report["failed_tokens"]}
+    assert set(failed) == {2, 4, 5, 6, 7} and failed[2] == "connection error"  # nothing listens on 127.0.0.2
+
+
+@given(st.text(max_size=60))
+def test_any_contract_name_is_one_folder_name(name):
+    from nft1000_dataset.collect.collector import collection_folder_name
+
+    folder = collection_folder_name(name, "0xabc")
+    assert folder and "/" not in folder and "\\" not in folder and not folder.startswith(".")
+    assert folder == "0xabc" or Path("/out", folder).parent == Path("/out")
+    assert all(ord(c) >= 32 for c in folder)

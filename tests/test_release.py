@@ -12,7 +12,10 @@ from nft1000_dataset.examples import token_row
 from nft1000_dataset.release import (
     CollectionSource,
     MemberTooLarge,
+    NotText,
     ReleaseError,
+    canonical_token_id,
+    decode_text,
     discover_collections,
     token_id_from_stem,
     token_sort_key,
@@ -94,3 +97,31 @@ def test_a_missing_release_folder_is_a_clear_error(tmp_path):
 @given(st.text(min_size=1, max_size=20), st.integers(0, 2**256 - 1))
 def test_the_token_id_is_what_follows_the_last_underscore(name, token_id):
     assert token_id_from_stem(f"{name}_{token_id}") == str(token_id)
+
+
+@given(st.integers(0, 2**256 - 1), st.integers(0, 5))
+def test_a_uint256_with_leading_zeros_is_the_same_token(value, zeros):
+    assert canonical_token_id("0" * zeros + str(value)) == str(value)
+
+
+@given(st.one_of(st.integers(2**256, 2**300).map(str), st.integers(-(10**9), -1).map(str), st.text(min_size=1)))
+def test_anything_but_a_uint256_in_ascii_digits_is_no_token_id(text):
+    if text.isascii() and text.isdigit() and int(text) < 2**256:
+        return
+    assert canonical_token_id(text) is None
+
+
+@given(st.text(st.characters(blacklist_categories=("Cs", "Cc"))), st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]))
+def test_text_in_utf8_or_with_a_bom_decodes_exactly(text, encoding):
+    assert decode_text(text.encode(encoding))[0] == text
+
+
+@given(st.binary(max_size=200))
+def test_any_bytes_decode_to_text_or_are_refused_as_binary(data):
+    try:
+        text, encoding = decode_text(data)
+    except NotText:
+        return
+    assert (
+        isinstance(text, str) and "\x00" not in text and encoding in ("utf-8", "cp1252", "latin-1", "utf-16", "utf-32")
+    )

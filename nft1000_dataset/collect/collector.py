@@ -8,6 +8,11 @@ metadata -> media, as the NFT1000 authors built the dataset.
     OUT/<Name>/collect_report.json            counts of failures by reason
 
 A rerun skips every token whose files are complete and match their checksums, and fetches the rest.
+
+What a contract and its metadata return is untrusted: the contract's name becomes one safe folder name
+(`collection_folder_name`), URLs may reach only public addresses besides the gateways (`fetch`), inline
+``data:`` content is bounded like a download, and no token's failure, whatever it is, stops the run: each is a
+failed entry with its reason.
 """
 
 from __future__ import annotations
@@ -16,20 +21,27 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tqdm.auto import tqdm
 
 from ..atomic import atomic_write_bytes, atomic_write_text
 from ..optional import import_extra
+from ..release import normalize_name
 from .fetch import Fetcher, FetchError, FetchOptions, parse_json, sniff_media
 from .uris import DEFAULT_ARWEAVE_GATEWAY, DEFAULT_IPFS_GATEWAYS, InlineData, UriError, resolve
 
 logger = logging.getLogger(__name__)
 ERC165_ENUMERABLE = "0x780e9d63"
+MAX_ENUMERATED_TOKENS = 1_000_000  # a totalSupply above this is not enumerated (give --token-ids)
+MAX_FOLDER_NAME_CHARS = 120
+_UNSAFE_NAME_CHARS = re.compile(r"[/\\:*?\"<>|\x00-\x1f\x7f]+")
 COLLECTED_FILES = ("collect_report.json", "metadata_dashboard.json", "metadata", "images")  # an earlier collect
 ERC721_ABI = [
     {"name": "name", "type": "function", "stateMutability": "view", "inputs": [],
@@ -55,6 +67,18 @@ class ContractTokens:
     enumerable: bool
     uris: dict[int, str] = field(default_factory=dict)
     errors: dict[int, str] = field(default_factory=dict)
+    index_errors: dict[int, str] = field(default_factory=dict)  # tokenByIndex(i) that reverted: no id known
+
+
+def collection_folder_name(name: str, fallback: str) -> str:
+    """`name` (the contract's name() or the user's --name) as one folder name: path separators, characters that
+    file systems refuse and control characters become spaces, format characters (bidi overrides) and leading dots
+    go, at most 120 characters; `fallback`
+    (the contract address) if nothing is left."""
+    visible = "".join(c for c in name if unicodedata.category(c) != "Cf")  # no bidi overrides or zero widths
+    cleaned = " ".join(_UNSAFE_NAME_CHARS.sub(" ", visible).split())
+    cleaned = normalize_name(cleaned.lstrip(". ")[:MAX_FOLDER_NAME_CHARS]).rstrip(". ")
+    return cleaned or fallback
 
 
 def read_contract(rpc_url: str, address: str, token_ids: Iterable[int] | None = None) -> ContractTokens:
@@ -75,13 +99,19 @@ def read_contract(rpc_url: str, address: str, token_ids: Iterable[int] | None = 
     name = optional(calls.name(), "") or address
     total = optional(calls.totalSupply())
     enumerable = bool(optional(calls.supportsInterface(bytes.fromhex(ERC165_ENUMERABLE[2:])), False))
-    if enumerable and total is not None:
-        ids = [calls.tokenByIndex(i).call() for i in range(total)]
+    tokens = ContractTokens(address, name, total, enumerable)
+    if enumerable and total is not None and 0 <= total <= MAX_ENUMERATED_TOKENS and token_ids is None:
+        ids = []
+        for index in range(total):
+            try:
+                ids.append(calls.tokenByIndex(index).call())
+            except Exception as err:  # a contract that reverts here lists fewer tokens; counted, not fatal
+                tokens.index_errors[index] = f"tokenByIndex failed: {type(err).__name__}"
     elif token_ids is not None:
         ids = list(token_ids)
     else:
-        raise ValueError(f"{address}: not ERC-721 Enumerable; give the token ids (--token-ids START END)")
-    tokens = ContractTokens(address, name, total, enumerable)
+        why = "not ERC-721 Enumerable" if not enumerable else f"totalSupply {total} is not enumerable here"
+        raise ValueError(f"{address}: {why}; give the token ids (--token-ids START END)")
     for token_id in tqdm(ids, desc="tokenURI", unit="token"):
         try:
             tokens.uris[token_id] = calls.tokenURI(token_id).call()
@@ -108,8 +138,16 @@ class Collector:
     def folder(self) -> Path:
         return self.out / self.name
 
+    @property
+    def gateway_hosts(self) -> tuple[str, ...]:
+        """The hosts of the gateways the user gave: trusted even on private addresses."""
+        return tuple(urlsplit(g).hostname or "" for g in (*self.ipfs_gateways, self.arweave_gateway))
+
     def _resolve(self, uri: str, token_id: int) -> list[str] | InlineData:
-        return resolve(uri, token_id, self.ipfs_gateways, self.arweave_gateway)
+        found = resolve(uri, token_id, self.ipfs_gateways, self.arweave_gateway)
+        if isinstance(found, InlineData) and len(found.content) > self.options.max_bytes:
+            raise FetchError("too large", "inline data")
+        return found
 
     def complete(self) -> dict[int, dict]:
         """Manifest entries of tokens collected before whose files are still there and match."""
@@ -128,6 +166,15 @@ class Collector:
         return done
 
     async def _token(self, fetcher: Fetcher, token_id: int, uri: str) -> dict:
+        """The manifest entry of one token; no failure of it, whatever it is, escapes."""
+        try:
+            return await self._fetch_token(fetcher, token_id, uri)
+        except Exception as err:
+            logger.warning("token %s: %s", token_id, err, exc_info=True)
+            return {"token_id": str(token_id), "token_uri": str(uri)[:2000], "status": "failed",
+                    "reason": f"unexpected error ({type(err).__name__})"}  # fmt: skip
+
+    async def _fetch_token(self, fetcher: Fetcher, token_id: int, uri: str) -> dict:
         entry = {"token_id": str(token_id), "token_uri": uri[:2000], "status": "failed"}
         stem = f"{self.name}_{token_id}"
         try:
@@ -141,6 +188,8 @@ class Collector:
             image_uri = metadata.get("image") or metadata.get("image_url") or metadata.get("image_data")
             if not image_uri:
                 raise FetchError("no image in metadata")
+            if not isinstance(image_uri, str):
+                raise FetchError("image is not a uri", type(image_uri).__name__)
             if isinstance(image_uri, str) and image_uri.lstrip().startswith("<svg"):  # raw SVG in image_data
                 image_uri = "data:image/svg+xml;utf8," + image_uri
             entry["image_uri"] = str(image_uri)[:2000]
@@ -177,7 +226,7 @@ class Collector:
         manifest = self.folder / "collect_manifest.jsonl"
         self.folder.mkdir(parents=True, exist_ok=True)
         progress = tqdm(total=len(tokens.uris), initial=len(tokens.uris) - len(todo), desc=self.name, unit="token")
-        async with Fetcher(self.options) as fetcher:
+        async with Fetcher(self.options, self.gateway_hosts) as fetcher:
             with manifest.open("a", encoding="utf-8") as journal:  # each finished token survives a crash
                 for future in asyncio.as_completed([self._token(fetcher, i, uri) for i, uri in todo.items()]):
                     entry = await future
@@ -199,6 +248,7 @@ class Collector:
             "total_supply": tokens.total_supply,
             "enumerable": tokens.enumerable,
             "tokens_listed": len(tokens.uris) + len(tokens.errors),
+            "indices_failed": len(tokens.index_errors),
             "tokens_collected": collected,
             "tokens_failed": len(ordered) - collected,
         }

@@ -1,19 +1,30 @@
 """Fetching metadata and media over HTTP the way a collector must: bounded concurrency, timeouts, retries with
 backoff, a per-host rate limit, a size cap, gateway fallback, and content sniffing (a gateway's HTML error page
-is neither JSON nor an image)."""
+is neither JSON nor an image).
+
+A URL that a contract or its metadata names is untrusted: unless its host is one of the gateways the user gave
+(``trusted_hosts``) or ``allow_private_hosts`` is set, it may reach only public addresses, never this machine or
+its network (loopback, private, link-local such as a cloud's metadata service), checked for addresses written in
+the URL, for every address a name resolves to at connection time, and at every redirect (followed by hand, at
+most `MAX_REDIRECTS`)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
+import ipaddress
 import random
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+
+from ..attributes import loads_metadata
 
 MEDIA_MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "png"),
@@ -41,6 +52,42 @@ class FetchOptions:
     max_retry_after: float = 120.0  # longest Retry-After (429, 503) honoured; longer is a failure
     per_host_rate: float = 20.0  # requests per second to one host
     max_bytes: int = 64 * 2**20
+    allow_private_hosts: bool = False  # let URLs from contracts and metadata reach loopback and private addresses
+
+
+MAX_REDIRECTS = 5
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+class PrivateAddress(OSError):
+    """A host that is not trusted resolved only to addresses that are not public."""
+
+
+def is_public(address: str) -> bool:
+    return ipaddress.ip_address(address.split("%")[0]).is_global
+
+
+class PublicResolver(AbstractResolver):
+    """aiohttp's resolver, keeping only public addresses for hosts that are not trusted: a name whose answer
+    changes between a check and the connection (DNS rebinding) still cannot reach a private address."""
+
+    def __init__(self, trusted_hosts: frozenset[str]):
+        self.inner = DefaultResolver()
+        self.trusted_hosts = trusted_hosts
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self.inner.resolve(host, port, family)
+        if host in self.trusted_hosts:
+            return results
+        public = [result for result in results if is_public(result["host"])]
+        if not public:
+            raise PrivateAddress(f"{host} resolves to no public address")
+        return public
+
+    async def close(self) -> None:
+        await self.inner.close()
 
 
 def sniff_media(content: bytes) -> str | None:
@@ -81,9 +128,9 @@ def parse_json(content: bytes) -> dict:
     if looks_like_html(content):
         raise FetchError("html instead of json")
     try:
-        value = json.loads(content)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise FetchError("invalid json", str(err)[:100]) from err
+        value = loads_metadata(content)
+    except (ValueError, RecursionError) as err:  # bad JSON or UTF-8, integers of thousands of digits, deep nesting
+        raise FetchError("invalid json", str(err)[:100]) from None
     if not isinstance(value, dict):
         raise FetchError("json is not an object")
     return value
@@ -107,10 +154,12 @@ class HostLimiter:
 
 
 class Fetcher:
-    """One HTTP session for a collection: ``await fetcher.get(urls, "json" | "media")``."""
+    """One HTTP session for a collection: ``await fetcher.get(urls, "json" | "media")``. `trusted_hosts` (the
+    gateways' host names) may be private addresses; any other host must be public (see the module docstring)."""
 
-    def __init__(self, options: FetchOptions):
+    def __init__(self, options: FetchOptions, trusted_hosts: Sequence[str] = ()):
         self.options = options
+        self.trusted_hosts = frozenset(trusted_hosts)
         self.semaphore = asyncio.Semaphore(options.concurrency)
         self.limiter = HostLimiter(options.per_host_rate)
         self.session: aiohttp.ClientSession | None = None
@@ -120,7 +169,14 @@ class Fetcher:
 
     async def __aenter__(self) -> Fetcher:
         timeout = aiohttp.ClientTimeout(total=self.options.timeout)
-        self.session = aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": "nft1000-collect"})
+        connector = (
+            None
+            if self.options.allow_private_hosts
+            else aiohttp.TCPConnector(resolver=PublicResolver(self.trusted_hosts))
+        )
+        self.session = aiohttp.ClientSession(
+            timeout=timeout, headers={"User-Agent": "nft1000-collect"}, connector=connector
+        )
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -162,26 +218,54 @@ class Fetcher:
             delay *= 2
         raise AssertionError("unreachable")
 
+    def _check_url(self, url: str) -> None:
+        """Refuse schemes other than HTTP(S), and addresses written in the URL that are not public (names are
+        checked by `PublicResolver` when they are resolved)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchError("unsupported uri scheme", url[:200])
+        if self.options.allow_private_hosts or parts.hostname in self.trusted_hosts:
+            return
+        try:
+            public = is_public(parts.hostname)
+        except ValueError:
+            return  # a name, not an address
+        if not public:
+            raise FetchError("private address", url[:200])
+
     async def _request(self, url: str) -> bytes:
         await self.limiter.wait(urlsplit(url).netloc)
         async with self.semaphore:
-            self.requests += 1
-            try:
-                async with self.session.get(url) as response:
-                    if response.status == 429 or response.status >= 500:
-                        reason = "http 429" if response.status == 429 else "http 5xx"
-                        raise FetchError(reason, url, retry_after_seconds(response.headers.get("Retry-After")))
-                    if response.status != 200:
-                        raise FetchError(f"http {response.status}", url)
-                    if (response.content_length or 0) > self.options.max_bytes:
-                        raise FetchError("too large", url)
-                    content = bytearray()
-                    async for chunk in response.content.iter_chunked(1 << 16):
-                        content += chunk
-                        if len(content) > self.options.max_bytes:
-                            raise FetchError("too large", url)
-                    return bytes(content)
-            except TimeoutError as err:
-                raise FetchError("timeout", url) from err
-            except aiohttp.ClientError as err:
-                raise FetchError("connection error", f"{url}: {err}") from err
+            for _ in range(MAX_REDIRECTS + 1):
+                self._check_url(url)
+                self.requests += 1
+                try:
+                    async with self.session.get(url, allow_redirects=False) as response:
+                        if response.status in REDIRECTS and response.headers.get("Location"):
+                            url = urljoin(url, response.headers["Location"])
+                            continue
+                        return await self._content(url, response)
+                except TimeoutError as err:
+                    raise FetchError("timeout", url) from err
+                except aiohttp.ClientError as err:
+                    if isinstance(err.__cause__, PrivateAddress) or isinstance(
+                        getattr(err, "os_error", None), PrivateAddress
+                    ):
+                        raise FetchError("private address", url[:200]) from None
+                    raise FetchError("connection error", f"{url}: {err}") from err
+            raise FetchError("too many redirects", url[:200])
+
+    async def _content(self, url: str, response: aiohttp.ClientResponse) -> bytes:
+        if response.status == 429 or response.status >= 500:
+            reason = "http 429" if response.status == 429 else "http 5xx"
+            raise FetchError(reason, url, retry_after_seconds(response.headers.get("Retry-After")))
+        if response.status != 200:
+            raise FetchError(f"http {response.status}", url)
+        if (response.content_length or 0) > self.options.max_bytes:
+            raise FetchError("too large", url)
+        content = bytearray()
+        async for chunk in response.content.iter_chunked(1 << 16):
+            content += chunk
+            if len(content) > self.options.max_bytes:
+                raise FetchError("too large", url)
+        return bytes(content)
