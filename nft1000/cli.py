@@ -530,13 +530,7 @@ def _add_collect(sub) -> None:
 def _run_collect(args) -> None:
     import asyncio
 
-    from nft1000_dataset.collect.collector import (
-        COLLECTED_FILES,
-        Collector,
-        collect_summary,
-        collection_folder_name,
-        read_contract,
-    )
+    from nft1000_dataset.collect.collector import COLLECTED_FILES, Collector, collect_summary, read_contract
     from nft1000_dataset.collect.fetch import FetchOptions
     from nft1000_dataset.collect.uris import DEFAULT_ARWEAVE_GATEWAY, DEFAULT_IPFS_GATEWAYS
     from nft1000_dataset.output_folder import claim_output_folder
@@ -547,7 +541,7 @@ def _run_collect(args) -> None:
                            max_bytes=args.max_bytes, allow_private_hosts=args.allow_private_hosts)  # fmt: skip
     collector = Collector(
         args.out,
-        collection_folder_name(args.name or tokens.name, tokens.address),
+        args.name or tokens.name,
         tuple(args.ipfs_gateway or DEFAULT_IPFS_GATEWAYS),
         args.arweave_gateway or DEFAULT_ARWEAVE_GATEWAY,
         options,

@@ -126,13 +126,17 @@ def _sha256(content: bytes) -> str:
 
 @dataclass
 class Collector:
-    """Fetches the metadata and media of `tokens` into ``out/<name>``; see the module docstring."""
+    """Fetches the metadata and media of `tokens` into ``out/<name>`` (`name` made one safe folder name); see the
+    module docstring."""
 
     out: Path
     name: str
     ipfs_gateways: tuple[str, ...] = DEFAULT_IPFS_GATEWAYS
     arweave_gateway: str = DEFAULT_ARWEAVE_GATEWAY
     options: FetchOptions = field(default_factory=FetchOptions)
+
+    def __post_init__(self) -> None:
+        self.name = collection_folder_name(self.name, "collection")
 
     @property
     def folder(self) -> Path:
