@@ -73,9 +73,15 @@ def calibrate_alpha(report: dict, alphas: tuple[float, ...] = ALPHAS) -> dict:
     return {"alphas": list(alphas), "jsd": curves, "best_alpha": best}
 
 
+MIN_CORRELATION_COLLECTIONS = 3  # a rank correlation over 2 collections is always -1 or 1
+
+
 def rank_correlation(report: dict) -> dict[str, float]:
-    """Spearman correlation across collections between CVI and each top-k (the paper's claim: positive)."""
+    """Spearman correlation across collections between CVI and each top-k (the paper's claim: positive); empty
+    with fewer than `MIN_CORRELATION_COLLECTIONS` collections, where it says nothing."""
     collections = list(report["per_collection"].values())
+    if len(collections) < MIN_CORRELATION_COLLECTIONS:
+        return {}
     cvi = [c["cvi"] for c in collections]
     out = {}
     for k in KS:
@@ -130,6 +136,11 @@ def cvi_markdown(report: dict, calibration: dict | None = None, correlation: dic
     if correlation:
         cells = ", ".join(f"{k}: {v:.3f}" for k, v in correlation.items())
         lines.append(f"\nSpearman correlation across collections between CVI and top-k: {cells}")
+    elif correlation is not None:
+        lines.append(
+            f"\nNo correlation between CVI and top-k: {len(report['per_collection'])} collections, and a rank "
+            f"correlation needs at least {MIN_CORRELATION_COLLECTIONS} (over 2 it is always -1 or 1)."
+        )
     if calibration:
         cells = ", ".join(f"{k}: {v}" for k, v in calibration["best_alpha"].items())
         lines.append(f"\nAlpha with the lowest JSD between per-collection CVI and top-k: {cells}")

@@ -73,7 +73,7 @@ def encode_split(
     was_training = model.training
     model.eval()
     images, texts = [], []
-    for batch in tqdm(loader, desc="embeddings", unit="batch"):
+    for batch in tqdm(loader, desc="embeddings", unit="batch", disable=None):
         batch = {k: v.to(device) for k, v in batch.items()}
         image = model.get_image_features(pixel_values=batch["pixel_values"]).pooler_output
         text = model.get_text_features(

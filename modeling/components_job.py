@@ -72,7 +72,13 @@ def separate_dataset(
     todo = {name: rows for name, rows in groups.items() if name not in done}
     if done:
         logger.info("%d of %d collections already separated: resuming", len(groups) - len(todo), len(groups))
-    progress = tqdm(total=len(groups), initial=len(groups) - len(todo), desc="Separating components", unit="collection")
+    progress = tqdm(
+        total=len(groups),
+        initial=len(groups) - len(todo),
+        desc="Separating components",
+        unit="collection",
+        disable=None,
+    )
     results = []
     for result in _results(todo, dataset, params, num_proc):
         if writer is not None:

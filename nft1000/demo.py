@@ -125,10 +125,10 @@ def run_demo(
         *prepare("", out / "synth", data, easy, ("--min-tokens", str(min(500, spec.tokens)))),
         ("train with masking", train(data, models["masked"], MASK_PROB, spec.steps, seed)),
         ("train without masking", train(data, models["plain"], 0.0, spec.steps, seed)),
-        ("evaluate", command("eval", "--model", masked, "--model", plain, "--dataset", str(data),
-                             "--config", "mini", "--output-dir", str(out / "eval"))),
+        ("evaluate", command("eval", "--model", masked, "--model", plain, "--dataset", str(data), "--config",
+                             "mini", "--output-dir", str(out / "eval"), "--cache-dir", str(out / "embeddings"))),
         ("cvi", command("cvi", "--model", masked, "--dataset", str(data), "--config", "mini",
-                        "--output-dir", str(out / "cvi"))),
+                        "--output-dir", str(out / "cvi"), "--cache-dir", str(out / "embeddings"))),
         *prepare(" real-like", out / "synth-real-like", real_like, one_real_like,
                  ("--min-tokens", str(min(500, spec.scarce_tokens)), "--split-ratios", "1", "0", "0")),
     ]  # fmt: skip
@@ -137,7 +137,7 @@ def run_demo(
         for run_seed in range(seed, seed + spec.seeds)
         for p in (0.0, SCARCE_MASK_PROB)
     ]
-    with tqdm(total=len(jobs), desc="demo", unit="stage", position=0) as progress:
+    with tqdm(total=len(jobs), desc="demo", unit="stage", position=0, disable=None) as progress:
         for name, job in jobs:
             stages.run(name, job, progress)
     table = comparison_table(out, models) + "\n" + scarce_table(out, spec, range(seed, seed + spec.seeds))

@@ -325,7 +325,10 @@ def main(argv: list[str] | None = None) -> dict:
             results[label] = _evaluate(accelerator, model, processor, rows, protocol, args, completed_steps)
 
     progress = tqdm(
-        total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="steps"
+        total=max_train_steps,
+        initial=completed_steps,
+        disable=None if accelerator.is_local_main_process else True,
+        desc="steps",
     )
     started, samples = time.perf_counter(), 0
     running_loss, running_count = torch.zeros((), device=accelerator.device), 0  # read back when logged only

@@ -316,7 +316,10 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
     progress = tqdm(
-        total=max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process, desc="steps"
+        total=max_train_steps,
+        initial=completed_steps,
+        disable=None if accelerator.is_local_main_process else True,
+        desc="steps",
     )
     started, running_loss, running_count = time.perf_counter(), 0.0, 0
     first_step, batches_done = completed_steps, completed_steps * args.gradient_accumulation_steps

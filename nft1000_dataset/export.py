@@ -105,7 +105,11 @@ def export_config(plan: ReleasePlan, out_dir: Path, num_proc: int = 1, overwrite
             "%s: resuming, %d of %d shards already written", plan.config, len(shards) - len(pending), len(shards)
         )
     progress = tqdm(
-        total=sum(len(s.token_ids) for s in pending), desc=f"Building {plan.config}", unit="pair", smoothing=0.1
+        total=sum(len(s.token_ids) for s in pending),
+        desc=f"Building {plan.config}",
+        unit="pair",
+        smoothing=0.1,
+        disable=None,
     )
     if num_proc > 1 and len(pending) > 1:
         with ProcessPoolExecutor(min(num_proc, len(pending))) as pool:

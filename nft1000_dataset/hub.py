@@ -7,6 +7,7 @@ from pathlib import Path
 from huggingface_hub import HfApi
 from huggingface_hub.errors import OfflineModeIsEnabled
 
+from .atomic import atomic_write_bytes
 from .card import rewrite_card
 from .export import STATE_DIR
 
@@ -56,20 +57,27 @@ def push_release(
 ) -> str:
     """Upload an exported folder (card, report, Parquet shards) to the dataset repo `repo_id`; returns its URL.
 
-    The local resume state of the build is not uploaded.
+    The card uploaded names the repo in its examples; the local card says so too once the upload succeeded, and is
+    left as it was if it failed. The local resume state of the build is not uploaded.
     """
     folder = Path(folder)
-    if not (folder / "README.md").is_file() or not (folder / "data").is_dir():
+    card = folder / "README.md"
+    if not card.is_file() or not (folder / "data").is_dir():
         raise FileNotFoundError(f"{folder}: not an exported NFT1000 folder (run `nft1000 build` first)")
+    local_card = card.read_bytes()
     if (folder / "build_report.json").is_file():
         rewrite_card(folder, repo_id)  # the card's examples name the repo it goes to
-    return upload_folder_to_hub(
-        folder,
-        repo_id,
-        repo_type="dataset",
-        ignore_patterns=UPLOAD_IGNORE,
-        commit_message="Upload NFT1000 export",
-        private=private,
-        token=token,
-        revision=revision,
-    )
+    try:
+        return upload_folder_to_hub(
+            folder,
+            repo_id,
+            repo_type="dataset",
+            ignore_patterns=UPLOAD_IGNORE,
+            commit_message="Upload NFT1000 export",
+            private=private,
+            token=token,
+            revision=revision,
+        )
+    except BaseException:
+        atomic_write_bytes(card, local_card)
+        raise

@@ -155,7 +155,7 @@ def scan_collections(
     sources: list[CollectionSource], min_tokens: int = DEFAULT_MIN_TOKENS, num_proc: int = 1
 ) -> list[CollectionScan]:
     """Scan collections, in parallel with `num_proc` processes; results in the order of `sources`."""
-    progress = tqdm(total=len(sources), desc="Scanning collections", unit="collection")
+    progress = tqdm(total=len(sources), desc="Scanning collections", unit="collection", disable=None)
     if num_proc > 1 and len(sources) > 1:
         with ProcessPoolExecutor(min(num_proc, len(sources))) as pool:
             futures = [pool.submit(scan_collection, s, min_tokens) for s in sources]

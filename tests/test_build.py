@@ -200,3 +200,25 @@ def test_push_names_the_repo_in_the_card_it_uploads(exported, tmp_path):
     assert 'load_dataset("someone/nft1000", "full")' in card and "<this folder" not in card
     assert pushed["repo"] == ("someone/nft1000", "dataset")
     assert "collections.json" in pushed["files"] and not any(".nft1000_build" in f for f in pushed["files"])
+
+
+def test_a_failed_push_leaves_the_local_folder_as_it_was(exported, tmp_path):
+    import shutil
+
+    from conftest import recorded_hub_pushes
+    from huggingface_hub import HfApi
+
+    from nft1000_dataset.hub import push_release
+
+    copy = tmp_path / "export"
+    shutil.copytree(exported[0], copy)
+    before = {p.relative_to(copy): p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+
+    def refused(self, *args, **kwargs):
+        raise ConnectionError("the Hub is down")
+
+    with recorded_hub_pushes(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(HfApi, "create_commit", refused)
+        with pytest.raises(RuntimeError, match="rerun the same command"):
+            push_release(copy, "someone/nft1000")
+    assert {p.relative_to(copy): p.read_bytes() for p in copy.rglob("*") if p.is_file()} == before

@@ -168,3 +168,21 @@ def test_the_metric_folder_works_alone_copied_anywhere(tmp_path):
     expected = compute_cvi(images.astype(np.float32), texts.astype(np.float32), alpha=0.6)
     assert out["values"] == pytest.approx(expected, rel=1e-6)
     assert all(got == pytest.approx(wanted) for got, wanted in out["cases"])
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_a_rank_correlation_is_given_over_3_or_more_collections_and_its_absence_explained(n):
+    from evaluation.cvi_report import cvi_markdown, rank_correlation
+
+    row = {"rows": 10, "image_image": 0.1, "text_text": 0.1, "text_image": 0.1}
+    per = {
+        f"C{i}": {**row, "cvi": 0.1 * (i + 1), "top1": 10.0 * i, "top5": 20.0 + i, "top10": 30.0 + i} for i in range(n)
+    }
+    report = {"alpha": 0.5, "per_collection": per, "whole_split": {**row, "cvi": 0.2, "top1": 1, "top5": 2, "top10": 3},
+              "skipped_collections": []}  # fmt: skip
+    correlation = rank_correlation(report)
+    markdown = cvi_markdown(report, correlation=correlation)
+    if n >= 3:
+        assert correlation == {"top1": 1.0, "top5": 1.0, "top10": 1.0} and "Spearman correlation" in markdown
+    else:
+        assert correlation == {} and f"{n} collections, and a rank correlation needs at least 3" in markdown

@@ -139,6 +139,7 @@ def test_the_demo_runs_end_to_end_and_a_rerun_reuses_every_stage(tmp_path, capsy
     # held-out tokens only
     assert "Data-scarce, on a real-like collection (120 tokens" in printed and "masking ahead on" in printed
     assert (out / "nft1000-real-like" / "components_report.json").is_file()
+    assert list((out / "embeddings").glob("*.safetensors"))  # the eval cache lies in the demo's folder
     for seed in (0, 1):
         for p in ("0.0", "0.3"):
             results = json.loads((out / "data-scarce" / f"p{p}-seed{seed}" / "eval_results.json").read_text())

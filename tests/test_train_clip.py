@@ -183,7 +183,8 @@ def test_cvi_command_reports_collections_calibrates_alpha_and_reuses_the_eval_ca
     assert set(report["per_collection"]) == set(train["collection"])
     values = [r["cvi"] for r in report["per_collection"].values()]
     assert values == sorted(values) and all(v > 0 for v in values)
-    assert len(report["calibration"]["alphas"]) == 21 and set(report["spearman"]) == {"top1", "top5", "top10"}
+    assert len(report["calibration"]["alphas"]) == 21
+    assert set(report["spearman"]) == ({"top1", "top5", "top10"} if len(values) >= 3 else set())
     assert (tmp_path / "cvi" / "alpha_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -123,7 +123,9 @@ class NFTIndex:
             part = dataset.select(indices)
             image_embeds, text_embeds = encode_split(model, processor, part, batch_size=batch_size)
             images = part.select_columns(["image"])
-            hashes = np.stack([perceptual_hashes(row["image"]) for row in tqdm(images, desc=f"hashes {name}")])
+            hashes = np.stack(
+                [perceptual_hashes(row["image"]) for row in tqdm(images, desc=f"hashes {name}", disable=None)]
+            )
             shard = _shard_id(name)
             tensors = {"image_embeds": image_embeds, "text_embeds": text_embeds, "hashes": hashes}
             atomic_write_bytes(self.path / "shards" / f"{shard}.safetensors", save(tensors))

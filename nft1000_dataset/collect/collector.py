@@ -112,7 +112,7 @@ def read_contract(rpc_url: str, address: str, token_ids: Iterable[int] | None = 
     else:
         why = "not ERC-721 Enumerable" if not enumerable else f"totalSupply {total} is not enumerable here"
         raise ValueError(f"{address}: {why}; give the token ids (--token-ids START END)")
-    for token_id in tqdm(ids, desc="tokenURI", unit="token"):
+    for token_id in tqdm(ids, desc="tokenURI", unit="token", disable=None):
         try:
             tokens.uris[token_id] = calls.tokenURI(token_id).call()
         except Exception as err:  # a burnt or never-minted id reverts
@@ -229,7 +229,9 @@ class Collector:
             entries[token_id] = {"token_id": str(token_id), "status": "failed", "reason": error}
         manifest = self.folder / "collect_manifest.jsonl"
         self.folder.mkdir(parents=True, exist_ok=True)
-        progress = tqdm(total=len(tokens.uris), initial=len(tokens.uris) - len(todo), desc=self.name, unit="token")
+        progress = tqdm(
+            total=len(tokens.uris), initial=len(tokens.uris) - len(todo), desc=self.name, unit="token", disable=None
+        )
         async with Fetcher(self.options, self.gateway_hosts) as fetcher:
             with manifest.open("a", encoding="utf-8") as journal:  # each finished token survives a crash
                 for future in asyncio.as_completed([self._token(fetcher, i, uri) for i, uri in todo.items()]):
