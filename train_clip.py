@@ -2,7 +2,8 @@
 
 import sys
 
+from nft1000.errors import run_command
 from nft1000.train_clip import main
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_command(lambda: main(sys.argv[1:]), "train_clip.py"))

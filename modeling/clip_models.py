@@ -7,12 +7,16 @@ Hub checkpoint does.
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
 from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+from nft1000_dataset.hub import looks_local
 
 from .tokenizer import train_clip_tokenizer
 
@@ -67,6 +71,18 @@ def build_tiny_clip(
     return CLIPModel(config), CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)
 
 
+def missing_folder(name_or_path: str, what: str) -> None:
+    """Raise FileNotFoundError, with the nearest names, for a `name_or_path` meant as a local folder
+    (`looks_local`) that is not there; Hub ids and existing paths pass."""
+    path = Path(name_or_path).expanduser()
+    if path.exists() or not looks_local(name_or_path):
+        return
+    siblings = [p.name for p in path.parent.iterdir() if p.is_dir()] if path.parent.is_dir() else []
+    near = difflib.get_close_matches(path.name, siblings, n=3)
+    hint = f"; did you mean {' or '.join(str(path.parent / n) for n in near)}?" if near else ""
+    raise FileNotFoundError(f"{name_or_path}: no such {what}{hint}")
+
+
 def load_clip(
     name_or_path: str,
     captions: Iterable[str] | None = None,
@@ -79,10 +95,13 @@ def load_clip(
         if captions is None:
             raise ValueError("--model tiny trains its tokenizer on the training captions: pass them")
         return build_tiny_clip(captions, spec, attn_implementation)
+    missing_folder(name_or_path, "model folder")
     try:
         model = CLIPModel.from_pretrained(name_or_path, attn_implementation=attn_implementation)
         return model, CLIPProcessor.from_pretrained(name_or_path)
     except (OSError, OfflineModeIsEnabled, LocalEntryNotFoundError) as err:
+        if Path(name_or_path).is_dir():
+            raise RuntimeError(f"{name_or_path}: not a CLIP model saved with save_pretrained ({err})") from err
         raise RuntimeError(
             f"cannot load the CLIP model {name_or_path!r}: {err}. Without access to the Hub use `--model tiny` "
             "(a small CLIP built from a config, offline) or a local folder saved with save_pretrained."

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -31,11 +32,14 @@ from PIL import Image as PILImage
 
 from nft1000_dataset.atomic import atomic_write_bytes, atomic_write_text
 from nft1000_dataset.card import add_config_to_card
+from nft1000_dataset.hub import looks_local
 
 from .byte_cache import ByteLRU
 from .component import Component, TraitKey
 from .grid import WorkingGrid
 from .separation import SeparationResult
+
+logger = logging.getLogger(__name__)
 
 CONFIG_NAME = "components"
 DATA_DIR = f"data/{CONFIG_NAME}"
@@ -201,9 +205,15 @@ class ComponentLibrary:
         self._rows = ByteLRU(cache_bytes)  # collection -> its encoded rows
 
     @classmethod
-    def load(cls, path: str, cache_bytes: int = DEFAULT_CACHE_BYTES) -> ComponentLibrary:
-        """From an exported folder or Hub dataset repo with the ``components`` config: reads the manifest only."""
-        missing = f"{path}: no component library ({REPORT_FILE}); run `nft1000 components --dataset {path}` first"
+    def load(cls, path: str, dataset: str | None = None, cache_bytes: int = DEFAULT_CACHE_BYTES) -> ComponentLibrary:
+        """From an exported folder or Hub dataset repo with the ``components`` config: reads the manifest only.
+        `dataset` (the export the library separates, where known) is named in the error when there is none."""
+        missing = (
+            f"{path}: no component library ({REPORT_FILE}); run `nft1000 components --dataset "
+            f"{dataset or 'EXPORTED_DATASET'} --out {path}` first"
+        )
+        if looks_local(path) and not Path(path).is_dir():
+            raise FileNotFoundError(missing)
         opener = _LocalFiles(Path(path)) if Path(path).is_dir() else _HubFiles(path)
         try:
             report = json.loads(Path(opener(REPORT_FILE)).read_text(encoding="utf-8"))
@@ -224,6 +234,24 @@ class ComponentLibrary:
     def collections(self) -> list[str]:
         """Every collection the library has a report of (with or without components)."""
         return sorted(self.report)
+
+    def check_coverage(
+        self, collections: Iterable[str], dataset: str, where: str, otherwise: str, kind: str = "collections"
+    ) -> None:
+        """Log for how many of `collections` (what they are: `kind`) the library has components; for none at all
+        it is an error naming the command that separates them (or `otherwise`), since masking would hide nothing."""
+        counts = {name: self.info(name).get("components", 0) for name in sorted(collections)}
+        without = [name for name, count in counts.items() if not count]
+        logger.info(
+            "dynamic masking: components for %d of %d %s (%d components)%s",
+            len(counts) - len(without), len(counts), kind, sum(counts.values()),
+            f"; none for {', '.join(without[:5])}{' ...' if len(without) > 5 else ''}" if without else "",
+        )  # fmt: skip
+        if len(without) == len(counts):
+            raise ValueError(
+                f"the component library at {where} has no component for any of the {len(counts)} {kind}: "
+                f"run `nft1000 components --dataset {dataset} --split train --out {where}`, or {otherwise}"
+            )
 
     def info(self, name: str) -> dict:
         """The manifest's entry of one collection (tolerance, grid, not_layered, ...); empty if unknown."""

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .errors import run_command
 
 
 def _flag(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
@@ -248,7 +249,9 @@ def _run_preview_masking(args) -> None:
         rows = load_collections(args.dataset, args.collection, args.config).shuffle(seed=args.seed)
     else:
         rows = load_dataset(args.dataset, args.config, split=args.split).shuffle(seed=args.seed)
-    masker = DynamicMasker(ComponentLibrary.load(args.components), args.mask_prob, args.mode, args.fill)
+    library = ComponentLibrary.load(args.components, args.dataset)
+    library.check_coverage(rows.unique("collection"), args.dataset, args.components, "preview another dataset")
+    masker = DynamicMasker(library, args.mask_prob, args.mode, args.fill)
     preview_masking(rows.select(range(min(args.num_samples, len(rows)))), masker, args.seed, args.out)
     print(f"wrote {args.out}")
 
@@ -595,20 +598,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line parsed; a flag a sub-command does not know is reported with that sub-command's usage."""
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+        commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if not sys.stderr.isatty():  # progress bars belong on a terminal, not in a log file (ours: tqdm's disable=None)
         os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    args = build_parser().parse_args(argv)
-    from nft1000_dataset.optional import MissingExtra
-
-    try:
-        args.run(args)
-    except (ValueError, RuntimeError, FileNotFoundError, PermissionError, MissingExtra) as err:
-        print(f"nft1000 {args.command}: error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    args = parse(argv)
+    return run_command(lambda: args.run(args), f"nft1000 {args.command}")
 
 
 if __name__ == "__main__":

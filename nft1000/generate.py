@@ -41,9 +41,16 @@ class GenerationRequest:
 
 
 def lora_info(lora: Path | None) -> dict:
-    """What train_lora.py recorded beside the weights (empty without a LoRA or for a foreign one)."""
-    path = lora / LORA_INFO if lora is not None else None
-    return json.loads(path.read_text(encoding="utf-8")) if path is not None and path.is_file() else {}
+    """What train_lora.py recorded beside the weights (empty without a LoRA or for a foreign one); a folder with
+    no LoRA weights at all is an error that says so."""
+    if lora is None:
+        return {}
+    if lora.is_dir() and not list(lora.glob("*lora*.safetensors")):
+        raise FileNotFoundError(
+            f"{lora}: no LoRA weights (*lora*.safetensors) in this folder; give the folder that train_lora.py wrote"
+        )
+    path = lora / LORA_INFO
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
 def resolve_prompt(request: GenerationRequest, info: dict) -> str:

@@ -40,7 +40,16 @@ from modeling.contrastive import global_batch_loss
 from modeling.library import ComponentLibrary
 from modeling.masking import FILLS, MODES
 from nft1000.model_card import clip_model_card
-from nft1000.training_run import TrackingAndHubArguments, TrainLog, checkpoint_if_due, resume, scalar_config, start_run
+from nft1000.training_run import (
+    TrackingAndHubArguments,
+    TrainLog,
+    checkpoint_if_due,
+    parse_script_args,
+    removed_if_left_empty,
+    resume,
+    scalar_config,
+    start_run,
+)
 from nft1000_dataset.atomic import atomic_write_text
 from nft1000_dataset.hub import upload_folder_to_hub
 
@@ -148,26 +157,9 @@ class TrainArguments(TrackingAndHubArguments):
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArguments, TrainArguments]:
-    parser = HfArgumentParser((ModelArguments, DataArguments, TrainArguments))
-    return parser.parse_args_into_dataclasses(args=argv)
-
-
-def check_masking_coverage(library: ComponentLibrary, collections: list[str], dataset: str, where: str) -> None:
-    """Log for how many training collections masking has components; for none at all it is an error, since
-    p > 0 would then train exactly as p = 0."""
-    counts = {name: library.info(name).get("components", 0) for name in sorted(collections)}
-    without = [name for name, count in counts.items() if not count]
-    logger.info(
-        "dynamic masking: components for %d of %d training collections (%d components)%s",
-        len(counts) - len(without), len(counts), sum(counts.values()),
-        f"; none for {', '.join(without[:5])}{' ...' if len(without) > 5 else ''}" if without else "",
-    )  # fmt: skip
-    if len(without) == len(counts):
-        raise ValueError(
-            f"--mask_prob > 0, but the component library at {where} has no component for any of the "
-            f"{len(counts)} training collections: run `nft1000 components --dataset {dataset} --split train "
-            f"--out {where}`, or train with --mask_prob 0"
-        )
+    return parse_script_args(
+        HfArgumentParser((ModelArguments, DataArguments, TrainArguments), prog="train_clip.py"), argv
+    )
 
 
 def _columns(dataset, data: DataArguments, masking: bool, optional: tuple[str, ...] = ()):
@@ -234,7 +226,14 @@ def result_label(stage: str, protocol: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """The script: parse the flags, train, evaluate and save (a run that fails before writing leaves no folder)."""
     model_args, data_args, args = parse_args(argv)
+    with removed_if_left_empty(Path(args.output_dir)):
+        return train(model_args, data_args, args)
+
+
+def train(model_args: ModelArguments, data_args: DataArguments, args: TrainArguments) -> dict:
+    """One training run; returns the evaluation results."""
     output_dir = Path(args.output_dir)
     # several processes and no accelerator (`accelerate launch --multi_gpu --num_processes N` on CPUs): gloo
     cpu_processes = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.accelerator.is_available()
@@ -251,10 +250,16 @@ def main(argv: list[str] | None = None) -> dict:
     train, evaluations = load_splits(data_args, args.seed)
     library = None  # before any model loads: a missing library is reported at once
     if data_args.mask_prob > 0:
-        library = ComponentLibrary.load(data_args.components or data_args.dataset_name)
+        library = ComponentLibrary.load(data_args.components or data_args.dataset_name, data_args.dataset_name)
         if not data_args.streaming:  # a stream's collections are known only by reading it through
             where = data_args.components or data_args.dataset_name
-            check_masking_coverage(library, train.unique("collection"), data_args.dataset_name, where)
+            library.check_coverage(
+                train.unique("collection"),
+                data_args.dataset_name,
+                where,
+                "train with --mask_prob 0",
+                "training collections",
+            )
     captions = training_captions(train, data_args.streaming) if model_args.model_name_or_path == TINY else None
     spec = TinyClipSpec(image_size=model_args.tiny_image_size)
     model, processor = load_clip(model_args.model_name_or_path, captions, spec, model_args.attn_implementation)

@@ -43,7 +43,16 @@ from modeling.lora_training import (
     save_lora,
 )
 from nft1000.model_card import lora_model_card
-from nft1000.training_run import TrackingAndHubArguments, TrainLog, checkpoint_if_due, resume, scalar_config, start_run
+from nft1000.training_run import (
+    TrackingAndHubArguments,
+    TrainLog,
+    checkpoint_if_due,
+    parse_script_args,
+    removed_if_left_empty,
+    resume,
+    scalar_config,
+    start_run,
+)
 from nft1000_dataset.atomic import atomic_write_text
 from nft1000_dataset.captions import build_prompt
 from nft1000_dataset.hub import upload_folder_to_hub
@@ -121,7 +130,7 @@ class LoraArguments(TrackingAndHubArguments):
 
 
 def parse_args(argv: list[str] | None = None) -> LoraArguments:
-    (args,) = HfArgumentParser(LoraArguments).parse_args_into_dataclasses(args=argv)
+    (args,) = parse_script_args(HfArgumentParser(LoraArguments, prog="train_lora.py"), argv)
     return args
 
 
@@ -224,7 +233,14 @@ def log_images(accelerator: Accelerator, images: list, step: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """The script: parse the flags, train and save (a run that fails before writing leaves no folder)."""
     args = parse_args(argv)
+    with removed_if_left_empty(Path(args.output_dir)):
+        return train(args)
+
+
+def train(args: LoraArguments) -> dict:
+    """One LoRA training run; returns what it recorded."""
     output_dir = Path(args.output_dir)
     accelerator = start_run(
         output_dir,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -71,6 +73,27 @@ class TrainLog:
         step = record["step"]
         accelerator.log({f"train/{k}": v for k, v in record.items() if k != "step"}, step=step)
         self.write(record)
+
+
+def parse_script_args(parser: transformers.HfArgumentParser, argv: list[str] | None) -> tuple:
+    """The script's dataclasses from `argv`; an unknown flag is reported with the script's usage (exit 2), as
+    argparse reports it, instead of HfArgumentParser's traceback."""
+    *parsed, unknown = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return tuple(parsed)
+
+
+@contextmanager
+def removed_if_left_empty(output_dir: Path) -> Iterator[None]:
+    """A run that fails before writing any file leaves no output folder behind (only a folder it created)."""
+    existed = output_dir.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and output_dir.is_dir() and not any(p.is_file() for p in output_dir.rglob("*")):
+            shutil.rmtree(output_dir, ignore_errors=True)
+        raise
 
 
 def start_run(

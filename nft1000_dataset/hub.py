@@ -14,6 +14,18 @@ from .export import STATE_DIR
 UPLOAD_IGNORE = [f"{STATE_DIR}/**", "**/.*.tmp"]
 
 
+def looks_local(name: str) -> bool:
+    """True where `name` can only mean a local path, not a Hub repo id: it exists, is absolute, starts with
+    ``.`` or ``~``, or lies under a folder that exists here (a typo in a folder name, not a repo)."""
+    path = Path(name).expanduser()
+    return (
+        path.exists()
+        or path.is_absolute()
+        or name.startswith((".", "~"))
+        or (path.parent != Path(".") and path.parent.is_dir())
+    )
+
+
 def upload_folder_to_hub(
     folder: str | Path,
     repo_id: str,

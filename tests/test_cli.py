@@ -122,3 +122,78 @@ def test_a_missing_extra_names_the_extra_to_install(command, missing, extra, mon
     monkeypatch.delitem(sys.modules, "nft1000.search.app", raising=False)
     assert main(command) == 1
     assert f'pip install "nft1000[{extra}]"' in capsys.readouterr().err
+
+
+# --- a user's mistakes: one line that names the problem and the fix, no traceback (issue 29) -------------------
+
+
+@pytest.fixture(scope="module")
+def clip_folder(tmp_path_factory):
+    from modeling.clip_models import build_tiny_clip
+
+    folder = tmp_path_factory.mktemp("models") / "clip-masked"
+    model, processor = build_tiny_clip(["a token with blue eyes", "a token with a red hat"] * 20)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def _one_line_error(capsys, argv: list[str], *expected: str) -> str:
+    assert main(argv) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # a traceback would end in the exception's own line
+    assert last.startswith(f"nft1000 {argv[0]}: error: ") and all(text in last for text in expected), last
+    return last
+
+
+def test_a_dataset_path_that_is_no_folder_is_one_line_naming_the_path(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["eval", "--model", "tiny", "--dataset", "my/export", "--output-dir", str(tmp_path / "e")]
+    _one_line_error(capsys, argv, "nft1000 eval: error:", "'my/export'", f"relative paths start at {tmp_path}")
+
+
+def test_a_typo_in_a_model_folder_names_the_folders_beside_it(capsys, clip_folder, exported, tmp_path):
+    typo = clip_folder.parent / "clip-maskd"
+    argv = ["eval", "--model", str(typo), "--dataset", str(exported[0]), "--split", "train", "--output-dir",
+            str(tmp_path / "e")]  # fmt: skip
+    err = _one_line_error(capsys, argv, f"{typo}: no such model folder", f"did you mean {clip_folder}")
+    assert "--model tiny" not in err
+
+
+def test_a_missing_component_library_names_the_dataset_and_the_folder(capsys, exported, tmp_path):
+    argv = ["preview-masking", "--dataset", str(exported[0]), "--components", str(tmp_path / "lib"), "--out",
+            str(tmp_path / "p.png")]  # fmt: skip
+    _one_line_error(capsys, argv, f"--dataset {exported[0]} --out {tmp_path / 'lib'}")
+
+
+def test_preview_masking_refuses_a_library_that_covers_none_of_the_rows(capsys, export_with_components, tmp_path):
+    argv = ["preview-masking", "--dataset", str(export_with_components), "--config", "full", "--split", "test",
+            "--components", str(export_with_components), "--out", str(tmp_path / "p.png")]  # fmt: skip
+    _one_line_error(capsys, argv, "has no component for any of the")
+    assert not (tmp_path / "p.png").exists()
+
+
+def test_generate_with_a_clip_folder_as_lora_says_it_holds_no_lora(capsys, clip_folder, tmp_path):
+    argv = ["generate", "--lora", str(clip_folder), "--traits", "Eyes=Blue", "--out", str(tmp_path / "g")]
+    _one_line_error(capsys, argv, f"{clip_folder}: no LoRA weights")
+
+
+def test_a_flag_typo_shows_the_usage_of_its_own_subcommand(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exited:
+        main(["build", "--raw", str(tmp_path), "--out", str(tmp_path / "o"), "--pairs-per-colection", "5"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "usage: nft1000 build" in err and "unrecognized arguments: --pairs-per" in err
+
+
+@pytest.mark.parametrize(("script", "required"), [("train_clip.py", []), ("train_lora.py", ["--collection", "X"])])
+def test_a_training_script_flag_typo_is_its_usage_and_a_failed_start_leaves_no_folder(script, required, tmp_path):
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / script
+    typo = subprocess.run([sys.executable, str(path), "--dataset_name", "x", "--output_dir", str(tmp_path / "a"),
+                           *required, "--max_train_stepz", "3"], capture_output=True, text=True)  # fmt: skip
+    assert typo.returncode == 2 and f"usage: {script}" in typo.stderr and "--max_train_stepz" in typo.stderr
+    assert "Traceback" not in typo.stderr
+    failed = subprocess.run([sys.executable, str(path), "--dataset_name", str(tmp_path / "nope"), "--output_dir",
+                             str(tmp_path / "b"), *required], capture_output=True, text=True)  # fmt: skip
+    assert failed.returncode == 1 and f"{script}: error:" in failed.stderr and "Traceback" not in failed.stderr
+    assert not (tmp_path / "b").exists()
