@@ -266,6 +266,8 @@ def _add_eval(sub) -> None:
     _flag(p, "holdout_tokens", type=float, default=0,
           help="evaluate the tokens train_clip.py --holdout_tokens held out of SPLIT (the training split)")  # fmt: skip
     _flag(p, "holdout_seed", type=int, default=0, help="the --holdout_seed of that training run")
+    _flag(p, "update_model_card", action="store_true",
+          help="also write the results into each model folder's card (model-index, labelled by protocol)")  # fmt: skip
     _add_embedding_flags(p)
     p.set_defaults(run=_run_eval)
 
@@ -298,6 +300,7 @@ def _run_eval(args) -> None:
 
     from evaluation.protocols import HELD_OUT_TOKENS, UNSEEN_COLLECTIONS, hold_out_tokens
     from evaluation.report import RetrievalReport, write_retrieval
+    from nft1000.model_card import update_model_cards
 
     dataset = load_dataset(args.dataset, args.config, split=args.split)
     protocol = UNSEEN_COLLECTIONS
@@ -308,6 +311,8 @@ def _run_eval(args) -> None:
     pairs = f"{args.config}, {args.split}: {len(dataset)} pairs"
     title = f"Retrieval on `{args.dataset}` ({pairs}; protocol: {protocol}), percent."
     markdown = write_retrieval(reports, args.output_dir, title)
+    if args.update_model_card:
+        update_model_cards(reports, args.dataset, args.config, args.split, protocol, title)
     print(markdown + f"\nwritten: {args.output_dir / 'retrieval.json'}, {args.output_dir / 'retrieval.md'}")
 
 

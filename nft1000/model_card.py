@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
+from evaluation.report import whole_split_markdown
 from modeling.clip_models import TINY
+from nft1000_dataset.atomic import atomic_write_text
 
 if TYPE_CHECKING:
     from evaluation.report import RetrievalReport
@@ -17,7 +19,13 @@ if TYPE_CHECKING:
 PAPER = "https://arxiv.org/abs/2402.16872"
 # the weights carry the terms of their training images (each collection's creators) and of the base model
 LICENSE = {"license": "other", "license_name": "nft1000", "license_link": "https://github.com/ShuxunoO/NFT-Net"}
-RETRIEVAL_TASKS = {"text_to_image": "Text-to-image retrieval", "image_to_text": "Image-to-text retrieval"}
+# each direction under its own task (the Hub groups results by task and dataset): (task type, task name)
+RETRIEVAL_TASKS = {
+    "text_to_image": ("text-to-image", "Text-to-image retrieval"),
+    "image_to_text": ("image-to-text", "Image-to-text retrieval"),
+}
+LOCAL_DATASET = "local"  # model-index needs a dataset type: a Hub id where there is one, never a local path
+EVAL_SECTION = "## Evaluation with `nft1000 eval`"
 
 
 def hub_dataset(name: str) -> list[str] | None:
@@ -32,29 +40,58 @@ def hub_dataset(name: str) -> list[str] | None:
 
 
 def retrieval_results(
-    report: RetrievalReport, dataset_name: str, config: str | None, split: str | None
+    reports: dict[str, RetrievalReport], dataset_name: str, config: str | None, splits: dict[str, str | None]
 ) -> list[EvalResult]:
-    """The whole-split top-k of a retrieval report (paired target, the paper's) as model-index results.
-
-    The Hub groups results by task type and dataset, so the direction is part of the metric type
-    (`text_to_image_recall@1`), not only of the task name."""
+    """The whole-split top-k (paired target, the paper's) of each evaluation protocol's report (``{protocol:
+    report}``; `splits` gives each protocol's split) as model-index results, the protocol in the dataset's name."""
+    hub = hub_dataset(dataset_name)
+    label = Path(dataset_name).name or dataset_name
     results = []
-    for direction, task_name in RETRIEVAL_TASKS.items():
-        for k, value in report.top(direction).items():
-            results.append(
-                EvalResult(
-                    task_type="zero-shot-image-classification",
-                    task_name=task_name,
-                    dataset_type=dataset_name,
-                    dataset_name=Path(dataset_name).name or dataset_name,
-                    dataset_config=config,
-                    dataset_split=split,
-                    metric_type=f"{direction}_recall@{k.removeprefix('top')}",
-                    metric_name=f"{task_name} {k} (paired, %)",
-                    metric_value=round(float(value), 2),
+    for protocol, report in reports.items():
+        for direction, (task_type, task_name) in RETRIEVAL_TASKS.items():
+            for k, value in report.top(direction).items():
+                results.append(
+                    EvalResult(
+                        task_type=task_type,
+                        task_name=task_name,
+                        dataset_type=hub[0] if hub else LOCAL_DATASET,
+                        dataset_name=f"{label}, {protocol}",
+                        dataset_config=config,
+                        dataset_split=splits.get(protocol),
+                        metric_type=f"{direction}_recall@{k.removeprefix('top')}",
+                        metric_name=f"{task_name} {k} (paired, %)",
+                        metric_value=round(float(value), 2),
+                    )
                 )
-            )
     return results
+
+
+def add_eval_results(folder: Path, results: list[EvalResult], markdown: str) -> None:
+    """Put `results` into the model-index of the card in `folder` (replacing results of the same task, dataset,
+    split and metric) and `markdown` under `EVAL_SECTION`; the card stays as it was otherwise."""
+    path = Path(folder) / "README.md"
+    card = ModelCard.load(path) if path.is_file() else ModelCard("---\n---\n")
+
+    def key(r: EvalResult) -> tuple:
+        return (r.task_type, r.dataset_name, r.dataset_config, r.dataset_split, r.metric_type)
+
+    fresh = {key(r) for r in results}
+    card.data.eval_results = [r for r in card.data.eval_results or [] if key(r) not in fresh] + results
+    card.data.model_name = card.data.model_name or Path(folder).name
+    text = card.text.split(f"\n{EVAL_SECTION}\n")[0].rstrip("\n")
+    card.text = f"{text}\n\n{EVAL_SECTION}\n\n{markdown.strip()}\n"
+    atomic_write_text(path, str(card))
+
+
+def update_model_cards(
+    reports: dict[str, RetrievalReport], dataset: str, config: str, split: str, protocol: str, title: str
+) -> None:
+    """`nft1000 eval --update-model-card`: each model folder's report (``{folder: report}``) into its card."""
+    for folder, report in reports.items():
+        if not Path(folder).is_dir():
+            raise FileNotFoundError(f"{folder}: --update-model-card needs a local model folder to write the card in")
+        results = retrieval_results({protocol: report}, dataset, config, {protocol: split})
+        add_eval_results(Path(folder), results, f"{title}\n\n{whole_split_markdown({'this model': report})}")
 
 
 def clip_model_card(
@@ -66,14 +103,14 @@ def clip_model_card(
     mask_prob: float,
     hyperparameters: dict,
     evaluation_markdown: str | None,
-    evaluation: RetrievalReport | None,
-    eval_split: str | None,
+    evaluations: dict[str, RetrievalReport],
+    eval_splits: dict[str, str | None],
     train_rows: int | None,
     steps: int,
     seconds: float,
 ) -> ModelCard:
-    """The card of a fine-tuned CLIP; `evaluation` (the fine-tuned model's retrieval report) becomes its
-    model-index results."""
+    """The card of a fine-tuned CLIP; `evaluations` (the fine-tuned model's retrieval report per protocol, each on
+    its split in `eval_splits`) become its model-index results."""
     data = ModelCardData(
         model_name=model_name,
         library_name="transformers",
@@ -81,7 +118,7 @@ def clip_model_card(
         tags=["clip", "nft", "nft1000", "image-text-retrieval", "dynamic-masking"],
         datasets=hub_dataset(dataset_name),
         base_model=None if model_name_or_path == TINY else model_name_or_path,
-        eval_results=retrieval_results(evaluation, dataset_name, dataset_config, eval_split) if evaluation else None,
+        eval_results=retrieval_results(evaluations, dataset_name, dataset_config, eval_splits) or None,
         **LICENSE,
     )
     start = (
@@ -96,7 +133,10 @@ def clip_model_card(
         if mask_prob > 0
         else "no masking (p = 0)"
     )
-    evaluation = evaluation_markdown or "No evaluation split was given."
+    evaluation = evaluation_markdown or (
+        "This run evaluated nothing (no evaluation split, no held-out tokens); `nft1000 eval --model <this folder> "
+        "--update-model-card` adds results."
+    )
     content = f"""---
 {data.to_yaml()}
 ---
@@ -147,9 +187,10 @@ def lora_model_card(
 ) -> ModelCard:
     """The card of a collection-style LoRA: base, data, sample grid (``samples.png``) and how to use it; the
     denoising loss with fixed noise becomes its model-index result."""
+    hub = hub_dataset(dataset_name)
     loss = EvalResult(
         task_type="text-to-image",
-        dataset_type=dataset_name,
+        dataset_type=hub[0] if hub else LOCAL_DATASET,
         dataset_name=f"{collection} ({Path(dataset_name).name or dataset_name})",
         metric_type="loss",
         metric_name="denoising loss, fixed noise and timesteps",

@@ -420,6 +420,12 @@ def _evaluate(accelerator, model, processor, evaluation, protocol: str, args, st
     return report
 
 
+def fine_tuned(reports: dict) -> dict:
+    """The fine-tuned model's report of each protocol evaluated: ``{protocol: report}``."""
+    labels = {protocol: result_label("fine-tuned", protocol) for protocol in (UNSEEN_COLLECTIONS, HELD_OUT_TOKENS)}
+    return {protocol: reports[label] for protocol, label in labels.items() if label in reports}
+
+
 def _save(model, processor, results, model_args, data_args, args, hyperparameters, train, steps, seconds) -> None:
     output_dir = Path(args.output_dir)
     model.save_pretrained(output_dir)
@@ -436,8 +442,8 @@ def _save(model, processor, results, model_args, data_args, args, hyperparameter
         mask_prob=data_args.mask_prob,
         hyperparameters=hyperparameters,
         evaluation_markdown=markdown,
-        evaluation=reports.get("fine-tuned"),
-        eval_split=data_args.eval_split,
+        evaluations=fine_tuned(reports),
+        eval_splits={UNSEEN_COLLECTIONS: data_args.eval_split, HELD_OUT_TOKENS: data_args.train_split},
         train_rows=None if data_args.streaming else len(train),
         steps=steps,
         seconds=seconds,

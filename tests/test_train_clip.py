@@ -276,6 +276,10 @@ def test_the_model_card_carries_the_evaluation_as_model_index_and_the_licence(tr
         for k, value in fine_tuned[direction]["paired"].items():
             assert got[f"{direction}_recall@{k.removeprefix('top')}"] == pytest.approx(value, abs=0.01)
     assert all(r.dataset_split == "test" for r in data.eval_results)
+    # each direction under its own task; a local dataset is no dataset type; the protocol names the evaluation
+    assert {(r.task_type, r.metric_type.split("_recall")[0]) for r in data.eval_results} == {
+        ("text-to-image", "text_to_image"), ("image-to-text", "image_to_text")}  # fmt: skip
+    assert all(r.dataset_type == "local" and r.dataset_name.endswith(", unseen collections") for r in data.eval_results)
 
 
 def test_attention_kernels_compile_and_optimizers_train_the_same_model(export_with_components, tmp_path):
@@ -329,6 +333,35 @@ def test_held_out_tokens_are_never_trained_on_and_eval_finds_the_same_ones(expor
         for target, scores in targets.items():
             assert report["whole_split"][direction][target] == pytest.approx(scores, abs=1e-3)
     assert HELD_OUT_TOKENS in (tmp_path / "eval" / "retrieval.md").read_text()
+    card = ModelCard.load(out / "README.md").data  # the run's card: both evaluations it did, labelled
+    protocols = {(r.dataset_name.split(", ", 1)[1], r.dataset_split) for r in card.eval_results}
+    assert protocols == {("unseen collections", "test"), (HELD_OUT_TOKENS, "train")}
+
+
+def test_eval_writes_its_results_into_a_model_cards_model_index(trained, export_with_components, tmp_path):
+    import shutil
+
+    from evaluation.protocols import HELD_OUT_TOKENS
+    from nft1000.cli import main as cli_main
+
+    model = tmp_path / "model"
+    shutil.copytree(trained[0], model)
+    before = ModelCard.load(model / "README.md")
+    common = ["eval", "--model", str(model), "--dataset", str(export_with_components), "--config", "full",
+              "--output-dir", str(tmp_path / "eval"), "--update-model-card"]  # fmt: skip
+    for _ in range(2):  # a second run replaces its results instead of adding them again
+        assert cli_main([*common, "--split", "train", "--holdout-tokens", "0.25"]) == 0
+    card = ModelCard.load(model / "README.md")
+    added = [r for r in card.data.eval_results if HELD_OUT_TOKENS in r.dataset_name]
+    assert len(added) == 6 and all(r.dataset_split == "train" for r in added)
+    assert len(card.data.eval_results) == len(before.data.eval_results) + 6
+    report = json.loads((tmp_path / "eval" / "retrieval.json").read_text())[str(model)]
+    assert {r.metric_type: r.metric_value for r in added}["text_to_image_recall@1"] == pytest.approx(
+        report["whole_split"]["text_to_image"]["paired"]["top1"], abs=0.01
+    )
+    assert (
+        card.text.count("## Evaluation with `nft1000 eval`") == 1 and before.text.split("## Training")[0] in card.text
+    )
 
 
 def test_every_credential_field_is_replaced_and_counts_are_kept():
