@@ -13,6 +13,7 @@ from scipy.stats import spearmanr
 
 from modeling.collection_rows import rows_by_collection
 from nft1000_dataset.atomic import atomic_write_text
+from nft1000_dataset.optional import import_extra
 
 from .cvi import CviOptions, compute_cvi
 from .embeddings import SplitEmbeddings
@@ -93,8 +94,7 @@ def rank_correlation(report: dict) -> dict[str, float]:
 
 def plot_alpha_curve(calibration: dict, path: str | Path) -> None:
     """The JSD-versus-alpha curves as a PNG (paper, Figure 11)."""
-    import matplotlib
-
+    matplotlib = import_extra("matplotlib", "plots", "the alpha curve (alpha_curve.png)")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

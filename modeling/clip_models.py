@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
-from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+from transformers import AutoTokenizer, CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
 
 from nft1000_dataset.hub import looks_local
 
@@ -88,17 +88,35 @@ def load_clip(
     captions: Iterable[str] | None = None,
     spec: TinyClipSpec = TinyClipSpec(),
     attn_implementation: str | None = None,
+    *,
+    revision: str = "main",
+    cache_dir: str | None = None,
+    tokenizer_name: str | None = None,
 ) -> tuple[CLIPModel, CLIPProcessor]:
     """`tiny` (needs `captions`), or a Hub name or local folder; offline with a Hub name is a clear error.
-    `attn_implementation` as transformers takes it (`sdpa`, `eager`, `flash_attention_2`; None: its default)."""
+    `attn_implementation` as transformers takes it (`sdpa`, `eager`, `flash_attention_2`; None: its default);
+    `revision` and `cache_dir` as `from_pretrained` takes them; `tokenizer_name` replaces the checkpoint's
+    tokenizer (run_clip.py's ``--tokenizer_name``)."""
     if name_or_path == TINY:
         if captions is None:
             raise ValueError("--model tiny trains its tokenizer on the training captions: pass them")
-        return build_tiny_clip(captions, spec, attn_implementation)
+        model, processor = build_tiny_clip(captions, spec, attn_implementation)
+    else:
+        model, processor = _pretrained_clip(name_or_path, attn_implementation, revision, cache_dir)
+    if tokenizer_name:
+        missing_folder(tokenizer_name, "tokenizer folder")
+        processor.tokenizer = AutoTokenizer.from_pretrained(tokenizer_name, revision=revision, cache_dir=cache_dir)
+    return model, processor
+
+
+def _pretrained_clip(
+    name_or_path: str, attn_implementation: str | None, revision: str, cache_dir: str | None
+) -> tuple[CLIPModel, CLIPProcessor]:
     missing_folder(name_or_path, "model folder")
+    where = {"revision": revision, "cache_dir": cache_dir}
     try:
-        model = CLIPModel.from_pretrained(name_or_path, attn_implementation=attn_implementation)
-        return model, CLIPProcessor.from_pretrained(name_or_path)
+        model = CLIPModel.from_pretrained(name_or_path, attn_implementation=attn_implementation, **where)
+        return model, CLIPProcessor.from_pretrained(name_or_path, **where)
     except (OSError, OfflineModeIsEnabled, LocalEntryNotFoundError) as err:
         if Path(name_or_path).is_dir():
             raise RuntimeError(f"{name_or_path}: not a CLIP model saved with save_pretrained ({err})") from err

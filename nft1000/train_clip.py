@@ -76,12 +76,36 @@ class ModelArguments:
     freeze_vision_model: bool = False
     freeze_text_model: bool = False
     gradient_checkpointing: bool = False
+    model_revision: str = field(
+        default="main", metadata={"help": "the model version to use (branch name, tag name or commit id)"}
+    )
+    tokenizer_name: str | None = field(
+        default=None, metadata={"help": "pretrained tokenizer name or path, if not the model's own"}
+    )
+    cache_dir: str | None = field(
+        default=None, metadata={"help": "where to store the pretrained models and datasets downloaded from the Hub"}
+    )
 
 
 @dataclass
 class DataArguments:
-    dataset_name: str = field(
-        metadata={"aliases": ["--dataset"], "help": "exported NFT1000 folder or Hub repo, or any image-caption dataset"}
+    dataset_name: str | None = field(
+        default=None,
+        metadata={
+            "aliases": ["--dataset"],
+            "help": "exported NFT1000 folder or Hub repo, or any image-caption dataset",
+        },
+    )
+    train_file: str | None = field(
+        default=None,
+        metadata={"help": "instead of a dataset: a csv or json(lines) file of image paths (relative to the file's "
+                  "folder) and captions; --image_column names the path column"},
+    )  # fmt: skip
+    validation_file: str | None = field(
+        default=None, metadata={"help": "the same for evaluation (its rows are --eval_split's)"}
+    )
+    max_seq_length: int = field(
+        default=77, metadata={"help": "captions are truncated to this many tokens (CLIP's text model holds 77)"}
     )
     dataset_config_name: str | None = field(
         default=None,
@@ -171,16 +195,45 @@ def _columns(dataset, data: DataArguments, masking: bool, optional: tuple[str, .
     if missing:
         masking_columns = set(missing) & set(MASKING_COLUMNS)
         why = " (dynamic masking needs them; --mask_prob 0 trains without)" if masking_columns else ""
-        raise ValueError(f"{data.dataset_name}: no column {missing} (columns: {names}){why}")
+        raise ValueError(f"{data.dataset_name or data.train_file}: no column {missing} (columns: {names}){why}")
     dataset = dataset.select_columns(list(dict.fromkeys(wanted + [c for c in optional if c in names])))
     renames = {old: new for old, new in ((data.image_column, "image"), (data.caption_column, "caption")) if old != new}
     return dataset.rename_columns(renames) if renames else dataset
 
 
-def load_splits(data: DataArguments, seed: int):
+def load_split(data: DataArguments, split: str, cache_dir: str | None, streaming: bool = False):
+    """One split of `data`: of the dataset, or (``--train_file``/``--validation_file``, split ``validation``)
+    of a csv or json file whose image column holds paths, relative to the file's folder."""
+    if data.dataset_name:
+        return load_dataset(
+            data.dataset_name, data.dataset_config_name, split=split, streaming=streaming, cache_dir=cache_dir
+        )
+    path = Path(data.validation_file if split == "validation" else data.train_file)
+    extension = {".csv": "csv", ".json": "json", ".jsonl": "json"}.get(path.suffix)
+    if extension is None:
+        raise ValueError(f"{path}: --train_file and --validation_file are .csv, .json or .jsonl files")
+    rows = load_dataset(extension, data_files=str(path), split="train", cache_dir=cache_dir, streaming=streaming)
+    if data.image_column not in (rows.column_names or []):
+        raise ValueError(f"{path}: no column {data.image_column!r} of image paths (columns: {rows.column_names})")
+    rows = rows.map(lambda row: {data.image_column: str(path.parent / row[data.image_column])})
+    return rows.cast_column(data.image_column, Image())
+
+
+def check_data_arguments(data: DataArguments) -> None:
+    """A dataset or files, not both; an evaluation split only where there is one to read."""
+    if bool(data.dataset_name) == bool(data.train_file):
+        raise ValueError("give --dataset_name or --train_file (with --validation_file for evaluation), one of them")
+    if data.train_file and data.eval_split and not data.validation_file:
+        data.eval_split = None
+    elif data.validation_file:
+        data.eval_split = "validation"
+
+
+def load_splits(data: DataArguments, seed: int, cache_dir: str | None = None):
     """The training split (less its held-out tokens; a seeded subset of the rest when `max_train_samples`) and
     the evaluation sets by protocol (`evaluation.protocols`): the evaluation split's rows, the held-out tokens."""
-    train = load_dataset(data.dataset_name, data.dataset_config_name, split=data.train_split, streaming=data.streaming)
+    check_data_arguments(data)
+    train = load_split(data, data.train_split, cache_dir, data.streaming)
     held_out = None
     if data.holdout_tokens:
         if data.streaming:
@@ -197,7 +250,7 @@ def load_splits(data: DataArguments, seed: int):
         train = train.shuffle(seed=seed, buffer_size=data.shuffle_buffer_size)
     evaluation = None
     if data.eval_split:
-        evaluation = load_dataset(data.dataset_name, data.dataset_config_name, split=data.eval_split)
+        evaluation = load_split(data, data.eval_split, cache_dir)
         # collections and attributes, where the dataset has them, give per-collection and attribute-exact results
         evaluation = _columns(evaluation, data, masking=False, optional=("collection", "attributes"))
         if data.max_eval_samples is not None:
@@ -247,7 +300,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: TrainArgum
         log_with=None if args.report_to == "none" else args.report_to,
     )
 
-    train, evaluations = load_splits(data_args, args.seed)
+    train, evaluations = load_splits(data_args, args.seed, model_args.cache_dir)
     library = None  # before any model loads: a missing library is reported at once
     if data_args.mask_prob > 0:
         library = ComponentLibrary.load(data_args.components or data_args.dataset_name, data_args.dataset_name)
@@ -262,7 +315,19 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: TrainArgum
             )
     captions = training_captions(train, data_args.streaming) if model_args.model_name_or_path == TINY else None
     spec = TinyClipSpec(image_size=model_args.tiny_image_size)
-    model, processor = load_clip(model_args.model_name_or_path, captions, spec, model_args.attn_implementation)
+    model, processor = load_clip(
+        model_args.model_name_or_path,
+        captions,
+        spec,
+        model_args.attn_implementation,
+        revision=model_args.model_revision,
+        cache_dir=model_args.cache_dir,
+        tokenizer_name=model_args.tokenizer_name,
+    )
+    positions = model.config.text_config.max_position_embeddings
+    if data_args.max_seq_length > positions:
+        raise ValueError(f"--max_seq_length {data_args.max_seq_length}: the text model holds {positions} tokens")
+    processor.tokenizer.model_max_length = data_args.max_seq_length  # saved with the processor
     freeze_towers(model, vision=model_args.freeze_vision_model, text=model_args.freeze_text_model)
     if model_args.gradient_checkpointing:
         model.gradient_checkpointing_enable()
@@ -274,6 +339,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: TrainArgum
         fill=data_args.mask_fill,
         mask_at=data_args.mask_at,
         seed=args.seed,
+        max_length=data_args.max_seq_length,
     )
     global_batch = args.per_device_train_batch_size * accelerator.num_processes
     if not data_args.streaming and len(train) < global_batch:
@@ -437,7 +503,7 @@ def _save(model, processor, results, model_args, data_args, args, hyperparameter
     card = clip_model_card(
         model_name=args.hub_model_id or output_dir.name,
         model_name_or_path=model_args.model_name_or_path,
-        dataset_name=data_args.dataset_name,
+        dataset_name=data_args.dataset_name or data_args.train_file,
         dataset_config=data_args.dataset_config_name,
         mask_prob=data_args.mask_prob,
         hyperparameters=hyperparameters,

@@ -76,8 +76,14 @@ class TrainLog:
 
 
 def parse_script_args(parser: transformers.HfArgumentParser, argv: list[str] | None) -> tuple:
-    """The script's dataclasses from `argv`; an unknown flag is reported with the script's usage (exit 2), as
+    """The script's dataclasses from `argv`, or from a JSON file when it is the only argument (as the example
+    scripts take ``train.py args.json``); an unknown flag or key is reported with the script's usage (exit 2), as
     argparse reports it, instead of HfArgumentParser's traceback."""
+    if argv is not None and len(argv) == 1 and argv[0].endswith(".json"):
+        try:
+            return tuple(parser.parse_json_file(argv[0]))
+        except ValueError as err:  # keys that no argument has
+            parser.error(f"{argv[0]}: {err}")
     *parsed, unknown = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")

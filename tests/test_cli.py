@@ -197,3 +197,43 @@ def test_a_training_script_flag_typo_is_its_usage_and_a_failed_start_leaves_no_f
                              str(tmp_path / "b"), *required], capture_output=True, text=True)  # fmt: skip
     assert failed.returncode == 1 and f"{script}: error:" in failed.stderr and "Traceback" not in failed.stderr
     assert not (tmp_path / "b").exists()
+
+
+def _needs_faiss(tmp_path):
+    from nft1000.search.index import NFTIndex
+
+    NFTIndex.build_ann(None)
+
+
+def _needs_matplotlib(tmp_path):
+    from evaluation.cvi_report import plot_alpha_curve
+
+    plot_alpha_curve({"alphas": [0.0], "jsd": {}, "best_alpha": {}}, tmp_path / "a.png")
+
+
+def _needs_aiohttp(tmp_path):
+    import importlib
+
+    sys.modules.pop("nft1000_dataset.collect.fetch", None)
+    importlib.import_module("nft1000_dataset.collect.fetch")
+
+
+@pytest.mark.parametrize(
+    ("module", "extra", "use"),
+    [
+        ("faiss", "search", _needs_faiss),
+        ("matplotlib", "plots", _needs_matplotlib),
+        ("aiohttp", "collect", _needs_aiohttp),
+    ],
+)
+def test_a_missing_extra_names_what_to_install(module, extra, use, tmp_path, monkeypatch):
+    """faiss, matplotlib and aiohttp serve one command each and are extras (issue 29): without them, the command
+    that needs one says which extra brings it."""
+    from nft1000_dataset.optional import MissingExtra
+
+    for name in [m for m in sys.modules if m == module or m.startswith(f"{module}.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, module, None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "nft1000_dataset.collect.fetch", sys.modules.get("nft1000_dataset.collect.fetch"))
+    with pytest.raises(MissingExtra, match=rf'pip install "nft1000\[{extra}\]"'):
+        use(tmp_path)

@@ -384,3 +384,57 @@ def test_every_credential_field_is_replaced_and_counts_are_kept():
     assert not any(value.startswith("secret") or value.startswith("hf_") for value in map(str, config.values()))
     assert config["hub_token"] == "<HUB_TOKEN>" and config["db_password"] == "<DB_PASSWORD>"
     assert (config["holdout_tokens"], config["tokenizer_name"], config["keyframes"]) == (0.25, "clip", 3)
+
+
+def _image_caption_files(exported_dir: Path, folder: Path) -> tuple[Path, Path]:
+    """run_clip.py's input: csv files of image paths (relative to the file) and captions, from an export's rows."""
+    import csv
+
+    rows = load_dataset(str(exported_dir), "full", split="train").select(range(40))
+    (folder / "images").mkdir(parents=True)
+    files = []
+    for name, part in (("train.csv", range(0, 32)), ("validation.csv", range(32, 40))):
+        with open(folder / name, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["path", "text"])
+            for i in part:
+                rows[i]["image"].save(folder / "images" / f"{i}.png")
+                writer.writerow([f"images/{i}.png", rows[i]["caption"]])
+        files.append(folder / name)
+    return files[0], files[1]
+
+
+def test_run_clip_flags_files_of_image_paths_a_json_of_arguments_and_the_tokenizer_options(exported, tmp_path):
+    """run_clip.py's --train_file/--validation_file (csv of image paths), --max_seq_length, --cache_dir,
+    --model_revision and --tokenizer_name, and all arguments from one .json file (issue 29)."""
+    train_file, validation_file = _image_caption_files(exported[0], tmp_path / "files")
+    first = tmp_path / "first"
+    arguments = {
+        "train_file": str(train_file), "validation_file": str(validation_file), "image_column": "path",
+        "caption_column": "text", "model_name_or_path": "tiny", "tiny_image_size": 32, "mask_prob": 0,
+        "max_seq_length": 12, "cache_dir": str(tmp_path / "cache"), "output_dir": str(first),
+        "per_device_train_batch_size": 8, "max_train_steps": 2, "report_to": "none", "checkpointing_steps": 0,
+    }  # fmt: skip
+    (tmp_path / "args.json").write_text(json.dumps(arguments))
+    results = train_main([str(tmp_path / "args.json")])
+    assert results["fine-tuned"]["rows"] == 8  # the validation file's rows are the evaluation split
+    assert list((tmp_path / "cache").rglob("*.arrow"))  # the files were cached where --cache_dir says
+    assert CLIPProcessor.from_pretrained(first).tokenizer.model_max_length == 12
+
+    tokenizer = tmp_path / "tokenizer"
+    CLIPProcessor.from_pretrained(first).tokenizer.save_pretrained(tokenizer)
+    config = json.loads((tokenizer / "tokenizer_config.json").read_text())
+    (tokenizer / "tokenizer_config.json").write_text(json.dumps({**config, "padding_side": "left"}))
+    second = tmp_path / "second"
+    train_main(["--train_file", str(train_file), "--image_column", "path", "--caption_column", "text", "--model",
+                str(first), "--model_revision", "main", "--tokenizer_name", str(tokenizer), "--mask_prob", "0",
+                "--output_dir", str(second), "--per_device_train_batch_size", "8", "--max_train_steps", "1",
+                "--report_to", "none", "--checkpointing_steps", "0"])  # fmt: skip
+    assert CLIPProcessor.from_pretrained(second).tokenizer.padding_side == "left"  # the tokenizer of --tokenizer_name
+    assert CLIPProcessor.from_pretrained(first).tokenizer.padding_side == "right"
+
+    with pytest.raises(ValueError, match="--max_seq_length 200: the text model holds"):
+        train_main([*train_args(exported[0], tmp_path / "long"), "--max_seq_length", "200", "--mask_prob", "0"])
+    (tmp_path / "bad.json").write_text(json.dumps({**arguments, "no_such_argument": 1}))
+    with pytest.raises(SystemExit):
+        train_main([str(tmp_path / "bad.json")])

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from evaluation.embeddings import encode_split, model_key
 from evaluation.topk import top_k
 from nft1000_dataset.atomic import atomic_write_bytes, atomic_write_text
+from nft1000_dataset.optional import import_extra
 
 from .hashing import perceptual_hashes
 
@@ -143,7 +144,7 @@ class NFTIndex:
 
     def build_ann(self, m: int = 32, ef_construction: int = 200) -> None:
         """HNSW indexes (faiss) over the image and the caption embeddings, for approximate search."""
-        import faiss
+        faiss = import_extra("faiss", "search", "the approximate index (--ann)")
 
         for target, embeds in (("image", self.image_embeds), ("text", self.text_embeds)):
             ann = faiss.IndexHNSWFlat(embeds.shape[1], m, faiss.METRIC_INNER_PRODUCT)
@@ -154,7 +155,7 @@ class NFTIndex:
         atomic_write_text(self.path / MANIFEST, json.dumps(self.manifest, indent=2))
 
     def _approximate(self, target: str, query: np.ndarray, k: int, ef_search: int) -> np.ndarray:
-        import faiss
+        faiss = import_extra("faiss", "search", "approximate search (--ann)")
 
         if target not in self._ann:
             self._ann[target] = faiss.read_index(str(self.path / f"ann-{target}.faiss"))

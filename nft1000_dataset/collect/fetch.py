@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
-import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
-
 from ..attributes import loads_metadata
+from ..optional import import_extra
+
+aiohttp = import_extra("aiohttp", "collect", "nft1000 collect")
+from aiohttp.abc import AbstractResolver, ResolveResult  # noqa: E402 (after the check that names the extra)
+from aiohttp.resolver import DefaultResolver  # noqa: E402
 
 MEDIA_MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "png"),
