@@ -104,15 +104,23 @@ def build_tiny_pipeline(
 
 
 def load_pipeline(
-    name_or_path: str, prompts: Iterable[str] | None = None, spec: TinyDiffusionSpec = TinyDiffusionSpec()
+    name_or_path: str,
+    prompts: Iterable[str] | None = None,
+    spec: TinyDiffusionSpec = TinyDiffusionSpec(),
+    *,
+    revision: str | None = None,
+    variant: str | None = None,
 ) -> StableDiffusionPipeline:
-    """`tiny` (needs `prompts`), or a Hub name or local pipeline folder; offline with a Hub name is a clear error."""
+    """`tiny` (needs `prompts`), or a Hub name or local pipeline folder (at `revision`, with the `variant` files
+    such as fp16, as `from_pretrained` takes them); offline with a Hub name is a clear error."""
     if name_or_path == TINY:
         if prompts is None:
             raise ValueError("--pretrained_model tiny trains its tokenizer on the training prompts: pass them")
         return build_tiny_pipeline(prompts, spec)
     try:
-        return StableDiffusionPipeline.from_pretrained(name_or_path, safety_checker=None, requires_safety_checker=False)
+        return StableDiffusionPipeline.from_pretrained(
+            name_or_path, revision=revision, variant=variant, safety_checker=None, requires_safety_checker=False
+        )
     except (OSError, OfflineModeIsEnabled, LocalEntryNotFoundError) as err:
         raise RuntimeError(
             f"cannot load the Stable Diffusion pipeline {name_or_path!r}: {err}. Without access to the Hub use "

@@ -24,6 +24,7 @@ import datasets
 import numpy as np
 import torch
 from accelerate import Accelerator
+from datasets import load_dataset
 from diffusers import DDPMScheduler
 from diffusers.utils import make_image_grid
 from torch.utils.data import DataLoader
@@ -68,8 +69,19 @@ UPLOAD_IGNORE = ["checkpoint-*/**", "train_lora/**", "**/.*.tmp"]
 @dataclass
 class LoraArguments(TrackingAndHubArguments):
     output_dir: str
-    dataset_name: str = field(metadata={"aliases": ["--dataset"], "help": "exported NFT1000 folder or Hub repo"})
-    collection: str = field(metadata={"help": "the collection whose style is learnt, e.g. Azuki"})
+    dataset_name: str | None = field(
+        default=None, metadata={"aliases": ["--dataset"], "help": "exported NFT1000 folder or Hub repo"}
+    )
+    collection: str | None = field(
+        default=None,
+        metadata={"help": "the collection whose style is learnt, e.g. Azuki (with --train_data_dir: its name)"},
+    )
+    train_data_dir: str | None = field(
+        default=None,
+        metadata={"help": "instead of a dataset: an image folder with a metadata.jsonl of captions (datasets' "
+                  "imagefolder), as diffusers' train_text_to_image_lora.py takes it"},
+    )  # fmt: skip
+    image_column: str = field(default="image", metadata={"help": "the column holding the images"})
     overwrite_output_dir: bool = field(
         default=False, metadata={"help": "write into a non-empty output_dir that holds no earlier run"}
     )
@@ -80,14 +92,25 @@ class LoraArguments(TrackingAndHubArguments):
             "help": f"pipeline name or folder, or `{TINY}`",
         },
     )
+    revision: str | None = field(default=None, metadata={"help": "revision of the pretrained model on the Hub"})
+    variant: str | None = field(default=None, metadata={"help": "variant of the model files, e.g. fp16"})
     dataset_config_name: str = field(default="full", metadata={"aliases": ["--config"], "help": "full or mini"})
     prompt_column: str = field(
         default="prompt",
-        metadata={"help": "`prompt` (template from the attributes) or `release_prompt` (the release's prompts/)"},
+        metadata={
+            "aliases": ["--caption_column", "--caption-column"],
+            "help": "`prompt` (template from the attributes), `release_prompt` (the release's prompts/), or the "
+            "caption column of --train_data_dir's metadata.jsonl",
+        },
     )
     max_train_samples: int | None = None
     resolution: int | None = field(default=None, metadata={"help": "default: the pipeline's native size"})
-    random_crop: bool = field(default=False, metadata={"help": "PFPs are aligned portraits: centre crop by default"})
+    center_crop: bool = field(
+        default=True,
+        metadata={"help": "centre crop to the resolution (the default here: PFPs are aligned portraits); "
+                  "--no_center_crop or --random_crop crop at random, diffusers' default"},
+    )  # fmt: skip
+    random_crop: bool = field(default=False, metadata={"help": "crop at random (the same as --no_center_crop)"})
     random_flip: bool = False
     rank: int = 4
     lora_alpha: float | None = field(default=None, metadata={"help": "default: the rank"})
@@ -98,6 +121,13 @@ class LoraArguments(TrackingAndHubArguments):
     gradient_accumulation_steps: int = 1
     gradient_checkpointing: bool = False
     learning_rate: float = 1e-4
+    scale_lr: bool = field(
+        default=False, metadata={"help": "scale the learning rate by processes, accumulation steps and batch size"}
+    )
+    prediction_type: str | None = field(
+        default=None,
+        metadata={"choices": ["epsilon", "v_prediction"], "help": "the UNet's target (default: the scheduler's)"},
+    )
     lr_scheduler: str = "constant"
     lr_warmup_steps: int = 0
     snr_gamma: float | None = field(default=None, metadata={"help": "Min-SNR weighting gamma; 5.0 is recommended"})
@@ -125,6 +155,9 @@ class LoraArguments(TrackingAndHubArguments):
     )
     num_validation_images: int = field(default=4, metadata={"help": "images rendered at each validation"})
     validation_steps: int | None = field(default=None, metadata={"help": "render the validation grid every N steps"})
+    validation_epochs: int | None = field(
+        default=None, metadata={"help": "render the validation grid at the end of every N epochs"}
+    )
     num_inference_steps: int = 30
     tiny_resolution: int = field(default=64, metadata={"help": "image size of the tiny pipeline"})
 
@@ -141,6 +174,25 @@ def load_collection_rows(dataset_name: str, config: str, collection: str) -> dat
         return load_collections(dataset_name, [collection], config)
     except CollectionNotFound as err:
         raise ValueError(str(err)) from err
+
+
+def load_training_rows(args: LoraArguments) -> datasets.Dataset:
+    """The rows trained on: one collection of an export, or an image folder with captions (``--train_data_dir``,
+    named by ``--collection`` or its folder); the image column is renamed ``image``. Sets ``args.collection``."""
+    if bool(args.dataset_name) == bool(args.train_data_dir):
+        raise ValueError("give --dataset_name (with --collection) or --train_data_dir, one of them")
+    if args.train_data_dir:
+        rows = load_dataset("imagefolder", data_dir=args.train_data_dir, split="train")
+        if "token_id" not in rows.column_names:  # the collator seeds each row's crop and flip by its id
+            rows = rows.add_column("token_id", [str(i) for i in range(len(rows))])
+        args.collection = args.collection or Path(args.train_data_dir).resolve().name
+    elif not args.collection:
+        raise ValueError("--dataset_name needs --collection, the collection whose style is learnt")
+    else:
+        rows = load_collection_rows(args.dataset_name, args.dataset_config_name, args.collection)
+    if args.image_column not in rows.column_names:
+        raise ValueError(f"--image_column {args.image_column!r}: the data has columns {rows.column_names}")
+    return rows.rename_column(args.image_column, "image") if args.image_column != "image" else rows
 
 
 def row_prompt(row: dict, prompt_column: str) -> str:
@@ -209,8 +261,10 @@ def validation_prompt_list(args: LoraArguments, rows: datasets.Dataset) -> list[
         return [args.validation_prompt] * args.num_validation_images
     if args.validation_prompts:
         return args.validation_prompts
-    first = rows.select_columns(["attributes"]).select(range(min(args.num_validation_images, len(rows))))
-    return [build_prompt(args.collection, row["attributes"]) for row in first]
+    first = rows.select(range(min(args.num_validation_images, len(rows))))
+    if "attributes" not in rows.column_names:  # an image folder: its own captions
+        return [row_prompt(row, args.prompt_column) for row in first.select_columns(_text_columns(args, rows))]
+    return [build_prompt(args.collection, row["attributes"]) for row in first.select_columns(["attributes"])]
 
 
 def render_validation(accelerator: Accelerator, pipeline, prompts: list[str], steps: int, seed: int) -> list:
@@ -254,12 +308,12 @@ def train(args: LoraArguments) -> dict:
     if args.allow_tf32:
         torch.backends.cuda.matmul.allow_tf32 = True
 
-    rows = load_collection_rows(args.dataset_name, args.dataset_config_name, args.collection)
+    rows = load_training_rows(args)
     if args.max_train_samples is not None:
         rows = rows.select(range(min(args.max_train_samples, len(rows))))
     if args.prompt_column not in rows.column_names:
         raise ValueError(f"--prompt_column {args.prompt_column!r}: the dataset has columns {rows.column_names}")
-    prompts = [row_prompt(row, args.prompt_column) for row in rows.select_columns(_text_columns(args))]
+    prompts = [row_prompt(row, args.prompt_column) for row in rows.select_columns(_text_columns(args, rows))]
     spec = TinyDiffusionSpec(resolution=args.tiny_resolution)
     base = args.pretrained_model_name_or_path
     if base == TINY:
@@ -269,9 +323,14 @@ def train(args: LoraArguments) -> dict:
             if accelerator.is_main_process:
                 load_pipeline(TINY, prompts, spec).save_pretrained(base)
             accelerator.wait_for_everyone()
-    pipeline = load_pipeline(base)
+    hub_files = (
+        {"revision": args.revision, "variant": args.variant} if base == args.pretrained_model_name_or_path else {}
+    )
+    pipeline = load_pipeline(base, **hub_files)  # the tiny base lies in OUTPUT_DIR, saved without a variant
     unet, vae, text_encoder, tokenizer = pipeline.unet, pipeline.vae, pipeline.text_encoder, pipeline.tokenizer
     noise_scheduler = DDPMScheduler.from_config(pipeline.scheduler.config)
+    if args.prediction_type:
+        noise_scheduler.register_to_config(prediction_type=args.prediction_type)
     resolution = args.resolution or unet.config.sample_size * pipeline.vae_scale_factor
 
     weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(accelerator.mixed_precision, torch.float32)
@@ -296,7 +355,8 @@ def train(args: LoraArguments) -> dict:
     accelerator.register_save_state_pre_hook(save_hook)
     accelerator.register_load_state_pre_hook(load_hook)
 
-    collator = LoraCollator(tokenizer, resolution, args.random_crop, args.random_flip, args.prompt_column, args.seed)
+    random_crop = args.random_crop or not args.center_crop
+    collator = LoraCollator(tokenizer, resolution, random_crop, args.random_flip, args.prompt_column, args.seed)
     loader = DataLoader(
         rows,
         batch_size=args.train_batch_size,
@@ -304,6 +364,8 @@ def train(args: LoraArguments) -> dict:
         collate_fn=collator,
         num_workers=args.dataloader_num_workers,
     )
+    if args.scale_lr:
+        args.learning_rate *= args.gradient_accumulation_steps * args.train_batch_size * accelerator.num_processes
     optimizer = make_optimizer(params, args)
     steps_per_epoch = math.ceil(len(loader) / accelerator.num_processes / args.gradient_accumulation_steps)
     max_train_steps = args.max_train_steps or args.num_train_epochs * steps_per_epoch
@@ -394,6 +456,9 @@ def train(args: LoraArguments) -> dict:
                 _validate(accelerator, pipeline, validation_prompts, args, output_dir, completed_steps)
             if completed_steps >= max_train_steps:
                 break
+        at_epoch_end = args.validation_epochs and (epoch + 1) % args.validation_epochs == 0
+        if at_epoch_end and completed_steps < max_train_steps and accelerator.is_main_process:
+            _validate(accelerator, pipeline, validation_prompts, args, output_dir, completed_steps)
         epoch += 1
     progress.close()
     seconds = time.perf_counter() - started
@@ -415,14 +480,14 @@ def train(args: LoraArguments) -> dict:
             "prompt_column": args.prompt_column,
             "resolution": resolution,
             "rank": args.rank,
-            "traits": trait_vocabulary(rows["attributes"]),
+            "traits": trait_vocabulary(rows["attributes"]) if "attributes" in rows.column_names else {},
         }
         atomic_write_text(output_dir / LORA_INFO, json.dumps(info, indent=2))
         samples = _validate(accelerator, pipeline, validation_prompts, args, output_dir, completed_steps)
         samples.save(output_dir / "samples.png")
         card = lora_model_card(
             base_model=args.pretrained_model_name_or_path,
-            dataset_name=args.dataset_name,
+            dataset_name=args.dataset_name or args.train_data_dir,
             collection=args.collection,
             prompts=validation_prompts,
             hyperparameters=hyperparameters,
@@ -448,8 +513,8 @@ def train(args: LoraArguments) -> dict:
     return summary
 
 
-def _text_columns(args: LoraArguments) -> list[str]:
-    return list(dict.fromkeys(["prompt", args.prompt_column]))
+def _text_columns(args: LoraArguments, rows: datasets.Dataset) -> list[str]:
+    return [c for c in dict.fromkeys(["prompt", args.prompt_column]) if c in rows.column_names]
 
 
 def _validate(accelerator, pipeline, prompts, args, output_dir: Path, step: int):

@@ -219,3 +219,36 @@ def test_one_validation_prompt_renders_num_validation_images_different_images(tr
     assert len(validation_prompt_list(parse_args([*base, "--num-validation-images", "2"]), rows)) == 2
     with pytest.raises(ValueError, match="not both"):
         validation_prompt_list(parse_args([*base, "--validation_prompt", "x", "--validation_prompts", "y"]), rows)
+
+
+def test_diffusers_flags_an_image_folder_variant_scale_lr_prediction_type_and_validation_epochs(
+    trained, exported, collection, tmp_path
+):
+    """train_text_to_image_lora.py's --train_data_dir (imagefolder with metadata.jsonl), --image_column and
+    --caption_column, --revision and --variant, --center_crop, --scale_lr, --prediction_type and
+    --validation_epochs, with the meanings they have there (issue 29)."""
+    rows = load_collection_rows(str(exported[0]), "full", collection).select(range(8))
+    folder = tmp_path / "My Style"
+    folder.mkdir()
+    with open(folder / "metadata.jsonl", "w") as handle:
+        for i, row in enumerate(rows):
+            row["image"].save(folder / f"{i}.png")
+            handle.write(json.dumps({"file_name": f"{i}.png", "text": row["prompt"]}) + "\n")
+    base = tmp_path / "base"  # the tiny base saved as an fp16 variant: only --variant fp16 finds its weights
+    StableDiffusionPipeline.from_pretrained(trained[0] / "tiny-base").save_pretrained(base, variant="fp16")
+    assert not list(base.rglob("diffusion_pytorch_model.safetensors"))
+    common = ["--pretrained-model", str(base), "--variant", "fp16", "--revision", "main", "--train_data_dir",
+              str(folder), "--image_column", "image", "--caption_column", "text", "--center_crop",
+              "--train_batch_size", "4", "--learning-rate", "1e-3", "--num_inference_steps", "2",
+              "--num-validation-images", "2", "--logging-steps", "1", "--checkpointing-steps", "0",
+              "--report_to", "none", "--seed", "3"]  # fmt: skip
+    out = tmp_path / "v"
+    summary = train_lora([*common, "--output-dir", str(out), "--max-train-steps", "4", "--scale_lr",
+                          "--validation_epochs", "1", "--prediction_type", "v_prediction"])  # fmt: skip
+    assert json.loads((out / "nft1000_lora.json").read_text())["collection"] == "My Style"  # named by its folder
+    logged = {round(json.loads(line)["lr"], 9) for line in (out / "train_log.jsonl").read_text().splitlines()}
+    assert logged == {4e-3}  # scaled by batch size 4 x accumulation 1 x 1 process
+    # 8 rows in batches of 4: 2 steps an epoch, a grid at the end of epoch 1, then the final one
+    assert sorted(p.name for p in (out / "validation").iterdir()) == ["step-000002.png", "step-000004.png"]
+    epsilon = train_lora([*common, "--output-dir", str(tmp_path / "e"), "--max-train-steps", "1"])
+    assert summary["fixed_loss"]["before"] != pytest.approx(epsilon["fixed_loss"]["before"])  # another target
