@@ -237,7 +237,7 @@ def test_masking_says_which_training_collections_it_can_mask_and_refuses_none(ex
         save_library(results, folder)
     with pytest.raises(ValueError, match=f"no component for any of the {len(separated)} training collections"):
         train_main(train_args(wrong, tmp_path / "out", *args))
-    with caplog.at_level(logging.INFO, logger="train_clip"):
+    with caplog.at_level(logging.INFO, logger="modeling.library"):
         train_main(train_args(partial, tmp_path / "out", *args))
     counted = f"components for 1 of {len(separated)} training collections ({len(separated[0].components)} components)"
     assert counted in caplog.text
