@@ -26,7 +26,7 @@ import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .report import Tally
 
@@ -46,6 +46,7 @@ RATIO_CHECK_ABOVE_BYTES = 8 * 1024 * 1024
 MAX_UINT256 = 2**256 - 1
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 _ZIP_FILE_TYPE = 0o170000
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # control characters but tab and line ends
 
 
 class ReleaseError(ValueError):
@@ -128,8 +129,13 @@ class CollectionSource:
         return CollectionReader(self)
 
 
-def _unsafe(path: PurePosixPath, name: str) -> bool:
-    return path.is_absolute() or ".." in path.parts or "\0" in name
+def _parts(name: str) -> tuple[tuple[str, ...], bool]:
+    """The parts of a member name (backslashes, which some Windows zip tools write, as separators; empty and
+    ``.`` parts dropped) and whether it climbs out: absolute, with a ``..`` part or a NUL. Plain string work: the
+    scan splits every file name of the release."""
+    normal = name.replace("\\", "/")
+    parts = tuple(part for part in normal.split("/") if part not in ("", "."))
+    return parts, normal.startswith("/") or ".." in parts or "\0" in name
 
 
 def _file_type_reason(mode: int) -> str | None:
@@ -192,14 +198,13 @@ class CollectionReader:
         root = os.path.realpath(self.source.path)
         files = []
         for directory, folders, names in os.walk(root, followlinks=False):
+            prefix = os.path.relpath(directory, root).replace(os.sep, "/") + "/"
+            prefix = "" if prefix == "./" else prefix
             for folder in folders:
                 if os.path.islink(os.path.join(directory, folder)):
-                    relative = os.path.relpath(os.path.join(directory, folder), root)
-                    self.notes.note("linked folder not entered", relative)
+                    self.notes.note("linked folder not entered", prefix + folder)
             for name in names:
-                full = os.path.join(directory, name)
-                relative = Path(os.path.relpath(full, root)).as_posix()
-                files.append((relative, self._folder_file(root, full, relative)))
+                files.append((prefix + name, self._folder_file(root, os.path.join(directory, name), prefix + name)))
         return sorted(files)
 
     def _folder_file(self, root: str, full: str, relative: str) -> str | None:
@@ -231,10 +236,12 @@ class CollectionReader:
                 self.tokens[canonical] = self.tokens.pop(keep)
 
     def _index_one(self, name: str, refused: str | None, spellings: dict[str, list[str]]) -> None:
-        path = PurePosixPath(name.replace("\\", "/"))  # some Windows zip tools write backslashes
-        parts = path.parts
-        if _unsafe(path, name):
+        parts, unsafe = _parts(name)
+        if unsafe:
             refused, parts = "unsafe member name (climbs out of the archive)", parts[-2:]
+        if not parts:
+            self.notes.note(refused or "not a release file", name)
+            return
         if parts[-1] == "metadata_dashboard.json" and len(parts) <= 2:
             if refused:
                 self.notes.note(f"dashboard refused: {refused}", name)
@@ -242,12 +249,12 @@ class CollectionReader:
                 self.dashboard = name
             return
         part = parts[-2] if len(parts) >= 2 else None
-        suffix = PurePosixPath(parts[-1]).suffix.lower()
-        known = part in PART_FIELDS and suffix in FILE_EXTENSIONS[part]
+        stem, suffix = os.path.splitext(parts[-1])
+        known = part in PART_FIELDS and suffix.lower() in FILE_EXTENSIONS[part]
         if not known or len(parts) > 3 or parts[-1].startswith("."):
             self.notes.note(refused or "not a release file", name)
             return
-        spelled = token_id_from_stem(PurePosixPath(parts[-1]).stem)
+        spelled = token_id_from_stem(stem)
         files = self.tokens.setdefault(spelled, TokenFiles())
         canonical = canonical_token_id(spelled)
         if canonical is None:
@@ -340,7 +347,7 @@ def decode_text(data: bytes) -> tuple[str, str]:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        controls = sum(1 for c in text if unicodedata.category(c) == "Cc" and c not in "\t\r\n")
+        controls = len(_CONTROLS.findall(text))
         if "\x00" in text or controls > max(2, len(text) // 20):
             raise NotText("binary data, not text")
         return text, encoding.replace("-sig", "")
@@ -348,7 +355,7 @@ def decode_text(data: bytes) -> tuple[str, str]:
 
 
 def _preference(part: str, name: str) -> int:
-    return FILE_EXTENSIONS[part].index(PurePosixPath(name).suffix.lower())
+    return FILE_EXTENSIONS[part].index(os.path.splitext(name)[1].lower())
 
 
 def _is_utf8(text: str) -> bool:
