@@ -6,26 +6,27 @@ file chosen per token and part), since it touches every file and decodes no imag
 tiny files (a 1-pixel PNG, a short JSON, a caption) so that many tokens fit on a laptop's disk in seconds.
 
     python benchmarks/scan_speed.py [--collections 20] [--tokens 5000] [--zip] [--repeats 3]
-    PYTHONPATH=<other checkout> python benchmarks/scan_speed.py ...   # the same measure of other code
+    python benchmarks/scan_speed.py --code <other checkout> ...   # the same measure of other code
+
+(``PYTHONPATH`` alone would not measure other code: the editable install's import finder comes first. The table's
+header says where the code came from.)
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import json
 import logging
 import os
+import sys
 import tempfile
 import time
 import zipfile
 from pathlib import Path
 
 from PIL import Image
-
-import nft1000_dataset
-from nft1000_dataset.release import discover_collections
-from nft1000_dataset.scan import scan_collections
 
 
 def write_release(root: Path, collections: int, tokens: int, as_zip: bool) -> list[Path]:
@@ -80,9 +81,16 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=5000)
     parser.add_argument("--zip", action="store_true", help="one zip per collection, as the real release")
     parser.add_argument("--repeats", type=int, default=3, help="best of N timings")
+    parser.add_argument("--code", type=Path, help="measure the nft1000_dataset of this checkout instead")
     args = parser.parse_args()
+    os.environ["TQDM_DISABLE"] = "1"  # before tqdm is imported: it reads its TQDM_ variables then
+    if args.code:  # ahead of the editable install, whose import finder would otherwise win
+        sys.meta_path[:] = [finder for finder in sys.meta_path if "editable" not in repr(finder).lower()]
+        sys.path.insert(0, str(args.code.resolve()))
+    package = importlib.import_module("nft1000_dataset")
+    discover_collections = importlib.import_module("nft1000_dataset.release").discover_collections
+    scan_collections = importlib.import_module("nft1000_dataset.scan").scan_collections
     logging.disable(logging.WARNING)
-    os.environ["TQDM_DISABLE"] = "1"
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         files = write_release(root, args.collections, args.tokens, args.zip)
@@ -99,7 +107,7 @@ def main() -> None:
             timings[label] = best
     n = args.collections * args.tokens
     form = "zips" if args.zip else "folders"
-    print(f"{n} tokens in {args.collections} {form}, 3 files each; code from {Path(nft1000_dataset.__file__).parent}")
+    print(f"{n} tokens in {args.collections} {form}, 3 files each; code from {Path(package.__file__).parent}")
     print(f"best of {args.repeats}, {os.cpu_count()} CPUs, one process\n")
     print("| method | seconds | tokens/s | vs floor |")
     print("| --- | ---: | ---: | ---: |")
