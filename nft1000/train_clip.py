@@ -223,6 +223,8 @@ def check_data_arguments(data: DataArguments) -> None:
     """A dataset or files, not both; an evaluation split only where there is one to read."""
     if bool(data.dataset_name) == bool(data.train_file):
         raise ValueError("give --dataset_name or --train_file (with --validation_file for evaluation), one of them")
+    if data.validation_file and not data.train_file:
+        raise ValueError("--validation_file goes with --train_file; a dataset's evaluation split is --eval_split")
     if data.train_file and data.eval_split and not data.validation_file:
         data.eval_split = None
     elif data.validation_file:

@@ -433,6 +433,8 @@ def test_run_clip_flags_files_of_image_paths_a_json_of_arguments_and_the_tokeniz
     assert CLIPProcessor.from_pretrained(second).tokenizer.padding_side == "left"  # the tokenizer of --tokenizer_name
     assert CLIPProcessor.from_pretrained(first).tokenizer.padding_side == "right"
 
+    with pytest.raises(ValueError, match="--validation_file goes with --train_file"):
+        train_main([*train_args(exported[0], tmp_path / "mixed"), "--validation_file", str(validation_file)])
     with pytest.raises(ValueError, match="--max_seq_length 200: the text model holds"):
         train_main([*train_args(exported[0], tmp_path / "long"), "--max_seq_length", "200", "--mask_prob", "0"])
     (tmp_path / "bad.json").write_text(json.dumps({**arguments, "no_such_argument": 1}))
