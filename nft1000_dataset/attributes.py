@@ -53,8 +53,8 @@ def json_depth(text: str) -> int:
 def loads_metadata(text: str | bytes) -> Any:
     """`json.loads` that refuses nesting deeper than `MAX_JSON_DEPTH` before parsing; raises ValueError (as
     json does for bad JSON and for integers of more than 4,300 digits)."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8-sig")
+    if isinstance(text, bytes):  # UTF-8, -16 or -32 by their first bytes, as json.loads reads bytes
+        text = text.decode(json.detect_encoding(text), "surrogatepass").removeprefix("\ufeff")
     if text.count("[") + text.count("{") > MAX_JSON_DEPTH and (depth := json_depth(text)) > MAX_JSON_DEPTH:
         raise ValueError(f"nested {depth} deep (at most {MAX_JSON_DEPTH})")
     return json.loads(text)

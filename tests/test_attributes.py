@@ -151,3 +151,9 @@ def test_json_depth_counts_nesting_and_not_brackets_in_strings(value):
 def test_metadata_nested_too_deep_is_refused_before_parsing(depth):
     with pytest.raises(ValueError, match="nested"):
         loads_metadata("[" * depth + "]" * depth)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-32"])
+def test_metadata_bytes_in_any_json_encoding_load_as_json_loads_them(encoding):
+    metadata = {"attributes": [{"trait_type": "Hat", "value": "Béret ✨"}]}
+    assert loads_metadata(json.dumps(metadata, ensure_ascii=False).encode(encoding)) == metadata
