@@ -131,7 +131,7 @@ def _check_svg(data: bytes, depth: int = 0) -> None:
         if kind == "svg" and depth < 2:
             _check_svg(embedded, depth + 1)
         elif kind == "svg":
-            raise MediaError("svg with entity declarations", "svg images nested too deep")
+            raise MediaError("svg nested too deep", "svg images inside svg images, more than 2 levels")
         elif kind in ("png", "jpeg", "gif", "webp"):
             try:  # the header alone: Pillow refuses far larger images here, a warning says "larger than allowed"
                 with warnings.catch_warnings():
