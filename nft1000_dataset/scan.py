@@ -90,9 +90,10 @@ def _all_identical(reader: CollectionReader, scan: CollectionScan) -> bool:
     """True if the readable images of the usable tokens are all the same file (a cover)."""
     probe = scan.usable[:IDENTICAL_PROBE]
     digests = _image_digests(reader, probe, scan)
+    probed = set(probe)
     if len(digests) != 1:
         return False
-    digests |= _image_digests(reader, [t for t in scan.usable if t not in set(probe)], scan)
+    digests |= _image_digests(reader, [t for t in scan.usable if t not in probed], scan)
     return len(digests) == 1 and len(scan.usable) > 1
 
 
