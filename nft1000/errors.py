@@ -13,12 +13,12 @@ USER_ERRORS = (ValueError, RuntimeError, OSError, MissingExtra)  # OSError: miss
 
 
 def explain(err: BaseException) -> str:
-    """The error's message, with the hint a connection error needs: a path that is no local folder was taken for
-    a Hub repo id."""
+    """The error's message, with the hint a connection error may need: a local path that is not there is taken
+    for a Hub repo id by the libraries, and then fails as a connection."""
     if isinstance(err, ConnectionError):
         return (
-            f"{err}; it is no local folder either (relative paths start at {os.getcwd()}): check the path, or go "
-            "online (without HF_HUB_OFFLINE) for a Hub repo"
+            f"{err}; if you meant a local folder, it is not there (relative paths start at {os.getcwd()}); a Hub "
+            "repo needs the network (without HF_HUB_OFFLINE)"
         )
     return str(err)
 

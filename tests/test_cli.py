@@ -148,7 +148,8 @@ def _one_line_error(capsys, argv: list[str], *expected: str) -> str:
 def test_a_dataset_path_that_is_no_folder_is_one_line_naming_the_path(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     argv = ["eval", "--model", "tiny", "--dataset", "my/export", "--output-dir", str(tmp_path / "e")]
-    _one_line_error(capsys, argv, "nft1000 eval: error:", "'my/export'", f"relative paths start at {tmp_path}")
+    _one_line_error(capsys, argv, "nft1000 eval: error:", "'my/export'", "if you meant a local folder, it is not there",
+                    f"relative paths start at {tmp_path}")  # fmt: skip
 
 
 def test_a_typo_in_a_model_folder_names_the_folders_beside_it(capsys, clip_folder, exported, tmp_path):
