@@ -73,8 +73,7 @@ class ContractTokens:
 def collection_folder_name(name: str, fallback: str) -> str:
     """`name` (the contract's name() or the user's --name) as one folder name: path separators, characters that
     file systems refuse and control characters become spaces, format characters (bidi overrides) and leading dots
-    go, at most 120 characters; `fallback`
-    (the contract address) if nothing is left."""
+    go, at most 120 characters; `fallback` if nothing is left."""
     visible = "".join(c for c in name if unicodedata.category(c) != "Cf")  # no bidi overrides or zero widths
     cleaned = " ".join(_UNSAFE_NAME_CHARS.sub(" ", visible).split())
     cleaned = normalize_name(cleaned.lstrip(". ")[:MAX_FOLDER_NAME_CHARS]).rstrip(". ")
