@@ -12,6 +12,7 @@ from huggingface_hub.utils import HFValidationError, validate_repo_id
 from evaluation.report import whole_split_markdown
 from modeling.clip_models import TINY
 from nft1000_dataset.atomic import atomic_write_text
+from nft1000_dataset.hub import looks_local
 
 if TYPE_CHECKING:
     from evaluation.report import RetrievalReport
@@ -29,8 +30,8 @@ EVAL_SECTION = "## Evaluation with `nft1000 eval`"
 
 
 def hub_dataset(name: str) -> list[str] | None:
-    """`[name]` when it is a Hub dataset id (not a local folder), else None: the card's `datasets` field."""
-    if Path(name).exists():
+    """`[name]` when it is a Hub dataset id (not a local path, `looks_local`), else None: the card's `datasets`."""
+    if looks_local(name):
         return None
     try:
         validate_repo_id(name)
