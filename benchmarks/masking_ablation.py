@@ -7,9 +7,13 @@ evaluated on the test split (collections never seen in training, as in the paper
     # the held-out-token protocol at fixed budgets (CryptoPunks: one collection, 1,000 punks held out)
     python benchmarks/masking_ablation.py --dataset PUNKS --train-split test --eval-split "" \
         --holdout-tokens 1000 --budgets 100 300 1000 --ps 0 0.3 0.5 --seeds 0 1 2 3 4
+    # masking policies (`modeling.masking_policy`) with early stopping on a validation slice of the held-out tokens
+    python benchmarks/masking_ablation.py ... --ps 0 0.3 --policies constant decay scarcity \
+        --holdout-tokens 1500 --validation-holdout-tokens 500 --eval-steps 25
 
-A seed fixes the training subset, the initialisation and the data order for every p, so the runs of one seed
-are paired: the table gives, per cell, the per-seed differences of text-to-image top-1 against the first p, how
+A seed fixes the training subset, the initialisation and the data order for every arm (p and policy), so the runs
+of one seed are paired: the table gives, per cell, the per-seed differences of text-to-image top-1 against the first
+arm (p = 0), how
 many seeds improved, and the two-sided Wilcoxon signed-rank and sign tests' p-values (with 5 seeds the smallest
 attainable two-sided p is 0.0625).
 
@@ -36,11 +40,12 @@ from evaluation.protocols import HELD_OUT_TOKENS, UNSEEN_COLLECTIONS
 from evaluation.report import RetrievalReport
 from modeling.collator import MASK_SIZES
 from modeling.masking import MODES
+from modeling.masking_policy import POLICIES
 from nft1000.train_clip import main as train_clip
 from nft1000.train_clip import result_label
 
 
-def run(args, p: float, seed: int, samples: int | None, out: Path) -> dict:
+def run(args, p: float, policy: str, seed: int, samples: int | None, out: Path) -> dict:
     logging.disable(logging.WARNING)  # in each run's own process
     argv = [
         "--dataset", args.dataset, "--config", args.config, "--model", "tiny",
@@ -50,15 +55,19 @@ def run(args, p: float, seed: int, samples: int | None, out: Path) -> dict:
         "--eval-split", args.eval_split, "--report-to", "none", "--logging-steps", str(args.steps),
         "--dataloader-num-workers", str(args.workers), "--train-split", args.train_split,
         "--holdout-tokens", str(args.holdout_tokens), "--holdout-seed", "0", "--mask-mode", args.mask_mode,
-        "--mask-at", args.mask_at,
+        "--mask-at", args.mask_at, "--mask-policy", policy,
     ]  # fmt: skip
+    if args.validation_holdout_tokens:  # early stopping: the step of the best validation score is reported
+        argv += ["--validation-holdout-tokens", str(args.validation_holdout_tokens), "--load-best-model-at-end"]
+        argv += ["--eval-steps", str(args.eval_steps)]
     if args.workers:
         argv.append("--dataloader-persistent-workers")  # small budgets are many short epochs
     if samples is not None:
         argv += ["--max-train-samples", str(samples)]
     start = time.perf_counter()
     results = train_clip(argv)
-    return {"p": p, "seed": seed, "samples": samples, "seconds": time.perf_counter() - start, **results}
+    seconds = time.perf_counter() - start
+    return {"p": p, "policy": policy, "seed": seed, "samples": samples, "seconds": seconds, **results}
 
 
 def main() -> None:
@@ -70,6 +79,17 @@ def main() -> None:
     parser.add_argument("--holdout-tokens", type=float, default=0, help="held-out tokens of each training collection")
     parser.add_argument("--budgets", type=int, nargs="+", help="training pairs per setting (replaces --settings)")
     parser.add_argument("--ps", type=float, nargs="+", default=[0.0, 0.3, 0.5, 0.7])
+    parser.add_argument(
+        "--policies", nargs="+", choices=POLICIES, default=["constant"], help="each p > 0 is run with each policy"
+    )
+    parser.add_argument(
+        "--validation-holdout-tokens",
+        type=float,
+        default=0,
+        help="a validation slice of the held-out tokens: "
+        "evaluated every --eval-steps, the best step's weights are the ones tested (early stopping)",
+    )
+    parser.add_argument("--eval-steps", type=int, default=25)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument(
         "--mask-mode", choices=MODES, default="independent", help="independent: each component with p; one: one with p"
@@ -98,51 +118,66 @@ def main() -> None:
         settings = {f"{budget} pairs": budget for budget in args.budgets}
     protocol = HELD_OUT_TOKENS if args.holdout_tokens else UNSEEN_COLLECTIONS
     label = result_label("fine-tuned", protocol)  # the held-out tokens when asked for, beside any unseen split
-    plan = [(name, samples, p, seed) for name, samples in settings.items() for p in args.ps for seed in args.seeds]
+    arms = _arms(args.ps, args.policies)
+    plan = [(name, samples, arm, seed) for name, samples in settings.items() for arm in arms for seed in args.seeds]
     runs = json.loads(args.output.read_text()) if args.resume and args.output.is_file() else []
-    done = {(r["setting"], r["p"], r["seed"]) for r in runs}
-    plan = [(name, samples, p, seed) for name, samples, p, seed in plan if (name, p, seed) not in done]
+    done = {(r["setting"], _arm(r), r["seed"]) for r in runs}
+    plan = [(name, samples, arm, seed) for name, samples, arm, seed in plan if (name, arm, seed) not in done]
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
         futures = {
-            pool.submit(run, args, p, seed, samples, Path(tmp) / f"{setting}-{p}-{seed}"): setting
-            for setting, samples, p, seed in plan
+            pool.submit(run, args, *arm, seed, samples, Path(tmp) / f"{setting}-{arm[0]}-{arm[1]}-{seed}"): setting
+            for setting, samples, arm, seed in plan
         }
         for future in as_completed(futures):
             runs.append({"setting": futures[future], **future.result()})
             args.output.write_text(json.dumps(runs, indent=2))
     print(f"\nprotocol: {protocol}; masking mode: {args.mask_mode}, at the {args.mask_at} size")
-    print(f"train rows: {train_rows}; {args.steps} steps x batch {args.batch_size}; seeds {args.seeds}\n")
+    validation = args.validation_holdout_tokens
+    stopping = f", early stopping on {validation} validation tokens a collection" if validation else ""
+    print(f"train rows: {train_rows}; {args.steps} steps x batch {args.batch_size}{stopping}; seeds {args.seeds}\n")
     header = "| t2i top1 | t2i top5 | t2i top10 | i2t top1 | i2t top5 | i2t top10 |"
-    print(f"| setting | train pairs | p {header} minutes |\n| --- | ---: | ---: {'| ---: ' * 7}|")
+    print(f"| setting | train pairs | p | policy {header} best step | minutes |")
+    print(f"| --- | ---: | ---: | --- {'| ---: ' * 8}|")
     for setting, samples in settings.items():
-        for p in args.ps:
-            chosen = [r for r in runs if r["setting"] == setting and r["p"] == p]
+        for arm in arms:
+            chosen = [r for r in runs if r["setting"] == setting and _arm(r) == arm]
             minutes = sum(r["seconds"] for r in chosen) / len(chosen) / 60
-            print(f"| {setting} | {samples or train_rows} | {p} | {_mean_cells(chosen, label)} | {minutes:.1f} |")
+            steps = "/".join(str(r.get("best_step", args.steps)) for r in sorted(chosen, key=lambda r: r["seed"]))
+            cells = _mean_cells(chosen, label)
+            print(f"| {setting} | {samples or train_rows} | {arm[0]} | {arm[1]} | {cells} | {steps} | {minutes:.1f} |")
     if len(args.seeds) > 1:
-        print(_paired_table(runs, settings, args.ps, label))
-        print(f"\nEach seed:\n\n| setting | p | seed {header}\n| --- | ---: | ---: {'| ---: ' * 6}|")
-        for r in sorted(runs, key=lambda r: (r["setting"], r["p"], r["seed"])):
-            print(f"| {r['setting']} | {r['p']} | {r['seed']} | {_mean_cells([r], label)} |")
+        print(_paired_table(runs, settings, arms, label))
+        print(f"\nEach seed:\n\n| setting | p | policy | seed {header}\n| --- | ---: | --- | ---: {'| ---: ' * 6}|")
+        for r in sorted(runs, key=lambda r: (r["setting"], _arm(r), r["seed"])):
+            print(f"| {r['setting']} | {r['p']} | {_arm(r)[1]} | {r['seed']} | {_mean_cells([r], label)} |")
+
+
+def _arms(ps: list[float], policies: list[str]) -> list[tuple[float, str]]:
+    """(p, policy) of each arm: p = 0 once (no policy masks anything at 0), every other p with every policy."""
+    return [(p, policy) for p in ps for policy in (["constant"] if p == 0 else policies)]
+
+
+def _arm(run: dict) -> tuple[float, str]:
+    return run["p"], run.get("policy", "constant")  # runs stored before policies were constant
 
 
 def _top1(run: dict, label: str) -> float:
     return RetrievalReport(run[label]).top("text_to_image")["top1"]
 
 
-def _paired_table(runs: list[dict], settings: dict, ps: list[float], label: str) -> str:
-    """Per setting and p, text-to-image top-1 against the first p, seed by seed, with paired tests."""
+def _paired_table(runs: list[dict], settings: dict, arms: list[tuple[float, str]], label: str) -> str:
+    """Per setting and arm, text-to-image top-1 against the first arm's, seed by seed, with paired tests."""
     from scipy.stats import binomtest, wilcoxon
 
     lines = [
-        f"\nPaired by seed, text-to-image top-1 minus p = {ps[0]}'s:\n",
-        "| setting | p | per-seed differences | mean | seeds better | Wilcoxon p | sign test p |",
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
+        f"\nPaired by seed, text-to-image top-1 minus p = {arms[0][0]} ({arms[0][1]})'s:\n",
+        "| setting | p | policy | per-seed differences | mean | seeds better | Wilcoxon p | sign test p |",
+        "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for setting in settings:
-        base = {r["seed"]: _top1(r, label) for r in runs if r["setting"] == setting and r["p"] == ps[0]}
-        for p in ps[1:]:
-            other = {r["seed"]: _top1(r, label) for r in runs if r["setting"] == setting and r["p"] == p}
+        base = {r["seed"]: _top1(r, label) for r in runs if r["setting"] == setting and _arm(r) == arms[0]}
+        for arm in arms[1:]:
+            other = {r["seed"]: _top1(r, label) for r in runs if r["setting"] == setting and _arm(r) == arm}
             diffs = [other[s] - base[s] for s in sorted(base) if s in other]
             if not diffs:
                 continue  # a cell not run yet (an interrupted --resume)
@@ -152,8 +187,8 @@ def _paired_table(runs: list[dict], settings: dict, ps: list[float], label: str)
             sign = binomtest(sum(d > 0 for d in nonzero), len(nonzero)).pvalue if nonzero else float("nan")
             shown = ", ".join(f"{d:+.1f}" for d in diffs)
             lines.append(
-                f"| {setting} | {p} | {shown} | {sum(diffs) / len(diffs):+.1f} | {better} of {len(diffs)} "
-                f"| {w:.3f} | {sign:.3f} |"
+                f"| {setting} | {arm[0]} | {arm[1]} | {shown} | {sum(diffs) / len(diffs):+.1f} | "
+                f"{better} of {len(diffs)} | {w:.3f} | {sign:.3f} |"
             )
     return "\n".join(lines)
 

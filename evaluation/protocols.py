@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 UNSEEN_COLLECTIONS = "unseen collections"
 HELD_OUT_TOKENS = "held-out tokens of the training collections"
+HELD_OUT_VALIDATION = "validation slice of the held-out tokens"  # picks the step (early stopping), never reported
 
 
 def held_out_rows(collections: list[str], token_ids: list[str], per_collection: float, seed: int) -> np.ndarray:

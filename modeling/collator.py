@@ -22,6 +22,7 @@ scarce setting), decoding and resizing are done once per image instead of once p
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -31,6 +32,7 @@ from .byte_cache import ByteLRU
 from .images import decoded
 from .library import ComponentLibrary
 from .masking import DEFAULT_WINDOW_BYTES, DynamicMasker
+from .masking_policy import MaskingPolicy
 
 DEFAULT_IMAGE_CACHE_BYTES = 256 * 2**20  # 21,000 images at 64 px, 1,700 at 224 px
 MASK_SIZES = ("resized", "full")  # where masking works on the fast path: at the processor's size or the image's
@@ -90,7 +92,9 @@ class ImagePipeline:
 
 
 class DynamicMaskingCollator:
-    """Masks components with probability `mask_prob`, then builds CLIP inputs. Picklable."""
+    """Masks components with probability `mask_prob`, varied over epochs and collections by `mask_policy`
+    (`modeling.masking_policy`: ``decay`` needs `num_epochs`, ``scarcity`` the `collection_scale` of
+    `scarcity_scales`), then builds CLIP inputs. Picklable."""
 
     def __init__(
         self,
@@ -100,6 +104,9 @@ class DynamicMaskingCollator:
         image_processor=None,
         tokenizer=None,
         mask_prob: float = 0.5,
+        mask_policy: str = "constant",
+        num_epochs: int | None = None,
+        collection_scale: Mapping[str, float] | None = None,
         mode: str = "independent",
         fill: str = "constant",
         mask_at: str = "resized",
@@ -131,6 +138,7 @@ class DynamicMaskingCollator:
             else None
         )
         self.resized = ByteLRU(image_cache_bytes)  # (collection, token id) -> resized uint8 image, read-only
+        self.policy = MaskingPolicy(mask_prob, mask_policy, num_epochs, dict(collection_scale or {}))
         self.mask_prob = mask_prob
         self.seed = seed
         self.max_length = max_length
@@ -159,7 +167,8 @@ class DynamicMaskingCollator:
                 captions.append(row["caption"])
                 continue
             image = self.resized_image(row) if self.mask_resized else np.asarray(decoded(row["image"]))
-            sample = self.masker(image, row["collection"], row["attributes"], self.row_generator(row))
+            p = self.policy.probability(row["collection"], self.epoch)
+            sample = self.masker(image, row["collection"], row["attributes"], self.row_generator(row), p)
             if self.pipeline.fast and not self.mask_resized:
                 image = self.pipeline.resize(sample.image) if sample.masked else self.resized_image(row, image)
             else:

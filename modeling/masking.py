@@ -148,12 +148,14 @@ class DynamicMasker:
                 found[window.key] = pixels
         return found
 
-    def choose(self, keys: list[TraitKey], rng: np.random.Generator) -> list[TraitKey]:
-        if len(keys) < 2 or self.mask_prob == 0.0:
+    def choose(self, keys: list[TraitKey], rng: np.random.Generator, mask_prob: float | None = None) -> list[TraitKey]:
+        """Each key with probability `mask_prob` (default: the masker's), never all of them."""
+        p = self.mask_prob if mask_prob is None else mask_prob
+        if len(keys) < 2 or p == 0.0:
             return []
         if self.mode == "one":
-            return [keys[rng.integers(len(keys))]] if rng.random() < self.mask_prob else []
-        chosen = [k for k, draw in zip(keys, rng.random(len(keys)), strict=True) if draw < self.mask_prob]
+            return [keys[rng.integers(len(keys))]] if rng.random() < p else []
+        chosen = [k for k, draw in zip(keys, rng.random(len(keys)), strict=True) if draw < p]
         if len(chosen) == len(keys):
             chosen.pop(int(rng.integers(len(chosen))))  # never hide every component
         return chosen
@@ -190,12 +192,19 @@ class DynamicMasker:
         ]
 
     def __call__(
-        self, image: np.ndarray, collection: str, attributes: list[Attribute], rng: np.random.Generator
+        self,
+        image: np.ndarray,
+        collection: str,
+        attributes: list[Attribute],
+        rng: np.random.Generator,
+        mask_prob: float | None = None,
     ) -> MaskedSample:
-        if self.mask_prob == 0.0:
+        """The token masked with probability `mask_prob` per component (default: the masker's)."""
+        p = self.mask_prob if mask_prob is None else mask_prob
+        if p == 0.0:
             return MaskedSample(image=image, caption=build_caption(collection, attributes))
         carried = self.windows(collection, attributes, image.shape)
-        chosen_keys = set(self.choose([w.key for w in carried], rng))
+        chosen_keys = set(self.choose([w.key for w in carried], rng, p))
         if not chosen_keys:
             return MaskedSample(image=image, caption=build_caption(collection, attributes))
         shown = {w.key: (w, inside) for w in carried if (inside := self._shown_in_window(w, image)) is not None}

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from transformers import HfArgumentParser, get_scheduler
 
 from evaluation.embeddings import split_embeddings
-from evaluation.protocols import HELD_OUT_TOKENS, UNSEEN_COLLECTIONS, hold_out_tokens
+from evaluation.protocols import HELD_OUT_TOKENS, HELD_OUT_VALIDATION, UNSEEN_COLLECTIONS, hold_out_tokens
 from evaluation.report import RetrievalReport, whole_split_markdown
 from modeling.clip_models import DEFAULT_MODEL, TINY, TinyClipSpec, load_clip
 from modeling.clip_training import (
@@ -39,8 +39,10 @@ from modeling.collator import MASK_SIZES, DynamicMaskingCollator
 from modeling.contrastive import global_batch_loss
 from modeling.library import ComponentLibrary
 from modeling.masking import FILLS, MODES
+from modeling.masking_policy import POLICIES, scarcity_scales
 from nft1000.model_card import clip_model_card
 from nft1000.training_run import (
+    BestWeights,
     TrackingAndHubArguments,
     TrainLog,
     checkpoint_if_due,
@@ -126,10 +128,25 @@ class DataArguments:
         },
     )
     holdout_seed: int = field(default=0, metadata={"help": "seed of the held-out tokens (nft1000 eval takes it too)"})
+    validation_holdout_tokens: float = field(
+        default=0,
+        metadata={
+            "help": "of each training collection's held-out tokens, this many (a fraction when < 1) form a validation "
+            "slice, evaluated every --eval_steps and read by --load_best_model_at_end; the rest are reported"
+        },
+    )
     components: str | None = field(
         default=None, metadata={"help": "folder or repo of the component library (default: the dataset)"}
     )
     mask_prob: float = field(default=0.5, metadata={"help": "probability p of masking a component; 0 disables"})
+    mask_policy: str = field(
+        default="constant",
+        metadata={
+            "choices": POLICIES,
+            "help": "how p varies: constant; decay (linearly to 0 over the run's epochs); scarcity (per collection, "
+            "times min(1, components / training pairs))",
+        },
+    )
     mask_mode: str = field(default="independent", metadata={"choices": MODES})
     mask_fill: str = field(default="constant", metadata={"choices": FILLS})
     mask_at: str = field(
@@ -175,6 +192,13 @@ class TrainArguments(TrackingAndHubArguments):
     seed: int = 42
     logging_steps: int = 10
     eval_steps: int | None = None
+    load_best_model_at_end: bool = field(
+        default=False,
+        metadata={"help": "end on the weights of the best periodic evaluation of the validation slice"},
+    )
+    metric_for_best_model: str = field(
+        default="text_to_image/paired/top1", metadata={"help": "direction/target/topk read for the best weights"}
+    )
     checkpointing_steps: int | None = field(default=None, metadata={"aliases": ["--save_steps", "--save-steps"]})
     checkpoints_total_limit: int | None = None
     resume_from_checkpoint: str | None = field(default=None, metadata={"help": "a checkpoint folder or `latest`"})
@@ -236,12 +260,16 @@ def load_splits(data: DataArguments, seed: int, cache_dir: str | None = None):
     the evaluation sets by protocol (`evaluation.protocols`): the evaluation split's rows, the held-out tokens."""
     check_data_arguments(data)
     train = load_split(data, data.train_split, cache_dir, data.streaming)
-    held_out = None
+    held_out = validation = None
+    if data.validation_holdout_tokens and not data.holdout_tokens:
+        raise ValueError("--validation_holdout_tokens is a slice of the held-out tokens: give --holdout_tokens too")
     if data.holdout_tokens:
         if data.streaming:
             raise ValueError("--holdout_tokens needs the whole training split: drop --streaming")
         train, held_out = hold_out_tokens(train, data.holdout_tokens, data.holdout_seed)
-        held_out = _columns(held_out, data, masking=False, optional=("collection", "attributes"))
+        held_out = _columns(held_out, data, masking=False, optional=("collection", "attributes", "token_id"))
+        if data.validation_holdout_tokens:
+            held_out, validation = hold_out_tokens(held_out, data.validation_holdout_tokens, data.holdout_seed + 1)
     train = _columns(train, data, masking=data.mask_prob > 0).cast_column("image", Image(decode=False))
     if data.max_train_samples is not None:
         if data.streaming:
@@ -257,7 +285,7 @@ def load_splits(data: DataArguments, seed: int, cache_dir: str | None = None):
         evaluation = _columns(evaluation, data, masking=False, optional=("collection", "attributes"))
         if data.max_eval_samples is not None:
             evaluation = evaluation.shuffle(seed=seed).select(range(min(data.max_eval_samples, len(evaluation))))
-    evaluations = {UNSEEN_COLLECTIONS: evaluation, HELD_OUT_TOKENS: held_out}
+    evaluations = {UNSEEN_COLLECTIONS: evaluation, HELD_OUT_TOKENS: held_out, HELD_OUT_VALIDATION: validation}
     return train, {protocol: rows for protocol, rows in evaluations.items() if rows is not None}
 
 
@@ -315,6 +343,13 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: TrainArgum
                 "train with --mask_prob 0",
                 "training collections",
             )
+    global_batch = args.per_device_train_batch_size * accelerator.num_processes
+    if not data_args.streaming and len(train) < global_batch:
+        raise ValueError(f"{len(train)} training pairs is less than one global batch ({global_batch})")
+    if data_args.streaming and data_args.mask_policy != "constant":
+        raise ValueError(f"--mask_policy {data_args.mask_policy} needs the whole training split: drop --streaming")
+    if args.load_best_model_at_end and HELD_OUT_VALIDATION not in evaluations:
+        raise ValueError("--load_best_model_at_end reads the validation slice: give --validation_holdout_tokens")
     captions = training_captions(train, data_args.streaming) if model_args.model_name_or_path == TINY else None
     spec = TinyClipSpec(image_size=model_args.tiny_image_size)
     model, processor = load_clip(
@@ -337,15 +372,15 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: TrainArgum
         processor,
         library,
         mask_prob=data_args.mask_prob,
+        mask_policy=data_args.mask_policy,
+        num_epochs=_planned_epochs(len(train), args) if data_args.mask_policy == "decay" else None,
+        collection_scale=_scarcity(library, train) if data_args.mask_policy == "scarcity" else None,
         mode=data_args.mask_mode,
         fill=data_args.mask_fill,
         mask_at=data_args.mask_at,
         seed=args.seed,
         max_length=data_args.max_seq_length,
     )
-    global_batch = args.per_device_train_batch_size * accelerator.num_processes
-    if not data_args.streaming and len(train) < global_batch:
-        raise ValueError(f"{len(train)} training pairs is less than one global batch ({global_batch})")
     loader = DataLoader(
         train,
         batch_size=args.per_device_train_batch_size,
@@ -391,6 +426,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: TrainArgum
     )
 
     unwrapped = accelerator.unwrap_model(model)
+    best = BestWeights()
     results: dict = {}
     if completed_steps == 0:
         for protocol, rows in evaluations.items():
@@ -448,16 +484,29 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: TrainArgum
             periodic = args.eval_steps and completed_steps % args.eval_steps == 0
             if periodic and completed_steps < max_train_steps:  # the last one follows
                 for protocol, rows in evaluations.items():
-                    _evaluate(accelerator, model, processor, rows, protocol, args, completed_steps)
+                    report = _evaluate(accelerator, model, processor, rows, protocol, args, completed_steps)
+                    if protocol == HELD_OUT_VALIDATION and report is not None:
+                        best.offer(unwrapped, _metric(report, args.metric_for_best_model), completed_steps)
             if completed_steps >= max_train_steps:
                 break
         epoch += 1
     progress.close()
     seconds = time.perf_counter() - started
 
+    if HELD_OUT_VALIDATION in evaluations:  # the final step is a candidate too
+        rows, label = evaluations[HELD_OUT_VALIDATION], result_label("fine-tuned", HELD_OUT_VALIDATION)
+        report = _evaluate(accelerator, model, processor, rows, HELD_OUT_VALIDATION, args, completed_steps)
+        results[label] = report
+        if report is not None:
+            best.offer(unwrapped, _metric(report, args.metric_for_best_model), completed_steps)
+    best_step = completed_steps
+    if args.load_best_model_at_end and accelerator.is_main_process:
+        best_step = best.restore(unwrapped)
+        accelerator.print(f"best weights: step {best_step} ({args.metric_for_best_model} {best.score:.1f})")
     for protocol, rows in evaluations.items():
-        label = result_label("fine-tuned", protocol)
-        results[label] = _evaluate(accelerator, model, processor, rows, protocol, args, completed_steps)
+        if protocol != HELD_OUT_VALIDATION:
+            label = result_label("fine-tuned", protocol)
+            results[label] = _evaluate(accelerator, model, processor, rows, protocol, args, completed_steps)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         _save(
@@ -474,7 +523,28 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: TrainArgum
         )
     accelerator.wait_for_everyone()
     accelerator.end_training()
-    return results
+    return {**results, "best_step": best_step}
+
+
+def _planned_epochs(train_rows: int, args: TrainArguments) -> int:
+    """The epochs the run will start: --max_train_steps over the optimizer steps of an epoch, else the epochs."""
+    batches = train_rows // args.per_device_train_batch_size  # per process, as accelerate shards them
+    steps_per_epoch = max(1, batches // args.gradient_accumulation_steps)
+    if args.max_train_steps:
+        return math.ceil(args.max_train_steps / steps_per_epoch)
+    return math.ceil(args.num_train_epochs)
+
+
+def _scarcity(library: ComponentLibrary, train) -> dict[str, float]:
+    """The scarcity policy's factor of each training collection (`modeling.masking_policy.scarcity_scales`)."""
+    collections = train["collection"]
+    return scarcity_scales({name: library.info(name).get("components", 0) for name in set(collections)}, collections)
+
+
+def _metric(report: RetrievalReport, name: str) -> float:
+    """One whole-split score of `report`, named ``direction/target/topk``."""
+    direction, target, k = name.split("/")
+    return report["whole_split"][direction][target][k]
 
 
 def _evaluate(accelerator, model, processor, evaluation, protocol: str, args, step: int) -> dict | None:

@@ -1,4 +1,4 @@
-"""What the training scripts share: the Accelerator set-up, resuming from and writing checkpoints,
+"""What the training scripts share: the Accelerator set-up, resuming from and writing checkpoints, the best weights,
 hyper-parameters as tracker scalars and a JSON-lines step log."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import datasets
+import torch
 import transformers
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, set_seed
@@ -167,3 +168,25 @@ def checkpoint_if_due(
         partial.rename(final)
         prune_checkpoints(output_dir, keep)
     accelerator.wait_for_everyone()
+
+
+class BestWeights:
+    """The model's weights at its best validation score so far, copied to CPU memory (``--load_best_model_at_end``,
+    as the Trainer's; a resumed run tracks afresh from where it resumes)."""
+
+    def __init__(self) -> None:
+        self.score, self.step, self.state = float("-inf"), None, None
+
+    def offer(self, model: torch.nn.Module, score: float, step: int) -> bool:
+        """Keep the weights if `score` beats the best so far (the earliest step wins a tie); whether it did."""
+        if score <= self.score:
+            return False
+        self.score, self.step = score, step
+        self.state = {name: tensor.detach().to("cpu", copy=True) for name, tensor in model.state_dict().items()}
+        return True
+
+    def restore(self, model: torch.nn.Module) -> int | None:
+        """Load the best weights into `model`; the step they are from (None: nothing was offered)."""
+        if self.state is not None:
+            model.load_state_dict(self.state)
+        return self.step

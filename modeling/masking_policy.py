@@ -1,0 +1,54 @@
+"""How the masking probability p varies over a run and between collections (issue 28).
+
+- ``constant``: every component of every token with p, every epoch (the paper's 5.2).
+- ``decay``: p falls linearly from p in the first epoch to 0 in the last, so that the run ends on intact pairs,
+  the distribution it is evaluated on.
+- ``scarcity``: p scaled per collection by how scarce its pairs are for its components,
+  ``p * min(1, components / training pairs)``: full p where a collection has fewer training pairs than
+  separated components (most values seen in a pair or two), falling towards 0 as pairs grow plentiful.
+
+A row's probability depends only on (policy, epoch, its collection), never on the worker or batch order, so the
+masks stay a function of (seed, epoch, row).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+POLICIES = ("constant", "decay", "scarcity")
+
+
+@dataclass(frozen=True)
+class MaskingPolicy:
+    """The probability of masking each component of a row of `collection` in `epoch`."""
+
+    mask_prob: float = 0.5
+    name: str = "constant"
+    num_epochs: int | None = None  # decay: the run's epochs
+    collection_scale: Mapping[str, float] = field(default_factory=dict)  # scarcity: p's factor per collection
+
+    def __post_init__(self) -> None:
+        if self.name not in POLICIES:
+            raise ValueError(f"masking policy must be one of {POLICIES}, got {self.name!r}")
+        if not 0.0 <= self.mask_prob <= 1.0:
+            raise ValueError(f"mask_prob must be in [0, 1], got {self.mask_prob}")
+        if self.name == "decay" and not (self.num_epochs and self.num_epochs > 0):
+            raise ValueError("the decay policy needs the run's number of epochs (a stream has none: use constant)")
+        if any(not 0.0 <= scale <= 1.0 for scale in self.collection_scale.values()):
+            raise ValueError("scarcity factors lie in [0, 1]")
+
+    def probability(self, collection: str, epoch: int) -> float:
+        if self.name == "decay":
+            return self.mask_prob * max(0.0, 1.0 - epoch / self.num_epochs)
+        if self.name == "scarcity":
+            return self.mask_prob * self.collection_scale.get(collection, 1.0)
+        return self.mask_prob
+
+
+def scarcity_scales(components: Mapping[str, int], training_collections: Iterable[str]) -> dict[str, float]:
+    """``min(1, components / training pairs)`` of each collection met in `training_collections` (one name per
+    training pair); a collection without components gets 0 (nothing of it can be masked)."""
+    pairs = Counter(training_collections)
+    return {name: min(1.0, components.get(name, 0) / count) for name, count in pairs.items()}
