@@ -58,6 +58,11 @@ from nft1000_dataset.hub import upload_folder_to_hub
 logger = logging.getLogger("train_clip")
 MASKING_COLUMNS = ["collection", "attributes", "token_id"]  # what masking reads besides the image and caption
 TOKENIZER_CAPTIONS = 50_000  # captions the tiny model's tokenizer is trained on
+SCALAR_PREFIXES = {
+    UNSEEN_COLLECTIONS: "eval",
+    HELD_OUT_TOKENS: "eval_held_out_tokens",
+    HELD_OUT_VALIDATION: "eval_validation_slice",
+}  # of each protocol's scalars in the trackers and the step log
 MODEL_UPLOAD_IGNORE = ["checkpoint-*/**", "train_clip/**", "**/.*.tmp"]  # resume state and tracker logs stay local
 
 
@@ -299,10 +304,6 @@ def evaluate_model(model, processor, dataset, batch_size: int) -> RetrievalRepor
     return RetrievalReport.from_embeddings(split_embeddings(model, processor, dataset, batch_size=batch_size))
 
 
-def _scalar_prefix(protocol: str) -> str:
-    return "eval" if protocol == UNSEEN_COLLECTIONS else "eval_held_out_tokens"
-
-
 def result_label(stage: str, protocol: str) -> str:
     """`stage` ("before training", "fine-tuned") for the paper's protocol, else with the protocol named."""
     return stage if protocol == UNSEEN_COLLECTIONS else f"{stage}, {protocol}"
@@ -426,12 +427,8 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: TrainArgum
     )
 
     unwrapped = accelerator.unwrap_model(model)
-    best = BestWeights()
-    results: dict = {}
-    if completed_steps == 0:
-        for protocol, rows in evaluations.items():
-            label = result_label("before training", protocol)
-            results[label] = _evaluate(accelerator, model, processor, rows, protocol, args, completed_steps)
+    evaluator = Evaluator(accelerator, processor, evaluations, args.per_device_eval_batch_size, log)
+    results = evaluator.before_training(unwrapped) if completed_steps == 0 else {}
 
     progress = tqdm(
         total=max_train_steps,
@@ -483,30 +480,17 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: TrainArgum
             )
             periodic = args.eval_steps and completed_steps % args.eval_steps == 0
             if periodic and completed_steps < max_train_steps:  # the last one follows
-                for protocol, rows in evaluations.items():
-                    report = _evaluate(accelerator, model, processor, rows, protocol, args, completed_steps)
-                    if protocol == HELD_OUT_VALIDATION and report is not None:
-                        best.offer(unwrapped, _metric(report, args.metric_for_best_model), completed_steps)
+                evaluator.periodic(unwrapped, completed_steps, args.metric_for_best_model)
             if completed_steps >= max_train_steps:
                 break
         epoch += 1
     progress.close()
     seconds = time.perf_counter() - started
 
-    if HELD_OUT_VALIDATION in evaluations:  # the final step is a candidate too
-        rows, label = evaluations[HELD_OUT_VALIDATION], result_label("fine-tuned", HELD_OUT_VALIDATION)
-        report = _evaluate(accelerator, model, processor, rows, HELD_OUT_VALIDATION, args, completed_steps)
-        results[label] = report
-        if report is not None:
-            best.offer(unwrapped, _metric(report, args.metric_for_best_model), completed_steps)
-    best_step = completed_steps
-    if args.load_best_model_at_end and accelerator.is_main_process:
-        best_step = best.restore(unwrapped)
-        accelerator.print(f"best weights: step {best_step} ({args.metric_for_best_model} {best.score:.1f})")
-    for protocol, rows in evaluations.items():
-        if protocol != HELD_OUT_VALIDATION:
-            label = result_label("fine-tuned", protocol)
-            results[label] = _evaluate(accelerator, model, processor, rows, protocol, args, completed_steps)
+    fine_tuned_results, best_step = evaluator.fine_tuned(
+        unwrapped, completed_steps, args.metric_for_best_model, args.load_best_model_at_end
+    )
+    results.update(fine_tuned_results)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         _save(
@@ -547,15 +531,52 @@ def _metric(report: RetrievalReport, name: str) -> float:
     return report["whole_split"][direction][target][k]
 
 
-def _evaluate(accelerator, model, processor, evaluation, protocol: str, args, step: int) -> dict | None:
-    """Retrieval top-k on one protocol's rows, computed on the main process and logged."""
-    report = None
-    if accelerator.is_main_process:
-        report = evaluate_model(accelerator.unwrap_model(model), processor, evaluation, args.per_device_eval_batch_size)
-        accelerator.log(report.scalars(_scalar_prefix(protocol)), step=step)
-        accelerator.print(f"step {step}, {protocol}: {report.summary()}")
-    accelerator.wait_for_everyone()
-    return report
+class Evaluator:
+    """The evaluation sets by protocol, evaluated on the main process and logged to the trackers and the step log;
+    the validation slice's scores pick the best weights (``--load_best_model_at_end``)."""
+
+    def __init__(self, accelerator, processor, evaluations: dict, batch_size: int, log: TrainLog):
+        self.accelerator, self.processor, self.evaluations = accelerator, processor, evaluations
+        self.batch_size, self.log, self.best = batch_size, log, BestWeights()
+        self.last: dict[str, RetrievalReport | None] = {}
+
+    def evaluate(self, model, protocol: str, step: int) -> RetrievalReport | None:
+        """Retrieval top-k on one protocol's rows (None on the other processes)."""
+        report = None
+        if self.accelerator.is_main_process:
+            report = evaluate_model(model, self.processor, self.evaluations[protocol], self.batch_size)
+            scalars = report.scalars(SCALAR_PREFIXES[protocol])
+            self.accelerator.log(scalars, step=step)
+            self.log.write({"step": step, **scalars})
+            self.accelerator.print(f"step {step}, {protocol}: {report.summary()}")
+        self.accelerator.wait_for_everyone()
+        return report
+
+    def before_training(self, model) -> dict:
+        return {result_label("before training", p): self.evaluate(model, p, 0) for p in self.evaluations}
+
+    def periodic(self, model, step: int, metric: str, protocols: tuple[str, ...] | None = None) -> None:
+        """Every protocol (or those of `protocols`) at `step`; the validation slice's score offered to the best
+        weights; the reports kept in `last`."""
+        for protocol in protocols or tuple(self.evaluations):
+            self.last[protocol] = report = self.evaluate(model, protocol, step)
+            if protocol == HELD_OUT_VALIDATION and report is not None:
+                self.best.offer(model, _metric(report, metric), step)
+
+    def fine_tuned(self, model, step: int, metric: str, load_best: bool) -> tuple[dict, int]:
+        """The end of the run: the validation slice (the last step is a candidate too), then the best weights
+        restored into `model` when `load_best`, then the other protocols on them; (results, the weights' step)."""
+        results, best_step = {}, step
+        if HELD_OUT_VALIDATION in self.evaluations:
+            self.periodic(model, step, metric, protocols=(HELD_OUT_VALIDATION,))
+            results[result_label("fine-tuned", HELD_OUT_VALIDATION)] = self.last[HELD_OUT_VALIDATION]
+        if load_best and self.best.state is not None:
+            best_step = self.best.restore(model)
+            self.accelerator.print(f"best weights: step {best_step} ({metric} {self.best.score:.1f})")
+        for protocol in self.evaluations:
+            if protocol != HELD_OUT_VALIDATION:
+                results[result_label("fine-tuned", protocol)] = self.evaluate(model, protocol, step)
+        return results, best_step
 
 
 def fine_tuned(reports: dict) -> dict:

@@ -39,7 +39,7 @@ def train_args(dataset: Path, output_dir: Path, *extra: str) -> list[str]:
 
 def losses(output_dir: Path) -> dict[int, float]:
     lines = (output_dir / "train_log.jsonl").read_text().splitlines()
-    return {record["step"]: record["loss"] for record in map(json.loads, lines)}
+    return {record["step"]: record["loss"] for record in map(json.loads, lines) if "loss" in record}
 
 
 @pytest.fixture(scope="module")
@@ -195,8 +195,7 @@ def test_train_clip_on_two_processes(export_with_components, tmp_path):
     args[args.index("--max-train-steps") + 1] = "4"
     args[args.index("--checkpointing_steps") + 1] = "2"
     launch_two_processes(script, *args)
-    lines = (tmp_path / "out" / "train_log.jsonl").read_text().splitlines()
-    assert [json.loads(line)["step"] for line in lines] == [1, 2, 3, 4]  # one process logs, once per step
+    assert sorted(losses(tmp_path / "out")) == [1, 2, 3, 4]  # one process logs, once per step
     states = sorted(p.name for p in (tmp_path / "out" / "checkpoint-2").glob("random_states_*"))
     assert states == ["random_states_0.pkl", "random_states_1.pkl"]  # really two processes
     assert CLIPModel.from_pretrained(tmp_path / "out").config.projection_dim == 128
@@ -321,7 +320,7 @@ def test_held_out_tokens_are_never_trained_on_and_eval_finds_the_same_ones(expor
     args[args.index("--max-train-steps") + 1] = "4"
     results = train_main(args)
     label = f"fine-tuned, {HELD_OUT_TOKENS}"
-    assert {"before training", "fine-tuned", f"before training, {HELD_OUT_TOKENS}", label} == set(results)
+    assert {"before training", "fine-tuned", f"before training, {HELD_OUT_TOKENS}", label, "best_step"} == set(results)
     train = load_dataset(str(export_with_components), "full", split="train")
     held = results[label]
     assert held["collections"] == len(set(train["collection"])) and 0.2 * len(train) < held["rows"] < 0.3 * len(train)
@@ -440,3 +439,38 @@ def test_run_clip_flags_files_of_image_paths_a_json_of_arguments_and_the_tokeniz
     (tmp_path / "bad.json").write_text(json.dumps({**arguments, "no_such_argument": 1}))
     with pytest.raises(SystemExit):
         train_main([str(tmp_path / "bad.json")])
+
+
+def test_early_stopping_ends_on_the_best_validation_step_and_reports_the_test_tokens_there(
+    export_with_components, tmp_path
+):
+    from evaluation.protocols import HELD_OUT_TOKENS, hold_out_tokens
+
+    out = tmp_path / "run"
+    args = train_args(export_with_components, out, "--report_to", "none", "--checkpointing_steps", "0",
+                      "--eval_split", "", "--holdout_tokens", "0.4", "--validation_holdout_tokens", "0.5",
+                      "--eval_steps", "2", "--load_best_model_at_end", "--mask_policy", "decay")  # fmt: skip
+    args[args.index("--max-train-steps") + 1] = "8"
+    results = train_main(args)
+    assert results["best_step"] in {2, 4, 6, 8}
+    _, held_out = hold_out_tokens(load_dataset(str(export_with_components), "full", split="train"), 0.4, 0)
+    test, validation = hold_out_tokens(held_out, 0.5, 1)  # the slices train_clip makes: disjoint, both non-empty
+    tokens = [set(zip(rows["collection"], rows["token_id"], strict=True)) for rows in (test, validation)]
+    assert tokens[0].isdisjoint(tokens[1]) and all(tokens)
+    model, processor = CLIPModel.from_pretrained(out), CLIPProcessor.from_pretrained(out)
+    records = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    key = "eval_validation_slice/text_to_image/paired/top1"
+    scores = {record["step"]: record[key] for record in records if key in record and record["step"] > 0}
+    assert sorted(scores) == [2, 4, 6, 8]  # every --eval_steps, and the last step
+    best = max(scores.values())
+    assert results["best_step"] == min(step for step, score in scores.items() if score == best)
+    assert evaluate_model(model, processor, validation, 64).top()["top1"] == pytest.approx(best, abs=1e-3)
+    saved = evaluate_model(model, processor, test, 64)  # the reported test tokens are the saved weights' scores
+    for direction, targets in results[f"fine-tuned, {HELD_OUT_TOKENS}"]["whole_split"].items():
+        for target, scores in targets.items():
+            assert saved["whole_split"][direction][target] == pytest.approx(scores, abs=1e-3)
+
+    without_slice = train_args(export_with_components, tmp_path / "refused", "--holdout_tokens", "0.4",
+                               "--load_best_model_at_end")  # fmt: skip
+    with pytest.raises(ValueError, match="--validation_holdout_tokens"):
+        train_main(without_slice)

@@ -1,0 +1,124 @@
+"""Masking policies (issue 28): their invariants, and the collator's masks under a policy on a real export."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from transformers import CLIPImageProcessor
+
+from modeling.collator import DynamicMaskingCollator
+from modeling.library import ComponentLibrary
+from modeling.masking import DynamicMasker
+from modeling.masking_policy import MaskingPolicy, scarcity_scales
+from modeling.tokenizer import train_clip_tokenizer
+
+probabilities = st.floats(0, 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(p=probabilities, epochs=st.integers(1, 500), epoch=st.integers(0, 1000), later=st.integers(0, 1000))
+def test_decay_starts_at_p_never_rises_and_ends_at_zero(p, epochs, epoch, later):
+    policy = MaskingPolicy(p, "decay", num_epochs=epochs)
+    assert policy.probability("any", 0) == p
+    assert 0 <= policy.probability("any", epoch) <= p
+    if later >= epoch:
+        assert policy.probability("any", later) <= policy.probability("any", epoch)
+    assert policy.probability("any", epochs + later) == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    p=probabilities,
+    components=st.dictionaries(st.text(min_size=1, max_size=5), st.integers(0, 1000), max_size=6),
+    pairs=st.lists(st.text(min_size=1, max_size=5), min_size=1, max_size=300),
+    epoch=st.integers(0, 50),
+)
+def test_scarcity_is_p_where_pairs_are_fewer_than_components_and_falls_as_they_grow(p, components, pairs, epoch):
+    scales = scarcity_scales(components, pairs)
+    assert set(scales) == set(pairs)
+    policy = MaskingPolicy(p, "scarcity", collection_scale=scales)
+    for name in set(pairs):
+        count, parts = pairs.count(name), components.get(name, 0)
+        probability = policy.probability(name, epoch)
+        assert 0 <= probability <= p
+        assert probability == pytest.approx(p * min(1, parts / count))
+        if parts >= count:
+            assert probability == p
+    more = scarcity_scales(components, pairs + pairs)  # twice the pairs: never a larger factor
+    assert all(more[name] <= scales[name] for name in scales)
+
+
+@given(p=probabilities, epoch=st.integers(0, 10**6))
+def test_constant_is_the_paper_s_p(p, epoch):
+    assert MaskingPolicy(p).probability("any", epoch) == p
+
+
+def test_bad_policies_are_refused():
+    with pytest.raises(ValueError, match="one of"):
+        MaskingPolicy(0.5, "sometimes")
+    with pytest.raises(ValueError, match="number of epochs"):
+        MaskingPolicy(0.5, "decay")
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        MaskingPolicy(1.5)
+
+
+@pytest.fixture(scope="module")
+def library(separated):
+    return ComponentLibrary.from_results(separated)
+
+
+@pytest.fixture(scope="module")
+def tokenizer(train_rows):
+    return train_clip_tokenizer(train_rows["caption"], vocab_size=400)
+
+
+@settings(max_examples=30, deadline=None)
+@given(index=st.integers(0, 79), seed=st.integers(0, 2**32 - 1), p=probabilities, q=probabilities)
+def test_a_probability_given_per_call_is_a_masker_built_with_it(train_rows, library, index, seed, p, q):
+    row = train_rows[index % len(train_rows)]
+    image = np.asarray(row["image"].convert("RGB"))
+    token = (image, row["collection"], row["attributes"])
+    given_q = DynamicMasker(library, mask_prob=p)(*token, np.random.default_rng(seed), q)
+    built_q = DynamicMasker(library, mask_prob=q)(*token, np.random.default_rng(seed))
+    assert np.array_equal(given_q.image, built_q.image) and given_q.caption == built_q.caption
+
+
+def _batches(collator, rows, workers: int, context=None) -> list[dict]:
+    loader = torch.utils.data.DataLoader(
+        rows, batch_size=4, collate_fn=collator, num_workers=workers, multiprocessing_context=context
+    )
+    return list(loader)
+
+
+def _same(first: list[dict], second: list[dict]) -> bool:
+    return all(torch.equal(a[k], b[k]) for a, b in zip(first, second, strict=True) for k in a)
+
+
+@pytest.mark.parametrize("policy", ["decay", "scarcity"])
+def test_a_policy_s_masks_depend_on_seed_epoch_and_row_only(train_rows, library, tokenizer, policy):
+    rows = train_rows.select(range(16))
+    scales = scarcity_scales({name: 1_000 for name in set(rows["collection"])}, rows["collection"])
+    collator = DynamicMaskingCollator(
+        image_processor=CLIPImageProcessor(), tokenizer=tokenizer, library=library, mask_prob=0.8, seed=5,
+        mask_policy=policy, num_epochs=4, collection_scale=scales,
+    )  # fmt: skip
+    plain = DynamicMaskingCollator(image_processor=CLIPImageProcessor(), tokenizer=tokenizer, mask_prob=0)
+    collator.set_epoch(1)
+    alone = _batches(collator, rows, 0)
+    assert _same(alone, _batches(collator, rows, 2)) and _same(alone, _batches(collator, rows, 2, "spawn"))
+    assert not _same(alone, _batches(plain, rows, 0))  # something is masked in epoch 1
+    if policy == "decay":
+        collator.set_epoch(4)  # the last planned epoch and after: intact pairs
+        assert _same(_batches(collator, rows, 2), _batches(plain, rows, 0))
+
+
+def test_scarcity_leaves_a_collection_with_plenty_of_pairs_nearly_intact(train_rows, library, tokenizer):
+    rows = train_rows.select(range(16))
+    none_scarce = scarcity_scales(dict.fromkeys(set(rows["collection"]), 0), rows["collection"])
+    collator = DynamicMaskingCollator(
+        image_processor=CLIPImageProcessor(), tokenizer=tokenizer, library=library, mask_prob=1.0,
+        mask_policy="scarcity", collection_scale=none_scarce,
+    )  # fmt: skip
+    plain = DynamicMaskingCollator(image_processor=CLIPImageProcessor(), tokenizer=tokenizer, mask_prob=0)
+    assert _same(_batches(collator, rows, 0), _batches(plain, rows, 0))
