@@ -12,8 +12,8 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import spearmanr
 
 from modeling.collection_rows import rows_by_collection
-from nft1000_dataset.atomic import atomic_write_text
-from nft1000_dataset.optional import import_extra
+from nft1000_io.atomic import atomic_write_text
+from nft1000_io.optional import import_extra
 
 from .cvi import CviOptions, compute_cvi
 from .embeddings import SplitEmbeddings

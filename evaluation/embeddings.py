@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from modeling.collator import DynamicMaskingCollator
-from nft1000_dataset.atomic import atomic_write_bytes
+from nft1000_io.atomic import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 DEFAULT_CACHE_DIR = Path(os.environ.get("NFT1000_CACHE", Path.home() / ".cache" / "nft1000")) / "embeddings"

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from modeling.collection_rows import rows_by_collection
-from nft1000_dataset.atomic import atomic_write_text
+from nft1000_io.atomic import atomic_write_text
 
 from .embeddings import SplitEmbeddings
 from .retrieval import DEFAULT_KS, recall_at_k, retrieval_hits

@@ -16,7 +16,7 @@ from pathlib import Path
 from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
 from transformers import AutoTokenizer, CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
 
-from nft1000_dataset.hub import looks_local
+from nft1000_io.hub import looks_local
 
 from .tokenizer import train_clip_tokenizer
 

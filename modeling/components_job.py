@@ -12,7 +12,7 @@ from pathlib import Path
 from datasets import Dataset
 from tqdm.auto import tqdm
 
-from nft1000_dataset.atomic import atomic_write_bytes
+from nft1000_io.atomic import atomic_write_bytes
 
 from .collection_rows import RowImages, rows_by_collection
 from .library import LibraryWriter

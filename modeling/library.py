@@ -30,9 +30,9 @@ import pyarrow.parquet as pq
 from datasets import Features, Image, List, Value
 from PIL import Image as PILImage
 
-from nft1000_dataset.atomic import atomic_write_bytes, atomic_write_text
 from nft1000_dataset.card import add_config_to_card
-from nft1000_dataset.hub import looks_local
+from nft1000_io.atomic import atomic_write_bytes, atomic_write_text
+from nft1000_io.hub import looks_local
 
 from .byte_cache import ByteLRU
 from .component import Component, TraitKey

@@ -72,7 +72,7 @@ def masking_sheet(pairs: list[tuple[np.ndarray, np.ndarray, str, str]], tile: in
 
 def preview_masking(rows, masker, seed: int, out: Path) -> None:
     """A sheet of each row before and after masking (image and caption), written to `out`."""
-    from nft1000_dataset.atomic import atomic_write_bytes
+    from nft1000_io.atomic import atomic_write_bytes
 
     rng = np.random.default_rng(seed)
     pairs = []

@@ -196,8 +196,8 @@ def _run_components(args) -> None:
     from modeling.library import REPORT_FILE, components_table
     from modeling.separation import SeparationParams
     from nft1000_dataset.export import EXPORT_FILES
-    from nft1000_dataset.output_folder import claim_output_folder
     from nft1000_dataset.shard_index import load_collections
+    from nft1000_io.output_folder import claim_output_folder
 
     if not args.overwrite:  # a library folder, resumed, or the export it belongs to
         claim_output_folder(args.out, (*EXPORT_FILES, REPORT_FILE, "data", "component_sheets"), "nft1000 components")
@@ -406,7 +406,7 @@ def _run_index(args) -> None:
     from modeling.clip_models import load_clip
     from modeling.collection_rows import load_all_splits
     from nft1000.search.index import MANIFEST, NFTIndex
-    from nft1000_dataset.output_folder import claim_output_folder
+    from nft1000_io.output_folder import claim_output_folder
 
     if not args.overwrite:
         claim_output_folder(args.out, (MANIFEST,), "nft1000 index")
@@ -542,7 +542,7 @@ def _run_collect(args) -> None:
     from nft1000_dataset.collect.collector import COLLECTED_FILES, Collector, collect_summary, read_contract
     from nft1000_dataset.collect.fetch import FetchOptions
     from nft1000_dataset.collect.uris import DEFAULT_ARWEAVE_GATEWAY, DEFAULT_IPFS_GATEWAYS
-    from nft1000_dataset.output_folder import claim_output_folder
+    from nft1000_io.output_folder import claim_output_folder
 
     ids = range(args.token_ids[0], args.token_ids[1] + 1) if args.token_ids else None
     tokens = read_contract(args.rpc, args.contract, ids)

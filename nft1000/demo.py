@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from nft1000_dataset.atomic import atomic_write_text
+from nft1000_io.atomic import atomic_write_text
 
 
 @dataclass(frozen=True)

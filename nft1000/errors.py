@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from nft1000_dataset.optional import MissingExtra
+from nft1000_io.optional import MissingExtra
 
 USER_ERRORS = (ValueError, RuntimeError, OSError, MissingExtra)  # OSError: missing files, permissions, network
 

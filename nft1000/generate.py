@@ -16,9 +16,9 @@ from diffusers.utils import make_image_grid
 
 from modeling.diffusion_models import DEFAULT_DIFFUSION_MODEL, load_pipeline
 from modeling.lora_training import LORA_INFO
-from nft1000_dataset.atomic import atomic_write_text
 from nft1000_dataset.captions import build_prompt
 from nft1000_dataset.traits import check_traits, parse_trait
+from nft1000_io.atomic import atomic_write_text
 
 ADAPTER = "nft1000"
 

@@ -52,8 +52,8 @@ from nft1000.training_run import (
     scalar_config,
     start_run,
 )
-from nft1000_dataset.atomic import atomic_write_text
-from nft1000_dataset.hub import upload_folder_to_hub
+from nft1000_io.atomic import atomic_write_text
+from nft1000_io.hub import upload_folder_to_hub
 
 logger = logging.getLogger("train_clip")
 MASKING_COLUMNS = ["collection", "attributes", "token_id"]  # what masking reads besides the image and caption
@@ -556,9 +556,13 @@ class Evaluator:
         return {result_label("before training", p): self.evaluate(model, p, 0) for p in self.evaluations}
 
     def periodic(self, model, step: int, metric: str, protocols: tuple[str, ...] | None = None) -> None:
-        """Every protocol (or those of `protocols`) at `step`; the validation slice's score offered to the best
-        weights; the reports kept in `last`."""
-        for protocol in protocols or tuple(self.evaluations):
+        """Every protocol at `step` (only the validation slice where there is one: the held-out tokens it was cut
+        from are the test, evaluated at the end; or those of `protocols`); the validation slice's score offered to
+        the best weights; the reports kept in `last`."""
+        if protocols is None:
+            test = HELD_OUT_TOKENS if HELD_OUT_VALIDATION in self.evaluations else None
+            protocols = tuple(protocol for protocol in self.evaluations if protocol != test)
+        for protocol in protocols:
             self.last[protocol] = report = self.evaluate(model, protocol, step)
             if protocol == HELD_OUT_VALIDATION and report is not None:
                 self.best.offer(model, _metric(report, metric), step)

@@ -54,11 +54,11 @@ from nft1000.training_run import (
     scalar_config,
     start_run,
 )
-from nft1000_dataset.atomic import atomic_write_text
 from nft1000_dataset.captions import build_prompt
-from nft1000_dataset.hub import upload_folder_to_hub
 from nft1000_dataset.shard_index import CollectionNotFound, load_collections
 from nft1000_dataset.traits import trait_vocabulary
+from nft1000_io.atomic import atomic_write_text
+from nft1000_io.hub import upload_folder_to_hub
 
 logger = logging.getLogger("train_lora")
 TINY_BASE = "tiny-base"

@@ -18,7 +18,7 @@ from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, set_seed
 
 from modeling.checkpoints import checkpoint_step, prune_checkpoints, resolve_checkpoint
-from nft1000_dataset.output_folder import claim_output_folder
+from nft1000_io.output_folder import claim_output_folder
 
 # what an earlier run left in its output_dir: resumable, not refused (a script adds its own, `start_run`)
 RUN_FILES = ("train_log.jsonl", "checkpoint-*", ".checkpoint-*", "config.json", "*.safetensors")

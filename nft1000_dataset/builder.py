@@ -20,7 +20,8 @@ from typing import ClassVar
 
 import datasets
 
-from .atomic import atomic_write_text
+from nft1000_io.atomic import atomic_write_text
+
 from .card import CITATION, DESCRIPTION, HOMEPAGE, LICENSE
 from .examples import FEATURES, shard_rows
 from .plan import MINI_PAIRS_PER_COLLECTION, BuildOptions, make_plan

@@ -10,7 +10,8 @@ from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from .atomic import atomic_write_text
+from nft1000_io.atomic import atomic_write_text
+
 from .examples import FEATURES
 from .report import BuildReport
 

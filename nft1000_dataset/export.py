@@ -24,10 +24,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from .atomic import atomic_write_text
+from nft1000_io.atomic import atomic_write_text
+from nft1000_io.output_folder import claim_output_folder
+
 from .card import card_text, write_card
 from .examples import FEATURES, shard_rows
-from .output_folder import claim_output_folder
 from .plan import BuildOptions, ReleasePlan, Shard, make_plan
 from .release import discover_collections
 from .report import BuildReport, Tally

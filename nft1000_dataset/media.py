@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 from PIL import ExifTags, Image, ImageFile, ImageOps
 
-from .optional import MissingExtra, import_extra
+from nft1000_io.optional import MissingExtra, import_extra
 
 DEFAULT_IMAGE_WIDTH = 512  # every image is standardised to this width (height by aspect)
 

@@ -14,7 +14,7 @@ import json
 import logging
 from pathlib import Path
 
-from .atomic import atomic_write_text
+from nft1000_io.atomic import atomic_write_text
 
 INDEX_FILE = "collections.json"
 logger = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from nft1000_dataset.atomic import atomic_write_text
+from nft1000_io.atomic import atomic_write_text
 
 MODIFICATIONS = ("recolour", "flip", "crop", "jpeg", "upscale")
 

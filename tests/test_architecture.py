@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ["nft1000_dataset", "modeling", "evaluation", "nft1000"]  # bottom to top: imports only go down
+LAYERS = ["nft1000_io", "nft1000_dataset", "modeling", "evaluation", "nft1000"]  # bottom to top: imports only go down
 ARCHITECTURE = ROOT / "docs" / "ARCHITECTURE.md"
 
 

@@ -230,7 +230,7 @@ def _needs_aiohttp(tmp_path):
 def test_a_missing_extra_names_what_to_install(module, extra, use, tmp_path, monkeypatch):
     """faiss, matplotlib and aiohttp serve one command each and are extras (issue 29): without them, the command
     that needs one says which extra brings it."""
-    from nft1000_dataset.optional import MissingExtra
+    from nft1000_io.optional import MissingExtra
 
     for name in [m for m in sys.modules if m == module or m.startswith(f"{module}.")]:
         monkeypatch.delitem(sys.modules, name)

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from nft1000_dataset.atomic import atomic_write_text, current_umask
+from nft1000_io.atomic import atomic_write_text, current_umask
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])

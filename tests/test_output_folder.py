@@ -8,7 +8,7 @@ import pytest
 
 from nft1000.cli import main as cli_main
 from nft1000.train_clip import main as train_main
-from nft1000_dataset.output_folder import OutputFolderError, claim_output_folder
+from nft1000_io.output_folder import OutputFolderError, claim_output_folder
 
 
 def someone_elses(folder: Path) -> Path:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from PIL import Image
 
-from nft1000_dataset.optional import import_extra
+from nft1000_io.optional import import_extra
 
 from .engine import NFTSearch
 

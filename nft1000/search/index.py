@@ -25,8 +25,8 @@ from tqdm.auto import tqdm
 
 from evaluation.embeddings import encode_split, model_key
 from evaluation.topk import top_k
-from nft1000_dataset.atomic import atomic_write_bytes, atomic_write_text
-from nft1000_dataset.optional import import_extra
+from nft1000_io.atomic import atomic_write_bytes, atomic_write_text
+from nft1000_io.optional import import_extra
 
 from .hashing import perceptual_hashes
 

@@ -127,7 +127,7 @@ def piracy_sheet(report: dict, image_of: Callable[[str, str], Image.Image], limi
 
 def write_piracy(report: dict, out: Path, image_of: Callable[[str, str], Image.Image] | None = None) -> list[Path]:
     """``piracy.json``, ``piracy.md`` and, with `image_of` and suspects, ``pairs.png`` in `out`; returns them."""
-    from nft1000_dataset.atomic import atomic_write_bytes, atomic_write_text
+    from nft1000_io.atomic import atomic_write_bytes, atomic_write_text
 
     written = [out / "piracy.json", out / "piracy.md"]
     atomic_write_text(written[0], json.dumps(report, indent=2))

@@ -31,8 +31,9 @@ from urllib.parse import urlsplit
 
 from tqdm.auto import tqdm
 
-from ..atomic import atomic_write_bytes, atomic_write_text
-from ..optional import import_extra
+from nft1000_io.atomic import atomic_write_bytes, atomic_write_text
+from nft1000_io.optional import import_extra
+
 from ..release import normalize_name
 from .fetch import Fetcher, FetchError, FetchOptions, parse_json, sniff_media
 from .uris import DEFAULT_ARWEAVE_GATEWAY, DEFAULT_IPFS_GATEWAYS, InlineData, UriError, resolve

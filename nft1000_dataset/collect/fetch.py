@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
+from nft1000_io.optional import import_extra
+
 from ..attributes import loads_metadata
-from ..optional import import_extra
 
 aiohttp = import_extra("aiohttp", "collect", "nft1000 collect")
 from aiohttp.abc import AbstractResolver, ResolveResult  # noqa: E402 (after the check that names the extra)

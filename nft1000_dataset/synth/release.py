@@ -7,7 +7,8 @@ import json
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from ..atomic import atomic_write_text
+from nft1000_io.atomic import atomic_write_text
+
 from .faults import TINY_TOKENS, TOKEN_FAULTS, fault_plan
 from .spec import STYLES, CollectionSpec, make_non_layered_spec, make_real_like_spec, make_spec
 from .writer import write_collection

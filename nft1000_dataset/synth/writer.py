@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..atomic import atomic_write_text
+from nft1000_io.atomic import atomic_write_text
+
 from ..attributes import Attribute
 from ..captions import build_prompt
 from .art import LAYER_KINDS, composite, draw_layer
