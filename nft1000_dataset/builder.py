@@ -6,9 +6,10 @@
     dataset = builder.as_dataset()                              # DatasetDict: train, validation, test
     print(builder.build_report().to_markdown())                # read, kept, skipped with reasons
 
-`datasets` 4 and later no longer run loading scripts, so this class is used directly (as above) or through
-``nft1000 build``, which exports Parquet shards with a dataset card that ``load_dataset`` reads with no code.
-It never touches the network.
+`datasets` 4 and later no longer run loading scripts, so this class is used directly (as above); ``nft1000 build``
+exports the same rows (the same scan, plan and rows: `scan.scan_release`, `plan.config_options`, `plan.make_plan`,
+`examples.shard_rows`) as Parquet shards with a dataset card that ``load_dataset`` reads with no code. It never
+touches the network.
 """
 
 from __future__ import annotations
@@ -24,11 +25,9 @@ from nft1000_io.atomic import atomic_write_text
 
 from .card import CITATION, DESCRIPTION, HOMEPAGE, LICENSE
 from .examples import FEATURES, shard_rows
-from .plan import MINI_PAIRS_PER_COLLECTION, BuildOptions, make_plan
-from .release import discover_collections
+from .plan import MINI_PAIRS_PER_COLLECTION, BuildOptions, config_options, make_plan
 from .report import BuildReport, Tally
-from .scan import DEFAULT_MIN_TOKENS, scan_collections
-from .splits import read_partition_file
+from .scan import DEFAULT_MIN_TOKENS, scan_release
 
 REPORTS_DIR = "nft1000_reports"
 
@@ -42,20 +41,12 @@ class NFT1000Config(datasets.BuilderConfig, BuildOptions):
     min_tokens: int = DEFAULT_MIN_TOKENS
 
     def build_options(self) -> BuildOptions:
-        """The options as the export takes them, the partition file read."""
-        options = {f.name: getattr(self, f.name) for f in fields(BuildOptions)}
-        if self.partition_file:
-            options["partition"] = read_partition_file(self.partition_file)
-        return BuildOptions(**options | {"split_ratios": tuple(self.split_ratios)})
-
-
-def config_options(mini_pairs: int | None = MINI_PAIRS_PER_COLLECTION, **shared) -> dict[str, BuildOptions]:
-    """The build options of ``full`` and ``mini`` (`mini_pairs` a collection), the other `NFT1000Config` fields
-    (`shared`) the same for both."""
-    return {
-        name: NFT1000Config(name=name, pairs_per_collection=pairs, **shared).build_options()
-        for name, pairs in (("full", None), ("mini", mini_pairs))
-    }
+        """The options as `nft1000 build` takes them (`plan.config_options`), the partition file read."""
+        own = ("partition", "pairs_per_collection")
+        shared = {f.name: getattr(self, f.name) for f in fields(BuildOptions) if f.name not in own}
+        shared["split_ratios"] = tuple(self.split_ratios)
+        options = config_options(self.pairs_per_collection, self.partition_file, **shared)
+        return options["mini" if self.pairs_per_collection else "full"]
 
 
 class NFT1000(datasets.GeneratorBasedBuilder):
@@ -88,7 +79,7 @@ class NFT1000(datasets.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager) -> list[datasets.SplitGenerator]:
         if not self.config.data_dir:
             raise ValueError("NFT1000 needs data_dir: a local folder of collection folders or <name>.zip files")
-        scans = scan_collections(discover_collections(self.config.data_dir), self.config.min_tokens)
+        scans = scan_release(self.config.data_dir, self.config.min_tokens)
         plan = make_plan(scans, self.config.name, self.config.build_options())
         atomic_write_text(self._reports_dir() / "plan.json", plan.report.to_json())
         return [

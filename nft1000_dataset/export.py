@@ -30,9 +30,8 @@ from nft1000_io.output_folder import claim_output_folder
 from .card import card_text, write_card
 from .examples import FEATURES, shard_rows
 from .plan import BuildOptions, ReleasePlan, Shard, make_plan
-from .release import discover_collections
 from .report import BuildReport, Tally
-from .scan import DEFAULT_MIN_TOKENS, scan_collections
+from .scan import DEFAULT_MIN_TOKENS, scan_release
 from .shard_index import shard_entries, write_index
 
 logger = logging.getLogger(__name__)
@@ -152,7 +151,7 @@ def export_release(
     out_dir = Path(out_dir)
     if not overwrite:
         claim_output_folder(out_dir, EXPORT_FILES, "nft1000 build")
-    scans = scan_collections(discover_collections(raw_dir), min_tokens, num_proc)
+    scans = scan_release(raw_dir, min_tokens, num_proc)
     reports, sizes, index = {}, {}, {}
     for config, options in configs.items():
         plan = make_plan(scans, config, options)

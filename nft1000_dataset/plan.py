@@ -16,7 +16,7 @@ from .media import DEFAULT_IMAGE_WIDTH
 from .release import CollectionSource, token_sort_key
 from .report import BuildReport, Tally
 from .scan import CollectionScan
-from .splits import DEFAULT_RATIOS, SPLITS, assign_splits
+from .splits import DEFAULT_RATIOS, SPLITS, assign_splits, read_partition_file
 
 MINI_PAIRS_PER_COLLECTION = 1000  # NFT1000mini: the paper's 1,000 pairs per collection
 LEFT_OUT = "(no split)"  # pseudo-split for collections in no split (dropped, or absent from the partition file)
@@ -36,6 +36,19 @@ class BuildOptions:
     ignore_missing_collections: bool = False
     image_width: int = DEFAULT_IMAGE_WIDTH
     rows_per_shard: int = DEFAULT_ROWS_PER_SHARD
+
+
+def config_options(
+    mini_pairs: int | None = MINI_PAIRS_PER_COLLECTION, partition_file: str | None = None, **shared
+) -> dict[str, BuildOptions]:
+    """The build options of ``full`` and ``mini`` (`mini_pairs` a collection), the official split read from
+    `partition_file` when given, and the other `BuildOptions` fields (`shared`) the same for both: what
+    `nft1000 build` exports, and what the `datasets` builder's configs of the same names build."""
+    partition = read_partition_file(partition_file) if partition_file else None
+    return {
+        name: BuildOptions(pairs_per_collection=pairs, partition=partition, **shared)
+        for name, pairs in (("full", None), ("mini", mini_pairs))
+    }
 
 
 @dataclass(frozen=True)

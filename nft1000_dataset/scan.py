@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from tqdm.auto import tqdm
 
 from .attributes import Attribute, MetadataError, loads_metadata, normalize_attributes
-from .release import CollectionReader, CollectionSource, ReleaseError, UnreadableFile
+from .release import CollectionReader, CollectionSource, ReleaseError, UnreadableFile, discover_collections
 from .report import Tally, printable
 
 logger = logging.getLogger(__name__)
@@ -150,6 +150,11 @@ def log_skip(reader: CollectionReader, token_id: str, err: Exception) -> None:
     known = isinstance(err, (MetadataError, ReleaseError)) or hasattr(err, "reason")
     logger.log(logging.INFO if known else logging.WARNING, "%s: token %s skipped: %s",
                printable(reader.source.path), printable(token_id), err, exc_info=not known)  # fmt: skip
+
+
+def scan_release(raw_dir, min_tokens: int = DEFAULT_MIN_TOKENS, num_proc: int = 1) -> list[CollectionScan]:
+    """Every collection of a release folder (`release.discover_collections`), scanned."""
+    return scan_collections(discover_collections(raw_dir), min_tokens, num_proc)
 
 
 def scan_collections(

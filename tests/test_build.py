@@ -222,3 +222,36 @@ def test_a_failed_push_leaves_the_local_folder_as_it_was(exported, tmp_path):
         with pytest.raises(RuntimeError, match="rerun the same command"):
             push_release(copy, "someone/nft1000")
     assert {p.relative_to(copy): p.read_bytes() for p in copy.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.slow
+def test_the_builder_and_nft1000_build_make_the_same_rows_from_an_official_partition(
+    synth_folders, faults_manifest, tmp_path
+):
+    from nft1000.cli import main as cli_main
+
+    raw = synth_folders / "release"
+    faulty = sorted(entry["collection"] for entry in faults_manifest["collections"])  # filtered whole
+    good = sorted(source.name for source in discover_collections(raw) if source.name not in faulty)
+    partition = {"training_list": good[:2] + faulty, "validation_list": good[2:3], "test_list": good[3:]}
+    partition_file = tmp_path / "partition.json"
+    partition_file.write_text(json.dumps(partition))
+    builder = NFT1000(
+        config_name="full", data_dir=str(raw), cache_dir=str(tmp_path / "cache"), min_tokens=MIN_TOKENS,
+        partition_file=str(partition_file), split_seed=5, image_width=96,
+    )  # fmt: skip
+    builder.download_and_prepare()
+    built = builder.as_dataset()
+    out = tmp_path / "out"
+    assert cli_main(["build", "--raw", str(raw), "--out", str(out), "--config", "full", "--min-tokens",
+                     str(MIN_TOKENS), "--partition-file", str(partition_file), "--split-seed", "5",
+                     "--image-width", "96"]) == 0  # fmt: skip
+    exported = load_dataset(str(out), "full")
+    report = builder.build_report().to_dict()["splits"]
+    for split, wanted in zip(("train", "validation", "test"), partition.values(), strict=True):
+        kept = [name for name in wanted if report[split]["per_collection"].get(name, {}).get("kept")]
+        assert sorted(set(built[split]["collection"])) == sorted(kept)  # the partition, minus what was filtered
+        assert _rows(built[split]) == _rows(exported[split])
+        assert built[split][0]["image"].width == 96
+    with pytest.raises(ValueError, match="data_dir"):
+        NFT1000(config_name="mini", cache_dir=str(tmp_path / "none")).download_and_prepare()
