@@ -60,7 +60,7 @@ def drill_rows(dataset: str, origin: dict[str, str], per_collection: int, seed: 
     """`per_collection` training rows (images undecoded) for each replicated name, shuffled: one epoch."""
     from datasets import Image
 
-    from modeling.collection_rows import load_all_splits, rows_by_collection
+    from nft1000_dataset.exported import load_all_splits, rows_by_collection
 
     rows = load_all_splits(dataset, "full").cast_column("image", Image(decode=False))
     by_collection = rows_by_collection(rows)
@@ -125,8 +125,7 @@ def replicate_export(source: Path, out: Path, names: dict[str, str]) -> None:
 
 def open_one(folder: str, name: str, cache: str, everything: bool, queue) -> None:
     os.environ["HF_DATASETS_CACHE"] = cache
-    from modeling.collection_rows import load_all_splits
-    from nft1000_dataset.shard_index import load_collections
+    from nft1000_dataset.exported import load_all_splits, load_collections
 
     started = time.perf_counter()
     rows = load_all_splits(folder, "full") if everything else load_collections(folder, [name], "full")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from modeling.collection_rows import load_all_splits
 from nft1000_dataset.export import export_release
+from nft1000_dataset.exported import load_all_splits
 from nft1000_dataset.plan import BuildOptions
 from nft1000_dataset.synth import synthesize
 

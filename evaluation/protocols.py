@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from modeling.collection_rows import rows_by_collection
+from nft1000_dataset.exported import rows_by_collection
 
 if TYPE_CHECKING:
     from datasets import Dataset

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from modeling.collection_rows import rows_by_collection
+from nft1000_dataset.exported import rows_by_collection
 from nft1000_io.atomic import atomic_write_text
 
 from .embeddings import SplitEmbeddings

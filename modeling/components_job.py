@@ -12,9 +12,10 @@ from pathlib import Path
 from datasets import Dataset
 from tqdm.auto import tqdm
 
+from nft1000_dataset.exported import rows_by_collection
 from nft1000_io.atomic import atomic_write_bytes
 
-from .collection_rows import RowImages, rows_by_collection
+from .images import RowImages
 from .library import LibraryWriter
 from .preview import component_sheet, png_bytes
 from .separation import SeparationParams, SeparationResult, separate_collection

@@ -27,7 +27,7 @@ _EXPORTS = {
     "caption_phrases": "captions",
     "discover_collections": "release",
     "export_release": "export",
-    "load_collections": "shard_index",
+    "load_collections": "exported",
     "normalize_attributes": "attributes",
     "read_partition_file": "splits",
     "seeded_partition": "splits",

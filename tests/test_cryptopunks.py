@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from datasets import load_dataset
 
-from modeling.collection_rows import load_all_splits
 from modeling.components_job import separate_dataset
 from modeling.library import ComponentLibrary
 from modeling.masking import COVERED, DynamicMasker
 from modeling.pixels import matches
 from modeling.separation import SeparationParams
 from nft1000_dataset.export import export_release
+from nft1000_dataset.exported import load_all_splits
 from nft1000_dataset.plan import BuildOptions
 from nft1000_dataset.splits import read_partition_file
 

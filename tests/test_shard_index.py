@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from datasets import load_dataset
 
-from nft1000_dataset.shard_index import INDEX_FILE, CollectionNotFound, TokenImages, load_collections, read_index
+from nft1000_dataset.exported import TokenImages, load_collections
+from nft1000_dataset.shard_index import INDEX_FILE, CollectionNotFound, read_index
 
 
 @pytest.fixture(scope="module")
