@@ -11,8 +11,8 @@ import numpy as np
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import spearmanr
 
-from modeling.collection_rows import rows_by_collection
-from nft1000_io.atomic import atomic_write_text
+from nft1000_dataset.exported import rows_by_collection
+from nft1000_io.atomic import atomic_write_png, atomic_write_text
 from nft1000_io.optional import import_extra
 
 from .cvi import CviOptions, compute_cvi
@@ -112,8 +112,7 @@ def plot_alpha_curve(calibration: dict, path: str | Path) -> None:
     axes.set_title("CVI alpha calibration")
     axes.legend()
     figure.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
+    atomic_write_png(path, figure)
     plt.close(figure)
 
 

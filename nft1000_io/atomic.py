@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -40,3 +41,13 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_png(path: str | Path, image) -> None:
+    """A PIL image (or a Matplotlib figure) saved as PNG, atomically."""
+    buffer = io.BytesIO()
+    if hasattr(image, "savefig"):
+        image.savefig(buffer, format="png")
+    else:
+        image.save(buffer, format="PNG")
+    atomic_write_bytes(path, buffer.getvalue())
