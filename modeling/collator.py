@@ -32,7 +32,7 @@ from .byte_cache import ByteLRU
 from .images import decoded
 from .library import ComponentLibrary
 from .masking import DEFAULT_WINDOW_BYTES, DynamicMasker
-from .masking_policy import MaskingPolicy
+from .masking_policy import DEFAULT_MASK_PROB, DEFAULT_POLICY, MaskingPolicy
 
 DEFAULT_IMAGE_CACHE_BYTES = 256 * 2**20  # 21,000 images at 64 px, 1,700 at 224 px
 MASK_SIZES = ("resized", "full")  # where masking works on the fast path: at the processor's size or the image's
@@ -103,8 +103,8 @@ class DynamicMaskingCollator:
         *,
         image_processor=None,
         tokenizer=None,
-        mask_prob: float = 0.5,
-        mask_policy: str = "constant",
+        mask_prob: float = DEFAULT_MASK_PROB,
+        mask_policy: str = DEFAULT_POLICY,
         num_epochs: int | None = None,
         collection_scale: Mapping[str, float] | None = None,
         mode: str = "independent",

@@ -21,6 +21,7 @@ from nft1000_dataset.captions import build_caption
 
 from .byte_cache import ByteLRU
 from .component import Component, TraitKey
+from .masking_policy import DEFAULT_MASK_PROB
 
 if TYPE_CHECKING:
     from .library import ComponentLibrary
@@ -68,7 +69,7 @@ class DynamicMasker:
     and image size (not pickled into DataLoader workers: each builds its own)."""
 
     library: ComponentLibrary
-    mask_prob: float = 0.5
+    mask_prob: float = DEFAULT_MASK_PROB
     mode: str = "independent"
     fill: str = "constant"
     fill_value: tuple[int, int, int] = (127, 127, 127)

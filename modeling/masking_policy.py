@@ -18,14 +18,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 POLICIES = ("constant", "decay", "scarcity")
+DEFAULT_MASK_PROB = 0.5  # the paper's p; the masker, the collator, train_clip.py and the CLI read it here
+DEFAULT_POLICY = "constant"
 
 
 @dataclass(frozen=True)
 class MaskingPolicy:
     """The probability of masking each component of a row of `collection` in `epoch`."""
 
-    mask_prob: float = 0.5
-    name: str = "constant"
+    mask_prob: float = DEFAULT_MASK_PROB
+    name: str = DEFAULT_POLICY
     num_epochs: int | None = None  # decay: the run's epochs
     collection_scale: Mapping[str, float] = field(default_factory=dict)  # scarcity: p's factor per collection
 

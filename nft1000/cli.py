@@ -106,8 +106,8 @@ def _add_build(sub) -> None:
 
 
 def _run_build(args) -> None:
-    from nft1000_dataset.builder import config_options
     from nft1000_dataset.export import export_release
+    from nft1000_dataset.plan import config_options
 
     options = config_options(
         args.pairs_per_collection,
@@ -184,19 +184,18 @@ def _add_components(sub) -> None:
         help="blocks that art without a pixel grid is separated on (then refined at full resolution)",
     )
     _flag(p, "method", choices=("peel", "paper"), default=defaults.method, help="paper: the literal recipe")
-    _flag(p, "seed", type=int, default=0, help="random seed (the output depends only on it)")
+    _flag(p, "seed", type=int, default=defaults.seed, help="random seed (the output depends only on it)")
     _flag(p, "num_proc", type=int, default=1, help="worker processes")
     _flag(p, "overwrite", action="store_true", help="write into a non-empty OUT that is no library or export")
     p.set_defaults(run=_run_components)
 
 
 def _run_components(args) -> None:
-    from modeling.collection_rows import load_all_splits
     from modeling.components_job import build_library
     from modeling.library import REPORT_FILE, components_table
     from modeling.separation import SeparationParams
     from nft1000_dataset.export import EXPORT_FILES
-    from nft1000_dataset.shard_index import load_collections
+    from nft1000_dataset.exported import load_all_splits, load_collections
     from nft1000_io.output_folder import claim_output_folder
 
     if not args.overwrite:  # a library folder, resumed, or the export it belongs to
@@ -215,6 +214,7 @@ def _run_components(args) -> None:
 
 def _add_preview_masking(sub) -> None:
     from modeling.masking import FILLS, MODES
+    from modeling.masking_policy import DEFAULT_MASK_PROB
 
     p = sub.add_parser("preview-masking", help="a PNG grid of original / masked pairs with their captions")
     _flag(p, "dataset", required=True, help="exported NFT1000 folder or Hub repo id")
@@ -224,7 +224,7 @@ def _add_preview_masking(sub) -> None:
     _flag(p, "collection", action="append", help="only this collection, reading only its shards (repeat)")
     _flag(p, "out", type=Path, required=True, help="PNG file to write")
     _flag(p, "num_samples", type=int, default=8, help="pairs shown")
-    _flag(p, "mask_prob", type=float, default=0.5, help="probability p of masking a component")
+    _flag(p, "mask_prob", type=float, default=DEFAULT_MASK_PROB, help="probability p of masking a component")
     _flag(
         p,
         "mode",
@@ -243,7 +243,7 @@ def _run_preview_masking(args) -> None:
     from modeling.library import ComponentLibrary
     from modeling.masking import DynamicMasker
     from modeling.preview import preview_masking
-    from nft1000_dataset.shard_index import load_collections
+    from nft1000_dataset.exported import load_collections
 
     if args.collection:
         rows = load_collections(args.dataset, args.collection, args.config).shuffle(seed=args.seed)
@@ -317,6 +317,9 @@ def _run_eval(args) -> None:
 
 
 def _add_cvi(sub) -> None:
+    from evaluation.cvi.cvi_index import CviOptions
+
+    defaults = CviOptions()
     p = sub.add_parser("cvi", help="per-collection CVI beside top-k (paper Table 6), alpha calibration (Figure 11)")
     _flag(p, "model", required=True, help="checkpoint name or folder")
     _flag(p, "dataset", required=True, help="exported NFT1000 folder or Hub repo id")
@@ -327,7 +330,7 @@ def _add_cvi(sub) -> None:
         p,
         "alpha",
         type=float,
-        default=0.7,
+        default=defaults.alpha,
         help="weight of image-image against text-text similarity (the paper's best: 0.7)",
     )
     _flag(p, "exclude_diagonal", action="store_true", help="drop each row's own entry from its variance")
@@ -335,7 +338,7 @@ def _add_cvi(sub) -> None:
         p,
         "similarity",
         choices=("cosine", "softmax"),
-        default="cosine",
+        default=defaults.similarity,
         help="cosine (as equation 1 is written) or softmax probabilities at the model's temperature",
     )
     _flag(p, "calibrate_alpha", action="store_true", help="JSD against top-k for alpha in 0..1, plot the curve")
@@ -361,6 +364,9 @@ def _run_cvi(args) -> None:
 
 
 def _add_generate(sub) -> None:
+    from nft1000.generate import GenerationRequest
+
+    defaults = GenerationRequest()
     p = sub.add_parser("generate", help="images from traits (or a prompt) with a collection LoRA from train_lora.py")
     _flag(p, "lora", type=Path, help="train_lora.py output folder")
     _flag(p, "base", help="Stable Diffusion pipeline name or folder (default: the LoRA's base)")
@@ -369,12 +375,14 @@ def _add_generate(sub) -> None:
     _flag(p, "prompt", help="a free prompt instead of --traits")
     _flag(p, "negative_prompt", help="what the images should not show")
     _flag(p, "out", type=Path, required=True, help="PNGs, grid.png and generation.json go here")
-    _flag(p, "num_images", type=int, default=4, help="images to render (seeds --seed, --seed + 1, ...)")
-    _flag(p, "batch_size", type=int, default=4, help="rows encoded per batch")
-    _flag(p, "seed", type=int, default=0, help="image i uses seed + i")
-    _flag(p, "num_inference_steps", type=int, default=30, help="denoising steps")
-    _flag(p, "guidance_scale", type=float, default=7.5, help="classifier-free guidance scale")
-    _flag(p, "lora_scale", type=float, default=1.0, help="0 gives the base model's images")
+    _flag(
+        p, "num_images", type=int, default=defaults.num_images, help="images to render (seeds --seed, --seed + 1, ...)"
+    )
+    _flag(p, "batch_size", type=int, default=defaults.batch_size, help="rows encoded per batch")
+    _flag(p, "seed", type=int, default=defaults.seed, help="image i uses seed + i")
+    _flag(p, "num_inference_steps", type=int, default=defaults.num_inference_steps, help="denoising steps")
+    _flag(p, "guidance_scale", type=float, default=defaults.guidance_scale, help="classifier-free guidance scale")
+    _flag(p, "lora_scale", type=float, default=defaults.lora_scale, help="0 gives the base model's images")
     _flag(p, "device", help="default: cuda when available")
     p.set_defaults(run=_run_generate)
 
@@ -404,8 +412,8 @@ def _add_index(sub) -> None:
 
 def _run_index(args) -> None:
     from modeling.clip_models import load_clip
-    from modeling.collection_rows import load_all_splits
     from nft1000.search.index import MANIFEST, NFTIndex
+    from nft1000_dataset.exported import load_all_splits
     from nft1000_io.output_folder import claim_output_folder
 
     if not args.overwrite:
@@ -460,22 +468,31 @@ def _run_search(args) -> None:
 
 
 def _add_piracy(sub) -> None:
+    from nft1000.search.piracy import PiracyOptions
+
+    defaults = PiracyOptions()
     p = sub.add_parser("piracy", help="near-duplicates of a protected collection in the other collections")
     p.add_argument("index", type=Path)
     _flag(p, "collection", required=True, help="the protected collection")
     _flag(p, "out", type=Path, required=True, help="piracy.md, piracy.json (and pairs.png) go here")
     _flag(p, "dataset", help="the dataset the index was built from, for the PNG sheet of the closest pairs")
     _flag(p, "config", default="mini", help="dataset config: full or mini")
-    _flag(p, "similarity", type=float, default=0.5, help="image-embedding cosine a candidate needs")
-    _flag(p, "hash_bits", type=int, default=34, help="largest perceptual-hash distance (of 256 bits) of a copy")
-    _flag(p, "candidates", type=int, default=20, help="nearest images examined per protected token")
+    _flag(p, "similarity", type=float, default=defaults.similarity, help="image-embedding cosine a candidate needs")
+    _flag(
+        p,
+        "hash_bits",
+        type=int,
+        default=defaults.hash_bits,
+        help="largest perceptual-hash distance (of 256 bits) of a copy",
+    )
+    _flag(p, "candidates", type=int, default=defaults.candidates, help="nearest images examined per protected token")
     p.set_defaults(run=_run_piracy)
 
 
 def _run_piracy(args) -> None:
     from nft1000.search.index import NFTIndex
     from nft1000.search.piracy import PiracyOptions, detect_piracy, piracy_markdown, write_piracy
-    from nft1000_dataset.shard_index import TokenImages
+    from nft1000_dataset.exported import TokenImages
 
     options = PiracyOptions(similarity=args.similarity, hash_bits=args.hash_bits, candidates=args.candidates)
     report = detect_piracy(NFTIndex.open(args.index), args.collection, options)
@@ -497,7 +514,7 @@ def _add_search_app(sub) -> None:
 def _run_search_app(args) -> None:
     from nft1000.search.app import build_app
     from nft1000.search.engine import NFTSearch
-    from nft1000_dataset.shard_index import TokenImages
+    from nft1000_dataset.exported import TokenImages
 
     image_of = TokenImages(args.dataset, args.config) if args.dataset else None
     build_app(NFTSearch.open(args.index), image_of).launch(server_name=args.host, server_port=args.port)

@@ -11,20 +11,18 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-from diffusers.utils import make_image_grid
-
-from modeling.diffusion_models import DEFAULT_DIFFUSION_MODEL, load_pipeline
-from modeling.lora_training import LORA_INFO
 from nft1000_dataset.captions import build_prompt
 from nft1000_dataset.traits import check_traits, parse_trait
-from nft1000_io.atomic import atomic_write_text
+from nft1000_io.atomic import atomic_write_png, atomic_write_text
 
 ADAPTER = "nft1000"
 
 
 @dataclass
 class GenerationRequest:
+    """What `nft1000 generate` renders; its defaults are the command's (the module imports torch and diffusers only
+    in `generate`, so that the command line's parser reads them cheaply)."""
+
     base: str | None = None
     lora: Path | None = None
     collection: str | None = None
@@ -43,6 +41,8 @@ class GenerationRequest:
 def lora_info(lora: Path | None) -> dict:
     """What train_lora.py recorded beside the weights (empty without a LoRA or for a foreign one); a folder with
     no LoRA weights at all is an error that says so."""
+    from modeling.lora_training import LORA_INFO
+
     if lora is None:
         return {}
     if lora.is_dir() and not list(lora.glob("*lora*.safetensors")):
@@ -74,6 +74,8 @@ def resolve_base(request: GenerationRequest, info: dict) -> str:
     """`--base`, else the base the LoRA was trained on (a tiny base lies inside the LoRA folder)."""
     if request.base is not None:
         return request.base
+    from modeling.diffusion_models import DEFAULT_DIFFUSION_MODEL
+
     recorded = info.get("base_model")
     if recorded is None:
         return DEFAULT_DIFFUSION_MODEL
@@ -83,6 +85,11 @@ def resolve_base(request: GenerationRequest, info: dict) -> str:
 
 def generate(request: GenerationRequest, out: Path) -> dict:
     """Write ``out/<i>.png`` for each image, ``out/grid.png`` and ``out/generation.json``; returns the record."""
+    import torch
+    from diffusers.utils import make_image_grid
+
+    from modeling.diffusion_models import load_pipeline
+
     info = lora_info(request.lora)
     prompt = resolve_prompt(request, info)
     pipeline = load_pipeline(resolve_base(request, info))
@@ -110,10 +117,10 @@ def generate(request: GenerationRequest, out: Path) -> dict:
     files = []
     for image, seed in zip(images, seeds, strict=True):
         path = out / f"seed-{seed}.png"
-        image.save(path)
+        atomic_write_png(path, image)
         files.append(path.name)
     columns = next(c for c in (4, 3, 2, 1) if len(images) % c == 0)  # a full grid
-    make_image_grid(images, rows=len(images) // columns, cols=columns).save(out / "grid.png")
+    atomic_write_png(out / "grid.png", make_image_grid(images, rows=len(images) // columns, cols=columns))
     record = {
         "prompt": prompt,
         "base": resolve_base(request, info),

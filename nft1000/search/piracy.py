@@ -10,12 +10,15 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from .hashing import HASH_BITS, BandTable, hash_distance
-from .index import NFTIndex
+
+if TYPE_CHECKING:
+    from .index import NFTIndex
 
 
 @dataclass
