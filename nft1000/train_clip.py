@@ -17,14 +17,12 @@ import logging
 import math
 import os
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from datasets import Image, load_dataset
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 from transformers import HfArgumentParser, get_scheduler
 
 from evaluation.embeddings import split_embeddings
@@ -39,21 +37,23 @@ from modeling.collator import MASK_SIZES, DynamicMaskingCollator
 from modeling.contrastive import global_batch_loss
 from modeling.library import ComponentLibrary
 from modeling.masking import FILLS, MODES
-from modeling.masking_policy import POLICIES, scarcity_scales
+from modeling.masking_policy import DEFAULT_MASK_PROB, DEFAULT_POLICY, POLICIES, scarcity_scales
 from nft1000.model_card import clip_model_card
 from nft1000.training_run import (
     BestWeights,
+    StepProgress,
     TrackingAndHubArguments,
     TrainLog,
     checkpoint_if_due,
+    epochs,
     parse_script_args,
+    publish,
     removed_if_left_empty,
     resume,
     scalar_config,
     start_run,
 )
 from nft1000_io.atomic import atomic_write_text
-from nft1000_io.hub import upload_folder_to_hub
 
 logger = logging.getLogger("train_clip")
 MASKING_COLUMNS = ["collection", "attributes", "token_id"]  # what masking reads besides the image and caption
@@ -143,9 +143,11 @@ class DataArguments:
     components: str | None = field(
         default=None, metadata={"help": "folder or repo of the component library (default: the dataset)"}
     )
-    mask_prob: float = field(default=0.5, metadata={"help": "probability p of masking a component; 0 disables"})
+    mask_prob: float = field(
+        default=DEFAULT_MASK_PROB, metadata={"help": "probability p of masking a component; 0 disables"}
+    )
     mask_policy: str = field(
-        default="constant",
+        default=DEFAULT_POLICY,
         metadata={
             "choices": POLICIES,
             "help": "how p varies: constant; decay (linearly to 0 over the run's epochs); scarcity (per collection, "
@@ -317,10 +319,10 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def train(model_args: ModelArguments, data_args: DataArguments, args: TrainArguments) -> dict:
-    """One training run; returns the evaluation results."""
+    """One training run, step by step; returns the evaluation results and the step of the weights saved."""
     output_dir = Path(args.output_dir)
-    # several processes and no accelerator (`accelerate launch --multi_gpu --num_processes N` on CPUs): gloo
-    cpu_processes = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.accelerator.is_available()
+    # 1. the accelerator: processes, precision, trackers, seeds, the output folder claimed
+    cpu_processes = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.accelerator.is_available()  # gloo
     accelerator = start_run(
         output_dir,
         args.seed,
@@ -330,69 +332,154 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: TrainArgum
         mixed_precision=args.mixed_precision,
         log_with=None if args.report_to == "none" else args.report_to,
     )
-
+    # 2. data: the training pairs, the evaluation sets by protocol, the component library (before any model loads:
+    #    a missing library is reported at once)
     train, evaluations = load_splits(data_args, args.seed, model_args.cache_dir)
-    library = None  # before any model loads: a missing library is reported at once
-    if data_args.mask_prob > 0:
-        library = ComponentLibrary.load(data_args.components or data_args.dataset_name, data_args.dataset_name)
-        if not data_args.streaming:  # a stream's collections are known only by reading it through
-            where = data_args.components or data_args.dataset_name
-            library.check_coverage(
-                train.unique("collection"),
-                data_args.dataset_name,
-                where,
-                "train with --mask_prob 0",
-                "training collections",
+    library = component_library(data_args, train)
+    check_run(data_args, args, train, evaluations, accelerator.num_processes)
+    # 3. the model and its processor
+    model, processor = load_model(model_args, data_args, train)
+    # 4. the masking collator and the loader
+    collator = make_collator(processor, library, train, data_args, args)
+    loader = make_loader(train, collator, data_args, args)
+    # 5. the optimizer and the learning-rate schedule, prepared by accelerate
+    model, optimizer, loader, scheduler, steps_per_epoch, max_train_steps = prepare_optimization(
+        accelerator, model, loader, data_args, args
+    )
+    # 6. trackers, the step log, resuming, the evaluation before training
+    hyperparameters = scalar_config(model_args, data_args, args)
+    accelerator.init_trackers("train_clip", config=hyperparameters)
+    log = TrainLog(output_dir / "train_log.jsonl", accelerator.is_main_process)
+    completed_steps, first_epoch, skip_batches = resume(
+        accelerator, args.resume_from_checkpoint, output_dir, steps_per_epoch, args.gradient_accumulation_steps
+    )
+    unwrapped = accelerator.unwrap_model(model)
+    evaluator = Evaluator(accelerator, processor, evaluations, args.per_device_eval_batch_size, log)
+    results = evaluator.before_training(unwrapped) if completed_steps == 0 else {}
+    # 7. the training loop
+    progress = StepProgress(accelerator, log, max_train_steps, completed_steps, args.logging_steps)
+    model.train()
+
+    def logged() -> dict:  # read when a record is due only
+        return {"lr": scheduler.get_last_lr()[0], "logit_scale": unwrapped.logit_scale.exp().item()}
+
+    for epoch, batches in epochs(accelerator, loader, collator, first_epoch, skip_batches):
+        if completed_steps >= max_train_steps:
+            break
+        for batch in batches:
+            progress.add_loss(contrastive_step(accelerator, model, unwrapped, batch, optimizer, scheduler, args))
+            if not accelerator.sync_gradients:
+                continue
+            completed_steps += 1
+            progress.step(completed_steps, epoch, logged)
+            checkpoint_if_due(
+                accelerator, output_dir, completed_steps, args.checkpointing_steps, args.checkpoints_total_limit
             )
-    global_batch = args.per_device_train_batch_size * accelerator.num_processes
-    if not data_args.streaming and len(train) < global_batch:
+            if args.eval_steps and completed_steps % args.eval_steps == 0 and completed_steps < max_train_steps:
+                evaluator.periodic(unwrapped, completed_steps, args.metric_for_best_model)  # the last one follows
+            if completed_steps >= max_train_steps:
+                break
+    seconds = progress.close()
+    # 8. the final evaluation (on the best weights with --load_best_model_at_end), then save, card and push
+    final, best_step = evaluator.fine_tuned(
+        unwrapped, completed_steps, args.metric_for_best_model, args.load_best_model_at_end
+    )
+    results.update(final)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        run = {"train_rows": None if data_args.streaming else len(train), "steps": completed_steps, "seconds": seconds}
+        save_model(unwrapped, processor, results, model_args, data_args, args, hyperparameters, run)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return {**results, "best_step": best_step}
+
+
+def component_library(data: DataArguments, train) -> ComponentLibrary | None:
+    """The component library masking reads (None without masking), checked to cover the training collections."""
+    if data.mask_prob == 0:
+        return None
+    where = data.components or data.dataset_name
+    library = ComponentLibrary.load(where, data.dataset_name)
+    if not data.streaming:  # a stream's collections are known only by reading it through
+        collections = train.unique("collection")
+        library.check_coverage(
+            collections, data.dataset_name, where, "train with --mask_prob 0", "training collections"
+        )
+    return library
+
+
+def check_run(data: DataArguments, args: TrainArguments, train, evaluations: dict, processes: int) -> None:
+    """Refuse, before any model loads, what the run cannot do with these data."""
+    global_batch = args.per_device_train_batch_size * processes
+    if not data.streaming and len(train) < global_batch:
         raise ValueError(f"{len(train)} training pairs is less than one global batch ({global_batch})")
-    if data_args.streaming and data_args.mask_policy != "constant":
-        raise ValueError(f"--mask_policy {data_args.mask_policy} needs the whole training split: drop --streaming")
+    if data.streaming and args.max_train_steps is None:
+        raise ValueError("--streaming needs --max_train_steps (a stream has no length)")
+    if data.streaming and data.mask_policy != "constant":
+        raise ValueError(f"--mask_policy {data.mask_policy} needs the whole training split: drop --streaming")
     if args.load_best_model_at_end and HELD_OUT_VALIDATION not in evaluations:
         raise ValueError("--load_best_model_at_end reads the validation slice: give --validation_holdout_tokens")
-    captions = training_captions(train, data_args.streaming) if model_args.model_name_or_path == TINY else None
-    spec = TinyClipSpec(image_size=model_args.tiny_image_size)
+
+
+def load_model(model_args: ModelArguments, data: DataArguments, train):
+    """The CLIP model and processor (the tiny one built from its config, its tokenizer trained on the training
+    captions), the towers frozen and the text length set as asked."""
+    captions = training_captions(train, data.streaming) if model_args.model_name_or_path == TINY else None
     model, processor = load_clip(
         model_args.model_name_or_path,
         captions,
-        spec,
+        TinyClipSpec(image_size=model_args.tiny_image_size),
         model_args.attn_implementation,
         revision=model_args.model_revision,
         cache_dir=model_args.cache_dir,
         tokenizer_name=model_args.tokenizer_name,
     )
     positions = model.config.text_config.max_position_embeddings
-    if data_args.max_seq_length > positions:
-        raise ValueError(f"--max_seq_length {data_args.max_seq_length}: the text model holds {positions} tokens")
-    processor.tokenizer.model_max_length = data_args.max_seq_length  # saved with the processor
+    if data.max_seq_length > positions:
+        raise ValueError(f"--max_seq_length {data.max_seq_length}: the text model holds {positions} tokens")
+    processor.tokenizer.model_max_length = data.max_seq_length  # saved with the processor
     freeze_towers(model, vision=model_args.freeze_vision_model, text=model_args.freeze_text_model)
     if model_args.gradient_checkpointing:
         model.gradient_checkpointing_enable()
-    collator = DynamicMaskingCollator(
+    return model, processor
+
+
+def make_collator(processor, library, train, data: DataArguments, args: TrainArguments) -> DynamicMaskingCollator:
+    """The masking collator with its policy: the planned epochs for ``decay``, the collections' factors for
+    ``scarcity``."""
+    return DynamicMaskingCollator(
         processor,
         library,
-        mask_prob=data_args.mask_prob,
-        mask_policy=data_args.mask_policy,
-        num_epochs=_planned_epochs(len(train), args) if data_args.mask_policy == "decay" else None,
-        collection_scale=_scarcity(library, train) if data_args.mask_policy == "scarcity" else None,
-        mode=data_args.mask_mode,
-        fill=data_args.mask_fill,
-        mask_at=data_args.mask_at,
+        mask_prob=data.mask_prob,
+        mask_policy=data.mask_policy,
+        num_epochs=_planned_epochs(len(train), args) if data.mask_policy == "decay" else None,
+        collection_scale=_scarcity(library, train) if data.mask_policy == "scarcity" else None,
+        mode=data.mask_mode,
+        fill=data.mask_fill,
+        mask_at=data.mask_at,
         seed=args.seed,
-        max_length=data_args.max_seq_length,
+        max_length=data.max_seq_length,
     )
-    loader = DataLoader(
+
+
+def make_loader(train, collator: DynamicMaskingCollator, data: DataArguments, args: TrainArguments) -> DataLoader:
+    workers = data.dataloader_num_workers
+    return DataLoader(
         train,
         batch_size=args.per_device_train_batch_size,
-        shuffle=not data_args.streaming,
+        shuffle=not data.streaming,
         drop_last=True,  # a contrastive batch needs its full set of negatives, and equal sizes on every process
         collate_fn=collator,
-        num_workers=data_args.dataloader_num_workers,
-        pin_memory=data_args.dataloader_pin_memory and torch.accelerator.is_available(),
-        persistent_workers=data_args.dataloader_persistent_workers and data_args.dataloader_num_workers > 0,
-        prefetch_factor=data_args.dataloader_prefetch_factor if data_args.dataloader_num_workers else None,
+        num_workers=workers,
+        pin_memory=data.dataloader_pin_memory and torch.accelerator.is_available(),
+        persistent_workers=data.dataloader_persistent_workers and workers > 0,
+        prefetch_factor=data.dataloader_prefetch_factor if workers else None,
     )
+
+
+def prepare_optimization(accelerator, model, loader, data: DataArguments, args: TrainArguments) -> tuple:
+    """AdamW (no decay on biases, norms, embeddings and the temperature) and the schedule, prepared with the model
+    and loader: (model, optimizer, loader, scheduler, optimizer steps per epoch or None for a stream, steps)."""
     if args.tf32:
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     if args.torch_compile:
@@ -404,11 +491,9 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: TrainArgum
         eps=args.adam_epsilon,
         fused=args.optim == "adamw_torch_fused",
     )
-    if data_args.streaming and args.max_train_steps is None:
-        raise ValueError("--streaming needs --max_train_steps (a stream has no length)")
     model, prepared_optimizer, loader = accelerator.prepare(model, optimizer, loader)
     # optimizer steps per epoch from this process's share of the batches (a stream has no length)
-    steps_per_epoch = None if data_args.streaming else math.ceil(len(loader) / args.gradient_accumulation_steps)
+    steps_per_epoch = None if data.streaming else math.ceil(len(loader) / args.gradient_accumulation_steps)
     max_train_steps = args.max_train_steps or math.ceil(args.num_train_epochs * steps_per_epoch)
     scheduler = get_scheduler(
         args.lr_scheduler_type,
@@ -416,98 +501,25 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: TrainArgum
         num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
         num_training_steps=max_train_steps * accelerator.num_processes,
     )
-    optimizer, scheduler = prepared_optimizer, accelerator.prepare(scheduler)
+    return model, prepared_optimizer, loader, accelerator.prepare(scheduler), steps_per_epoch, max_train_steps
 
-    hyperparameters = scalar_config(model_args, data_args, args)
-    accelerator.init_trackers("train_clip", config=hyperparameters)
-    log = TrainLog(output_dir / "train_log.jsonl", accelerator.is_main_process)
 
-    completed_steps, epoch, skip_batches = resume(
-        accelerator, args.resume_from_checkpoint, output_dir, steps_per_epoch, args.gradient_accumulation_steps
-    )
-
-    unwrapped = accelerator.unwrap_model(model)
-    evaluator = Evaluator(accelerator, processor, evaluations, args.per_device_eval_batch_size, log)
-    results = evaluator.before_training(unwrapped) if completed_steps == 0 else {}
-
-    progress = tqdm(
-        total=max_train_steps,
-        initial=completed_steps,
-        disable=None if accelerator.is_local_main_process else True,
-        desc="steps",
-    )
-    started, samples = time.perf_counter(), 0
-    running_loss, running_count = torch.zeros((), device=accelerator.device), 0  # read back when logged only
-    model.train()
-    while completed_steps < max_train_steps:
-        collator.set_epoch(epoch)
-        loader.set_epoch(epoch)
-        batches = accelerator.skip_first_batches(loader, skip_batches) if skip_batches else loader
-        skip_batches = 0
-        for batch in batches:
-            with accelerator.accumulate(model):
-                output = model(**batch)
-                loss = global_batch_loss(output.image_embeds, output.text_embeds, unwrapped.logit_scale)
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and args.max_grad_norm:
-                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-            running_loss += loss.detach()
-            running_count += 1
-            samples += batch["input_ids"].shape[0] * accelerator.num_processes
-            if not accelerator.sync_gradients:
-                continue
-            with torch.no_grad():
-                unwrapped.logit_scale.clamp_(0, math.log(100))
-            completed_steps += 1
-            progress.update(1)
-            if completed_steps % args.logging_steps == 0 or completed_steps == max_train_steps:
-                record = {
-                    "step": completed_steps,
-                    "epoch": epoch,
-                    "loss": running_loss.item() / running_count,
-                    "lr": scheduler.get_last_lr()[0],
-                    "logit_scale": unwrapped.logit_scale.exp().item(),
-                    "samples_per_second": samples / (time.perf_counter() - started),
-                }
-                log.log_step(accelerator, record)
-                progress.set_postfix(loss=f"{record['loss']:.4f}")
-                running_loss, running_count = torch.zeros((), device=accelerator.device), 0
-            checkpoint_if_due(
-                accelerator, output_dir, completed_steps, args.checkpointing_steps, args.checkpoints_total_limit
-            )
-            periodic = args.eval_steps and completed_steps % args.eval_steps == 0
-            if periodic and completed_steps < max_train_steps:  # the last one follows
-                evaluator.periodic(unwrapped, completed_steps, args.metric_for_best_model)
-            if completed_steps >= max_train_steps:
-                break
-        epoch += 1
-    progress.close()
-    seconds = time.perf_counter() - started
-
-    fine_tuned_results, best_step = evaluator.fine_tuned(
-        unwrapped, completed_steps, args.metric_for_best_model, args.load_best_model_at_end
-    )
-    results.update(fine_tuned_results)
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        _save(
-            accelerator.unwrap_model(model),
-            processor,
-            results,
-            model_args,
-            data_args,
-            args,
-            hyperparameters,
-            train,
-            completed_steps,
-            seconds,
-        )
-    accelerator.wait_for_everyone()
-    accelerator.end_training()
-    return {**results, "best_step": best_step}
+def contrastive_step(accelerator, model, unwrapped, batch: dict, optimizer, scheduler, args: TrainArguments):
+    """One batch: the loss over the global batch, backward, and (where gradients sync) clipping, the optimizer
+    and schedule steps and the temperature clamped to CLIP's bound; returns the loss."""
+    with accelerator.accumulate(model):
+        output = model(**batch)
+        loss = global_batch_loss(output.image_embeds, output.text_embeds, unwrapped.logit_scale)
+        accelerator.backward(loss)
+        if accelerator.sync_gradients and args.max_grad_norm:
+            accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+    if accelerator.sync_gradients:
+        with torch.no_grad():
+            unwrapped.logit_scale.clamp_(0, math.log(100))
+    return loss
 
 
 def _planned_epochs(train_rows: int, args: TrainArguments) -> int:
@@ -589,7 +601,8 @@ def fine_tuned(reports: dict) -> dict:
     return {protocol: reports[label] for protocol, label in labels.items() if label in reports}
 
 
-def _save(model, processor, results, model_args, data_args, args, hyperparameters, train, steps, seconds) -> None:
+def save_model(model, processor, results: dict, model_args, data_args, args, hyperparameters: dict, run: dict) -> None:
+    """`save_pretrained` of the model and processor, ``eval_results.json``, the model card, and the push."""
     output_dir = Path(args.output_dir)
     model.save_pretrained(output_dir)
     processor.save_pretrained(output_dir)
@@ -607,26 +620,12 @@ def _save(model, processor, results, model_args, data_args, args, hyperparameter
         evaluation_markdown=markdown,
         evaluations=fine_tuned(reports),
         eval_splits={UNSEEN_COLLECTIONS: data_args.eval_split, HELD_OUT_TOKENS: data_args.train_split},
-        train_rows=None if data_args.streaming else len(train),
-        steps=steps,
-        seconds=seconds,
+        **run,
     )
-    atomic_write_text(output_dir / "README.md", str(card))
-    logger.info("saved model, processor and model card to %s", output_dir)
     if markdown:
         print(markdown)
-    if args.push_to_hub:
-        repo_id = args.hub_model_id or output_dir.name
-        url = upload_folder_to_hub(
-            output_dir,
-            repo_id,
-            repo_type="model",
-            token=args.hub_token,
-            private=args.hub_private_repo,
-            ignore_patterns=MODEL_UPLOAD_IGNORE,
-            commit_message=f"train_clip.py: {steps} steps, p = {data_args.mask_prob}",
-        )
-        logger.info("pushed to %s", url)
+    message = f"train_clip.py: {run['steps']} steps, p = {data_args.mask_prob}"
+    publish(output_dir, card, args, MODEL_UPLOAD_IGNORE, message)
 
 
 if __name__ == "__main__":

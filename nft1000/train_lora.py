@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import datasets
@@ -28,37 +28,38 @@ from datasets import load_dataset
 from diffusers import DDPMScheduler
 from diffusers.utils import make_image_grid
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 from transformers import HfArgumentParser, get_scheduler
 
 from modeling.clip_models import TINY
 from modeling.diffusion_models import DEFAULT_DIFFUSION_MODEL, TinyDiffusionSpec, load_pipeline
+from modeling.lora_collator import LoraCollator, row_prompt
 from modeling.lora_training import (
     LORA_INFO,
     add_lora,
     denoising_loss,
     encode_latents,
     fixed_denoising_loss,
-    image_tensor,
     load_lora,
     save_lora,
 )
 from nft1000.model_card import lora_model_card
 from nft1000.training_run import (
+    StepProgress,
     TrackingAndHubArguments,
     TrainLog,
     checkpoint_if_due,
+    epochs,
     parse_script_args,
+    publish,
     removed_if_left_empty,
     resume,
     scalar_config,
     start_run,
 )
 from nft1000_dataset.captions import build_prompt
-from nft1000_dataset.shard_index import CollectionNotFound, load_collections
+from nft1000_dataset.exported import load_collections
 from nft1000_dataset.traits import trait_vocabulary
-from nft1000_io.atomic import atomic_write_text
-from nft1000_io.hub import upload_folder_to_hub
+from nft1000_io.atomic import atomic_write_png, atomic_write_text
 
 logger = logging.getLogger("train_lora")
 TINY_BASE = "tiny-base"
@@ -167,18 +168,10 @@ def parse_args(argv: list[str] | None = None) -> LoraArguments:
     return args
 
 
-def load_collection_rows(dataset_name: str, config: str, collection: str) -> datasets.Dataset:
-    """The rows of one collection, reading only its shards (`nft1000_dataset.shard_index`); an unknown name
-    is a ValueError naming the close matches."""
-    try:
-        return load_collections(dataset_name, [collection], config)
-    except CollectionNotFound as err:
-        raise ValueError(str(err)) from err
-
-
 def load_training_rows(args: LoraArguments) -> datasets.Dataset:
     """The rows trained on: one collection of an export, or an image folder with captions (``--train_data_dir``,
-    named by ``--collection`` or its folder); the image column is renamed ``image``. Sets ``args.collection``."""
+    named by ``--collection`` or its folder), the first --max_train_samples of them; the image column is renamed
+    ``image``. Sets ``args.collection``."""
     if bool(args.dataset_name) == bool(args.train_data_dir):
         raise ValueError("give --dataset_name (with --collection) or --train_data_dir, one of them")
     if args.train_data_dir:
@@ -189,42 +182,15 @@ def load_training_rows(args: LoraArguments) -> datasets.Dataset:
     elif not args.collection:
         raise ValueError("--dataset_name needs --collection, the collection whose style is learnt")
     else:
-        rows = load_collection_rows(args.dataset_name, args.dataset_config_name, args.collection)
+        rows = load_collections(args.dataset_name, [args.collection], args.dataset_config_name)
     if args.image_column not in rows.column_names:
         raise ValueError(f"--image_column {args.image_column!r}: the data has columns {rows.column_names}")
-    return rows.rename_column(args.image_column, "image") if args.image_column != "image" else rows
-
-
-def row_prompt(row: dict, prompt_column: str) -> str:
-    """The row's prompt; a missing release prompt falls back to the template's."""
-    return row.get(prompt_column) or row["prompt"]
-
-
-class LoraCollator:
-    """Images to [-1, 1] tensors at `resolution` and prompts to token ids; crops and flips seeded per row."""
-
-    def __init__(self, tokenizer, resolution: int, random_crop: bool, random_flip: bool, prompt_column: str, seed: int):
-        self.tokenizer, self.resolution = tokenizer, resolution
-        self.random_crop, self.random_flip = random_crop, random_flip
-        self.prompt_column, self.seed, self.epoch = prompt_column, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
-        pixels = []
-        for row in rows:
-            rng = np.random.default_rng((self.seed, self.epoch, int(row["token_id"])))
-            flip = self.random_flip and bool(rng.integers(2))
-            pixels.append(image_tensor(row["image"], self.resolution, self.random_crop, flip, rng))
-        ids = self.tokenizer(
-            [row_prompt(row, self.prompt_column) for row in rows],
-            padding="max_length",
-            max_length=self.tokenizer.model_max_length,
-            truncation=True,
-            return_tensors="pt",
-        ).input_ids
-        return {"pixel_values": torch.stack(pixels), "input_ids": ids}
+    rows = rows.rename_column(args.image_column, "image") if args.image_column != "image" else rows
+    if args.max_train_samples is not None:
+        rows = rows.select(range(min(args.max_train_samples, len(rows))))
+    if args.prompt_column not in rows.column_names:
+        raise ValueError(f"--prompt_column {args.prompt_column!r}: the dataset has columns {rows.column_names}")
+    return rows
 
 
 def batch_generator(seed: int, batch_index: int, process_index: int, device) -> torch.Generator:
@@ -294,8 +260,9 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def train(args: LoraArguments) -> dict:
-    """One LoRA training run; returns what it recorded."""
+    """One LoRA training run, step by step; returns what it recorded."""
     output_dir = Path(args.output_dir)
+    # 1. the accelerator: processes, precision, trackers, seeds, the output folder claimed
     accelerator = start_run(
         output_dir,
         args.seed,
@@ -307,35 +274,114 @@ def train(args: LoraArguments) -> dict:
     )
     if args.allow_tf32:
         torch.backends.cuda.matmul.allow_tf32 = True
-
+    # 2. data: one collection's rows (or an image folder) and their prompts
     rows = load_training_rows(args)
-    if args.max_train_samples is not None:
-        rows = rows.select(range(min(args.max_train_samples, len(rows))))
-    if args.prompt_column not in rows.column_names:
-        raise ValueError(f"--prompt_column {args.prompt_column!r}: the dataset has columns {rows.column_names}")
     prompts = [row_prompt(row, args.prompt_column) for row in rows.select_columns(_text_columns(args, rows))]
-    spec = TinyDiffusionSpec(resolution=args.tiny_resolution)
+    # 3. the base pipeline, with LoRA adapters that checkpoints save alone
+    pipeline, base = load_base(accelerator, args, output_dir, prompts)
+    params, trained_text_encoder = add_adapters(accelerator, pipeline, args)
+    unet, vae, text_encoder = pipeline.unet, pipeline.vae, pipeline.text_encoder
+    noise_scheduler = DDPMScheduler.from_config(pipeline.scheduler.config)
+    noise_scheduler.register_to_config(prediction_type=args.prediction_type or noise_scheduler.config.prediction_type)
+    resolution = args.resolution or unet.config.sample_size * pipeline.vae_scale_factor
+    # 4. the collator and the loader
+    collator, loader = make_loader(rows, pipeline.tokenizer, resolution, args)
+    # 5. the optimizer and the learning-rate schedule, prepared by accelerate
+    trained, optimizer, loader, scheduler, steps_per_epoch, max_train_steps = prepare_optimization(
+        accelerator, params, [unet] if trained_text_encoder is None else [unet, text_encoder], loader, args
+    )
+    text_train = trained[1] if trained_text_encoder is not None else text_encoder
+    # 6. trackers, the step log, the fixed-noise loss before training, resuming
+    hyperparameters = scalar_config(args)
+    accelerator.init_trackers("train_lora", config=hyperparameters)
+    log = TrainLog(output_dir / "train_log.jsonl", accelerator.is_main_process)
+    validation_prompts = validation_prompt_list(args, rows)
+    fixed_batch = collator([rows[i] for i in range(min(FIXED_LOSS_ROWS, len(rows)))])
+    fixed_loss = partial(fixed_denoising_loss, unet, vae, text_encoder, noise_scheduler, fixed_batch, seed=args.seed)
+    with accelerator.autocast():
+        loss_before = fixed_loss()
+    completed_steps, first_epoch, skip_batches = resume(
+        accelerator, args.resume_from_checkpoint, output_dir, steps_per_epoch, args.gradient_accumulation_steps
+    )
+    # 7. the training loop
+    progress = StepProgress(accelerator, log, max_train_steps, completed_steps, args.logging_steps)
+    batches_done = completed_steps * args.gradient_accumulation_steps
+    denoise = DenoisingStep(accelerator, trained, text_train, vae, noise_scheduler, optimizer, scheduler, params, args)
+    validation = Validation(accelerator, pipeline, validation_prompts, args, max_train_steps)
+    for epoch, batches in epochs(accelerator, loader, collator, first_epoch, skip_batches):
+        if completed_steps >= max_train_steps:
+            break
+        for model in trained:
+            model.train()
+        for batch in batches:
+            progress.add_loss(denoise(batch, batches_done))
+            batches_done += 1
+            if not accelerator.sync_gradients:
+                continue
+            completed_steps += 1
+            progress.step(completed_steps, epoch, lambda: {"lr": scheduler.get_last_lr()[0]})
+            checkpoint_if_due(
+                accelerator, output_dir, completed_steps, args.checkpointing_steps, args.checkpoints_total_limit
+            )
+            validation.after_step(completed_steps)
+            if completed_steps >= max_train_steps:
+                break
+        validation.after_epoch(epoch, completed_steps)
+    seconds = progress.close()
+    # 8. the fixed-noise loss after training, then the LoRA weights, what generation needs, samples, card and push
+    accelerator.wait_for_everyone()
+    with accelerator.autocast():
+        loss_after = fixed_loss()
+    used = len(fixed_batch["input_ids"])
+    accelerator.print(f"denoising loss on {used} training rows, fixed noise: {loss_before:.4f} -> {loss_after:.4f}")
+    summary = {
+        "steps": completed_steps,
+        "seconds": seconds,
+        "output_dir": str(output_dir),
+        "fixed_loss": {"before": loss_before, "after": loss_after},
+    }
+    if accelerator.is_main_process:
+        made = {"base": base, "resolution": resolution, "prompts": validation_prompts, **summary}
+        save_run(accelerator, pipeline, trained_text_encoder, rows, args, hyperparameters, made)
+    accelerator.end_training()
+    return summary
+
+
+def make_loader(rows, tokenizer, resolution: int, args: LoraArguments) -> tuple[LoraCollator, DataLoader]:
+    """The collator (random crops unless --center_crop alone, flips with --random_flip) and the shuffled loader."""
+    random_crop = args.random_crop or not args.center_crop
+    collator = LoraCollator(tokenizer, resolution, random_crop, args.random_flip, args.prompt_column, args.seed)
+    workers = args.dataloader_num_workers
+    loader = DataLoader(rows, batch_size=args.train_batch_size, shuffle=True, collate_fn=collator, num_workers=workers)
+    return collator, loader
+
+
+def load_base(accelerator: Accelerator, args: LoraArguments, output_dir: Path, prompts: list[str]) -> tuple:
+    """The base pipeline on the device in the training precision, and its name or folder; the tiny base is built
+    once from configs (its tokenizer trained on `prompts`) and saved in OUTPUT_DIR, so a resumed run trains the
+    same base."""
     base = args.pretrained_model_name_or_path
     if base == TINY:
-        # saved once, then reused: a rerun (resume) must train the same base and tokenizer
         base = str(output_dir / TINY_BASE)
         if not (output_dir / TINY_BASE / "model_index.json").is_file():
             if accelerator.is_main_process:
-                load_pipeline(TINY, prompts, spec).save_pretrained(base)
+                load_pipeline(TINY, prompts, TinyDiffusionSpec(resolution=args.tiny_resolution)).save_pretrained(base)
             accelerator.wait_for_everyone()
     hub_files = (
         {"revision": args.revision, "variant": args.variant} if base == args.pretrained_model_name_or_path else {}
     )
     pipeline = load_pipeline(base, **hub_files)  # the tiny base lies in OUTPUT_DIR, saved without a variant
-    unet, vae, text_encoder, tokenizer = pipeline.unet, pipeline.vae, pipeline.text_encoder, pipeline.tokenizer
-    noise_scheduler = DDPMScheduler.from_config(pipeline.scheduler.config)
-    if args.prediction_type:
-        noise_scheduler.register_to_config(prediction_type=args.prediction_type)
-    resolution = args.resolution or unet.config.sample_size * pipeline.vae_scale_factor
-
     weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(accelerator.mixed_precision, torch.float32)
-    for model in (unet, vae, text_encoder):
+    for model in (pipeline.unet, pipeline.vae, pipeline.text_encoder):
         model.to(accelerator.device, dtype=weight_dtype)
+    return pipeline, base
+
+
+def add_adapters(accelerator: Accelerator, pipeline, args: LoraArguments) -> tuple[list, object]:
+    """LoRA adapters on the UNet (and the text encoder with --train_text_encoder), gradient checkpointing as asked,
+    and checkpoint hooks that save and load the adapters alone; (trainable parameters, the text encoder trained
+    or None)."""
+    unet, text_encoder = pipeline.unet, pipeline.text_encoder
     trained_text_encoder = text_encoder if args.train_text_encoder else None
     params = add_lora(unet, trained_text_encoder, rank=args.rank, alpha=args.lora_alpha)
     if args.gradient_checkpointing:
@@ -354,16 +400,12 @@ def train(args: LoraArguments) -> dict:
 
     accelerator.register_save_state_pre_hook(save_hook)
     accelerator.register_load_state_pre_hook(load_hook)
+    return params, trained_text_encoder
 
-    random_crop = args.random_crop or not args.center_crop
-    collator = LoraCollator(tokenizer, resolution, random_crop, args.random_flip, args.prompt_column, args.seed)
-    loader = DataLoader(
-        rows,
-        batch_size=args.train_batch_size,
-        shuffle=True,
-        collate_fn=collator,
-        num_workers=args.dataloader_num_workers,
-    )
+
+def prepare_optimization(accelerator: Accelerator, params, trained: list, loader, args: LoraArguments) -> tuple:
+    """The optimizer of the LoRA parameters and the schedule, prepared with the trained models and the loader:
+    (trained models, optimizer, loader, scheduler, optimizer steps per epoch, steps)."""
     if args.scale_lr:
         args.learning_rate *= args.gradient_accumulation_steps * args.train_batch_size * accelerator.num_processes
     optimizer = make_optimizer(params, args)
@@ -375,157 +417,117 @@ def train(args: LoraArguments) -> dict:
         num_warmup_steps=args.lr_warmup_steps * accelerator.num_processes,
         num_training_steps=max_train_steps * accelerator.num_processes,
     )
-    trained = [unet] if trained_text_encoder is None else [unet, text_encoder]
-    *trained_prepared, optimizer, loader, scheduler = accelerator.prepare(*trained, optimizer, loader, scheduler)
-    unet_train = trained_prepared[0]
-    text_train = trained_prepared[1] if trained_text_encoder is not None else text_encoder
+    *prepared, optimizer, loader, scheduler = accelerator.prepare(*trained, optimizer, loader, scheduler)
+    return prepared, optimizer, loader, scheduler, steps_per_epoch, max_train_steps
 
-    hyperparameters = scalar_config(args)
-    accelerator.init_trackers("train_lora", config=hyperparameters)
-    log = TrainLog(output_dir / "train_log.jsonl", accelerator.is_main_process)
-    validation_prompts = validation_prompt_list(args, rows)
 
-    fixed_batch = collator([rows[i] for i in range(min(FIXED_LOSS_ROWS, len(rows)))])
-    with accelerator.autocast():
-        loss_before = fixed_denoising_loss(unet, vae, text_encoder, noise_scheduler, fixed_batch, seed=args.seed)
+class DenoisingStep:
+    """One batch: latents and noise drawn from the batch's own generator (`batch_generator`), the denoising loss,
+    backward, and (where gradients sync) clipping and the optimizer and schedule steps; returns the loss averaged
+    over processes."""
 
-    completed_steps, epoch, skip_batches = resume(
-        accelerator, args.resume_from_checkpoint, output_dir, steps_per_epoch, args.gradient_accumulation_steps
-    )
+    def __init__(self, accelerator, trained, text_encoder, vae, noise_scheduler, optimizer, scheduler, params, args):
+        self.accelerator, self.trained, self.text_encoder, self.vae = accelerator, trained, text_encoder, vae
+        self.noise_scheduler, self.optimizer, self.scheduler = noise_scheduler, optimizer, scheduler
+        self.params, self.args = params, args
 
-    progress = tqdm(
-        total=max_train_steps,
-        initial=completed_steps,
-        disable=None if accelerator.is_local_main_process else True,
-        desc="steps",
-    )
-    started, running_loss, running_count = time.perf_counter(), 0.0, 0
-    first_step, batches_done = completed_steps, completed_steps * args.gradient_accumulation_steps
-    while completed_steps < max_train_steps:
-        collator.set_epoch(epoch)
-        loader.set_epoch(epoch)
-        batches = accelerator.skip_first_batches(loader, skip_batches) if skip_batches else loader
-        skip_batches = 0
-        for model in trained_prepared:
-            model.train()
-        for batch in batches:
-            generator = batch_generator(args.seed, batches_done, accelerator.process_index, accelerator.device)
-            batches_done += 1
-            with accelerator.accumulate(*trained_prepared):
-                with torch.no_grad():
-                    latents = encode_latents(vae, batch["pixel_values"], generator=generator)
-                with torch.set_grad_enabled(trained_text_encoder is not None):
-                    encoder_hidden_states = text_train(batch["input_ids"], return_dict=False)[0]
-                loss = denoising_loss(
-                    unet_train,
-                    noise_scheduler,
-                    latents,
-                    encoder_hidden_states,
-                    snr_gamma=args.snr_gamma,
-                    noise_offset=args.noise_offset,
-                    generator=generator,
-                )
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and args.max_grad_norm:
-                    accelerator.clip_grad_norm_(params, args.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-            running_loss += accelerator.gather(loss.detach()).mean().item()
-            running_count += 1
-            if not accelerator.sync_gradients:
-                continue
-            completed_steps += 1
-            progress.update(1)
-            if completed_steps % args.logging_steps == 0 or completed_steps == max_train_steps:
-                record = {
-                    "step": completed_steps,
-                    "epoch": epoch,
-                    "loss": running_loss / running_count,
-                    "lr": scheduler.get_last_lr()[0],
-                    "steps_per_second": (completed_steps - first_step) / (time.perf_counter() - started),
-                }
-                log.log_step(accelerator, record)
-                progress.set_postfix(loss=f"{record['loss']:.4f}")
-                running_loss, running_count = 0.0, 0
-            checkpoint_if_due(
-                accelerator, output_dir, completed_steps, args.checkpointing_steps, args.checkpoints_total_limit
+    def __call__(self, batch: dict, batch_index: int) -> float:
+        accelerator, args = self.accelerator, self.args
+        generator = batch_generator(args.seed, batch_index, accelerator.process_index, accelerator.device)
+        with accelerator.accumulate(*self.trained):
+            with torch.no_grad():
+                latents = encode_latents(self.vae, batch["pixel_values"], generator=generator)
+            with torch.set_grad_enabled(args.train_text_encoder):
+                encoder_hidden_states = self.text_encoder(batch["input_ids"], return_dict=False)[0]
+            loss = denoising_loss(
+                self.trained[0],
+                self.noise_scheduler,
+                latents,
+                encoder_hidden_states,
+                snr_gamma=args.snr_gamma,
+                noise_offset=args.noise_offset,
+                generator=generator,
             )
-            periodic = args.validation_steps and completed_steps % args.validation_steps == 0
-            if periodic and completed_steps < max_train_steps and accelerator.is_main_process:
-                _validate(accelerator, pipeline, validation_prompts, args, output_dir, completed_steps)
-            if completed_steps >= max_train_steps:
-                break
-        at_epoch_end = args.validation_epochs and (epoch + 1) % args.validation_epochs == 0
-        if at_epoch_end and completed_steps < max_train_steps and accelerator.is_main_process:
-            _validate(accelerator, pipeline, validation_prompts, args, output_dir, completed_steps)
-        epoch += 1
-    progress.close()
-    seconds = time.perf_counter() - started
+            accelerator.backward(loss)
+            if accelerator.sync_gradients and args.max_grad_norm:
+                accelerator.clip_grad_norm_(self.params, args.max_grad_norm)
+            self.optimizer.step()
+            self.scheduler.step()
+            self.optimizer.zero_grad()
+        return accelerator.gather(loss.detach()).mean().item()
 
-    accelerator.wait_for_everyone()
-    with accelerator.autocast():
-        loss_after = fixed_denoising_loss(unet, vae, text_encoder, noise_scheduler, fixed_batch, seed=args.seed)
-    summary = {"steps": completed_steps, "seconds": seconds, "output_dir": str(output_dir)}
-    summary["fixed_loss"] = {"before": loss_before, "after": loss_after}
-    accelerator.print(
-        f"denoising loss on {len(fixed_batch['input_ids'])} training rows, fixed noise: "
-        f"{loss_before:.4f} before, {loss_after:.4f} after"
+
+def save_run(accelerator, pipeline, trained_text_encoder, rows, args, hyperparameters: dict, made: dict) -> None:
+    """The LoRA weights, what `nft1000 generate` needs (``nft1000_lora.json``), the samples, the card, the push;
+    `made`: the base, the resolution, the validation prompts and the run's summary."""
+    output_dir = Path(args.output_dir)
+    save_lora(output_dir, pipeline.unet, trained_text_encoder)
+    info = {
+        "base_model": TINY_BASE if args.pretrained_model_name_or_path == TINY else made["base"],
+        "collection": args.collection,
+        "prompt_column": args.prompt_column,
+        "resolution": made["resolution"],
+        "rank": args.rank,
+        "traits": trait_vocabulary(rows["attributes"]) if "attributes" in rows.column_names else {},
+    }
+    atomic_write_text(output_dir / LORA_INFO, json.dumps(info, indent=2))
+    samples = Validation(accelerator, pipeline, made["prompts"], args, made["steps"]).render(made["steps"])
+    atomic_write_png(output_dir / "samples.png", samples)
+    card = lora_model_card(
+        base_model=args.pretrained_model_name_or_path,
+        dataset_name=args.dataset_name or args.train_data_dir,
+        collection=args.collection,
+        prompts=made["prompts"],
+        hyperparameters=hyperparameters,
+        train_rows=len(rows),
+        fixed_loss=made["fixed_loss"],
+        steps=made["steps"],
+        seconds=made["seconds"],
     )
-    if accelerator.is_main_process:
-        save_lora(output_dir, unet, trained_text_encoder)
-        info = {
-            "base_model": TINY_BASE if args.pretrained_model_name_or_path == TINY else base,
-            "collection": args.collection,
-            "prompt_column": args.prompt_column,
-            "resolution": resolution,
-            "rank": args.rank,
-            "traits": trait_vocabulary(rows["attributes"]) if "attributes" in rows.column_names else {},
-        }
-        atomic_write_text(output_dir / LORA_INFO, json.dumps(info, indent=2))
-        samples = _validate(accelerator, pipeline, validation_prompts, args, output_dir, completed_steps)
-        samples.save(output_dir / "samples.png")
-        card = lora_model_card(
-            base_model=args.pretrained_model_name_or_path,
-            dataset_name=args.dataset_name or args.train_data_dir,
-            collection=args.collection,
-            prompts=validation_prompts,
-            hyperparameters=hyperparameters,
-            train_rows=len(rows),
-            fixed_loss=summary["fixed_loss"],
-            steps=completed_steps,
-            seconds=seconds,
-        )
-        atomic_write_text(output_dir / "README.md", str(card))
-        logger.info("saved the LoRA weights, samples.png and the model card to %s", output_dir)
-        if args.push_to_hub:
-            url = upload_folder_to_hub(
-                output_dir,
-                args.hub_model_id or output_dir.name,
-                repo_type="model",
-                token=args.hub_token,
-                private=args.hub_private_repo,
-                ignore_patterns=UPLOAD_IGNORE,
-                commit_message=f"train_lora.py: {args.collection}, {completed_steps} steps",
-            )
-            logger.info("pushed to %s", url)
-    accelerator.end_training()
-    return summary
+    message = f"train_lora.py: {args.collection}, {made['steps']} steps"
+    publish(output_dir, card, args, UPLOAD_IGNORE, message)
 
 
 def _text_columns(args: LoraArguments, rows: datasets.Dataset) -> list[str]:
     return [c for c in dict.fromkeys(["prompt", args.prompt_column]) if c in rows.column_names]
 
 
-def _validate(accelerator, pipeline, prompts, args, output_dir: Path, step: int):
-    """Render the validation prompts with the current LoRA, save the grid PNG, log it; returns the grid."""
-    images = render_validation(accelerator, pipeline, prompts, args.num_inference_steps, args.seed)
-    grid = make_image_grid(images, rows=1, cols=len(images))
-    folder = output_dir / "validation"
-    folder.mkdir(exist_ok=True)
-    grid.save(folder / f"step-{step:06d}.png")
-    log_images(accelerator, images, step)
-    return grid
+class Validation:
+    """The validation prompts rendered with the current LoRA every --validation_steps steps and every
+    --validation_epochs epochs (on the main process, before the last step), saved as grids and logged."""
+
+    def __init__(self, accelerator: Accelerator, pipeline, prompts: list[str], args: LoraArguments, max_steps: int):
+        self.accelerator, self.pipeline, self.prompts, self.args, self.max_steps = (
+            accelerator,
+            pipeline,
+            prompts,
+            args,
+            max_steps,
+        )
+
+    def after_step(self, step: int) -> None:
+        """Render when --validation_steps divides `step`."""
+        if self.args.validation_steps and step % self.args.validation_steps == 0:
+            self._render_if_before_end(step)
+
+    def after_epoch(self, epoch: int, step: int) -> None:
+        """Render when --validation_epochs divides the number of finished epochs."""
+        if self.args.validation_epochs and (epoch + 1) % self.args.validation_epochs == 0:
+            self._render_if_before_end(step)
+
+    def _render_if_before_end(self, step: int) -> None:
+        if step < self.max_steps and self.accelerator.is_main_process:
+            self.render(step)
+
+    def render(self, step: int):
+        """Render the prompts, save the grid PNG under ``validation/``, log it; returns the grid."""
+        images = render_validation(
+            self.accelerator, self.pipeline, self.prompts, self.args.num_inference_steps, self.args.seed
+        )
+        grid = make_image_grid(images, rows=1, cols=len(images))
+        atomic_write_png(Path(self.args.output_dir) / "validation" / f"step-{step:06d}.png", grid)
+        log_images(self.accelerator, images, step)
+        return grid
 
 
 if __name__ == "__main__":

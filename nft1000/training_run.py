@@ -1,12 +1,14 @@
-"""What the training scripts share: the Accelerator set-up, resuming from and writing checkpoints, the best weights,
-hyper-parameters as tracker scalars and a JSON-lines step log."""
+"""What the training scripts share: the Accelerator set-up, resuming from and writing checkpoints, the epochs and
+the step bar with its log, the best weights, hyper-parameters as tracker scalars, and the end of a run (card,
+push)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,8 +18,11 @@ import torch
 import transformers
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, set_seed
+from tqdm.auto import tqdm
 
 from modeling.checkpoints import checkpoint_step, prune_checkpoints, resolve_checkpoint
+from nft1000_io.atomic import atomic_write_text
+from nft1000_io.hub import upload_folder_to_hub
 from nft1000_io.output_folder import claim_output_folder
 
 # what an earlier run left in its output_dir: resumable, not refused (a script adds its own, `start_run`)
@@ -190,3 +195,72 @@ class BestWeights:
         if self.state is not None:
             model.load_state_dict(self.state)
         return self.step
+
+
+def epochs(accelerator: Accelerator, loader, collator, epoch: int, skip_batches: int) -> Iterator[tuple[int, Iterable]]:
+    """(epoch, its batches) from `epoch` on, with the collator's and the loader's epoch set, and in a resumed
+    epoch its first `skip_batches` batches skipped; endless, the caller stops at its step budget."""
+    while True:
+        collator.set_epoch(epoch)
+        loader.set_epoch(epoch)
+        yield epoch, accelerator.skip_first_batches(loader, skip_batches) if skip_batches else loader
+        skip_batches = 0
+        epoch += 1
+
+
+class StepProgress:
+    """The tqdm bar of optimizer steps, and the mean loss since the last record written to the trackers and the
+    step log every `logging_steps` steps and at the last one."""
+
+    def __init__(self, accelerator: Accelerator, log: TrainLog, total: int, initial: int, logging_steps: int):
+        self.accelerator, self.log, self.total, self.logging_steps = accelerator, log, total, logging_steps
+        disable = None if accelerator.is_local_main_process else True
+        self.bar = tqdm(total=total, initial=initial, disable=disable, desc="steps")
+        self.started, self.first_step = time.perf_counter(), initial
+        self.loss, self.batches = 0.0, 0
+
+    def add_loss(self, loss) -> None:
+        """One batch's loss (a tensor stays on its device: read back only when a record is written)."""
+        self.loss += loss.detach() if isinstance(loss, torch.Tensor) else loss
+        self.batches += 1
+
+    def step(self, step: int, epoch: int, values: Callable[[], dict] | None = None) -> None:
+        """An optimizer step completed; a record when one is due, with what `values` returns then (read only
+        when a record is written: a value read back from the GPU costs a synchronisation)."""
+        self.bar.update(1)
+        if step % self.logging_steps and step != self.total:
+            return
+        seconds = time.perf_counter() - self.started
+        loss = float(self.loss) / max(self.batches, 1)
+        record = {"step": step, "epoch": epoch, "loss": loss, **(values() if values else {})}
+        record["steps_per_second"] = (step - self.first_step) / seconds
+        self.log.log_step(self.accelerator, record)
+        self.bar.set_postfix(loss=f"{loss:.4f}")
+        self.loss, self.batches = 0.0, 0
+
+    def close(self) -> float:
+        """Seconds since the bar started."""
+        self.bar.close()
+        return time.perf_counter() - self.started
+
+
+def publish(
+    output_dir: Path, card, args: TrackingAndHubArguments, ignore_patterns: list[str], commit_message: str
+) -> str | None:
+    """The end of a run on the main process: the model card written beside the weights, and the folder pushed
+    when ``--push_to_hub`` (to ``--hub_model_id``, else the folder's name); the repo's URL or None."""
+    atomic_write_text(output_dir / "README.md", str(card))
+    logging.getLogger(__name__).info("saved the weights and the model card to %s", output_dir)
+    if not args.push_to_hub:
+        return None
+    url = upload_folder_to_hub(
+        output_dir,
+        args.hub_model_id or output_dir.name,
+        repo_type="model",
+        token=args.hub_token,
+        private=args.hub_private_repo,
+        ignore_patterns=ignore_patterns,
+        commit_message=commit_message,
+    )
+    logging.getLogger(__name__).info("pushed to %s", url)
+    return url

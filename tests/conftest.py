@@ -86,8 +86,9 @@ def train_rows(exported):
 @pytest.fixture(scope="session")
 def separated(train_rows):
     """Components separated from every training collection of the export (small support threshold)."""
-    from modeling.collection_rows import RowImages, rows_by_collection
+    from modeling.images import RowImages
     from modeling.separation import SeparationParams, separate_collection
+    from nft1000_dataset.exported import rows_by_collection
 
     results = []
     for collection, rows in rows_by_collection(train_rows).items():
@@ -95,6 +96,22 @@ def separated(train_rows):
         params = SeparationParams(min_support=4)
         results.append(separate_collection(collection, attributes, RowImages(train_rows, rows), params))
     return results
+
+
+@pytest.fixture(scope="session")
+def library(separated):
+    """The component library of `separated`."""
+    from modeling.library import ComponentLibrary
+
+    return ComponentLibrary.from_results(separated)
+
+
+@pytest.fixture(scope="session")
+def tokenizer(train_rows):
+    """A small tokenizer trained on the export's training captions."""
+    from modeling.tokenizer import train_clip_tokenizer
+
+    return train_clip_tokenizer(train_rows["caption"], vocab_size=400)
 
 
 @pytest.fixture(scope="session")

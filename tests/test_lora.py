@@ -18,10 +18,12 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from modeling.diffusion_models import DEFAULT_DIFFUSION_MODEL, load_pipeline
+from modeling.lora_collator import LoraCollator
 from modeling.lora_training import fixed_denoising_loss
 from nft1000.cli import main as cli_main
-from nft1000.train_lora import FIXED_LOSS_ROWS, LoraCollator, load_collection_rows
+from nft1000.train_lora import FIXED_LOSS_ROWS
 from nft1000.train_lora import main as train_lora
+from nft1000_dataset.exported import load_collections
 from nft1000_dataset.traits import check_traits, parse_trait, trait_vocabulary
 
 STEPS, CHECKPOINT_AT = 30, 15
@@ -77,7 +79,7 @@ def test_training_lowers_the_loss_of_the_saved_lora_on_its_collection(trained, e
     output_dir, summary = trained
     assert summary["steps"] == STEPS
     base, tuned = base_and_lora(output_dir)
-    rows = load_collection_rows(str(exported[0]), "full", collection)
+    rows = load_collections(str(exported[0]), [collection], "full")
     batch = LoraCollator(base.tokenizer, 32, False, False, "prompt", seed=0)([rows[i] for i in range(FIXED_LOSS_ROWS)])
     scheduler = DDPMScheduler.from_config(base.scheduler.config)
     before = fixed_denoising_loss(base.unet, base.vae, base.text_encoder, scheduler, batch, seed=1)
@@ -167,7 +169,7 @@ def test_offline_with_a_hub_pipeline_name_is_a_clear_error():
 
 def test_an_unknown_collection_is_an_error_with_close_matches(exported):
     with pytest.raises(ValueError, match="no collection"):
-        load_collection_rows(str(exported[0]), "full", "No Such Collection")
+        load_collections(str(exported[0]), ["No Such Collection"], "full")
 
 
 names = st.text(st.characters(codec="utf-8", exclude_characters="=", exclude_categories=("Cs", "Cc")), min_size=1)
@@ -208,7 +210,7 @@ def test_one_validation_prompt_renders_num_validation_images_different_images(tr
     from nft1000.train_lora import parse_args, render_validation, validation_prompt_list
 
     output_dir, _ = trained
-    rows = load_collection_rows(str(exported[0]), "full", collection)
+    rows = load_collections(str(exported[0]), [collection], "full")
     base = ["--dataset", "d", "--collection", collection, "--output_dir", "o"]
     args = parse_args([*base, "--validation_prompt", "a pink hat", "--num_validation_images", "3"])
     assert validation_prompt_list(args, rows) == ["a pink hat"] * 3  # diffusers: one prompt, three images
@@ -227,7 +229,7 @@ def test_diffusers_flags_an_image_folder_variant_scale_lr_prediction_type_and_va
     """train_text_to_image_lora.py's --train_data_dir (imagefolder with metadata.jsonl), --image_column and
     --caption_column, --revision and --variant, --center_crop, --scale_lr, --prediction_type and
     --validation_epochs, with the meanings they have there (issue 29)."""
-    rows = load_collection_rows(str(exported[0]), "full", collection).select(range(8))
+    rows = load_collections(str(exported[0]), [collection], "full").select(range(8))
     folder = tmp_path / "My Style"
     folder.mkdir()
     with open(folder / "metadata.jsonl", "w") as handle:

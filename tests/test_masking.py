@@ -17,18 +17,7 @@ from modeling.collator import DynamicMaskingCollator
 from modeling.images import decoded
 from modeling.library import ComponentLibrary
 from modeling.masking import COVERED, DynamicMasker
-from modeling.tokenizer import train_clip_tokenizer
 from nft1000_dataset.captions import build_caption
-
-
-@pytest.fixture(scope="session")
-def library(separated):
-    return ComponentLibrary.from_results(separated)
-
-
-@pytest.fixture(scope="session")
-def tokenizer(train_rows):
-    return train_clip_tokenizer(train_rows["caption"], vocab_size=400)
 
 
 def _row(train_rows, index):

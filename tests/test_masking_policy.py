@@ -8,10 +8,8 @@ from hypothesis import strategies as st
 from transformers import CLIPImageProcessor
 
 from modeling.collator import DynamicMaskingCollator
-from modeling.library import ComponentLibrary
 from modeling.masking import DynamicMasker
 from modeling.masking_policy import MaskingPolicy, scarcity_scales
-from modeling.tokenizer import train_clip_tokenizer
 
 probabilities = st.floats(0, 1)
 
@@ -61,16 +59,6 @@ def test_bad_policies_are_refused():
         MaskingPolicy(0.5, "decay")
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         MaskingPolicy(1.5)
-
-
-@pytest.fixture(scope="module")
-def library(separated):
-    return ComponentLibrary.from_results(separated)
-
-
-@pytest.fixture(scope="module")
-def tokenizer(train_rows):
-    return train_clip_tokenizer(train_rows["caption"], vocab_size=400)
 
 
 @settings(max_examples=30, deadline=None)

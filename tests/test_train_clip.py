@@ -207,7 +207,7 @@ def test_streaming_training_runs_and_needs_a_step_budget(export_with_components,
     with pytest.raises(ValueError, match="--max_train_steps"):
         train_main(args)
     args += ["--max-train-steps", "3", "--checkpointing_steps", "0", "--eval_split", ""]
-    assert train_main(args) == {}  # no evaluation split: no evaluation results
+    assert train_main(args) == {"best_step": 3}  # no evaluation split: no evaluation results; the last weights
     assert sorted(losses(tmp_path / "out")) == [1, 2, 3]
 
 
@@ -218,9 +218,10 @@ def test_masking_without_a_component_library_names_the_command_to_run(exported, 
 
 
 def test_masking_says_which_training_collections_it_can_mask_and_refuses_none(exported, separated, tmp_path, caplog):
-    from modeling.collection_rows import RowImages, rows_by_collection
+    from modeling.images import RowImages
     from modeling.library import save_library
     from modeling.separation import SeparationParams, separate_collection
+    from nft1000_dataset.exported import rows_by_collection
 
     out, _ = exported
     validation = load_dataset(str(out), "full", split="validation")
@@ -258,7 +259,8 @@ def test_train_clip_fine_tunes_a_plain_image_caption_dataset(train_rows, tmp_pat
         train_main(masked)
     assert not (tmp_path / "out" / "config.json").exists()
     results = train_main([*masked, "--mask_prob", "0"])
-    assert set(results) == {"before training", "fine-tuned"} and results["fine-tuned"]["rows"] == 16
+    assert set(results) == {"before training", "fine-tuned", "best_step"} and results["fine-tuned"]["rows"] == 16
+    assert results["best_step"] == 4  # no validation slice: the last step's weights
     assert CLIPModel.from_pretrained(tmp_path / "out").config.projection_dim > 0
 
 
