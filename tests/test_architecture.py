@@ -139,3 +139,176 @@ def test_every_file_the_architecture_page_names_exists():
         if not any(entry == name.rstrip("/") or entry.endswith("/" + name.rstrip("/")) for entry in tree)
     ]
     assert len(named) > 30 and not missing, missing
+
+
+PROJECT = tuple(LAYERS)
+
+
+def _project_calls(function: ast.FunctionDef) -> set[str]:
+    """The project functions and classes `function` calls, module-qualified (``module.name`` or
+    ``module.Class.method``), through the names it imports from the project."""
+    imported = {
+        alias.asname or alias.name: node.module
+        for node in ast.walk(function)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in PROJECT
+        for alias in node.names
+    }
+    calls = set()
+    for node in ast.walk(function):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name):
+            name = func.id
+        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            name = f"{func.value.id}.{func.attr}"
+        else:
+            continue
+        if name.split(".")[0] in imported:
+            calls.add(f"{imported[name.split('.')[0]]}.{name}")
+    return calls
+
+
+def _page_table(heading: str) -> list[list[str]]:
+    """The rows of the first table under `heading` on the architecture page, as cells."""
+    section = ARCHITECTURE.read_text().split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")][2:]  # after the header and rule
+    return [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows]
+
+
+def test_the_page_says_what_each_command_calls():
+    tree = ast.parse((ROOT / "nft1000" / "cli.py").read_text())
+    runs = {
+        node.name.removeprefix("_run_").replace("_", "-"): _project_calls(node)
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("_run_")
+    }
+    page = {
+        command.strip("`"): set(re.findall(r"`([\w.]+)`", calls))
+        for command, calls in _page_table("What each command calls")
+    }
+    assert page == runs
+
+
+def _written_without_atomic(path: Path) -> list[str]:
+    """File writes in a module that do not go through `nft1000_io.atomic`: write_text/write_bytes, open() for
+    writing or appending, a Pillow or Matplotlib save to a path, a Parquet writer; a write into an in-memory
+    buffer (a name ``buffer`` or ``sink``) or into the argument of an atomic write is no file write."""
+    tree = ast.parse(path.read_text())
+    inside_atomic = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and ast.unparse(node.func).split(".")[-1].startswith("atomic_write")
+        for inner in ast.walk(node)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if (
+            not isinstance(node, ast.Call)
+            or id(node) in inside_atomic
+            or not isinstance(node.func, ast.Attribute | ast.Name)
+        ):
+            continue
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+        first = node.args[0] if node.args else None
+        into_buffer = isinstance(first, ast.Name) and first.id in ("buffer", "sink")
+        if name == "open":
+            modes = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+            modes += [k.value.value for k in node.keywords if k.arg == "mode" and isinstance(k.value, ast.Constant)]
+            writes = any(set(mode) & set("wax") for mode in modes) and not into_buffer
+        else:
+            writes = name in ("write_text", "write_bytes", "savefig", "save", "ParquetWriter", "save_file")
+            writes = writes and not into_buffer and not (name == "save" and isinstance(node.func, ast.Name))
+        if writes:
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)[:80]}")
+    return found
+
+
+def test_files_are_written_through_atomic_except_where_the_page_says_why():
+    writers = {}
+    for layer in LAYERS:
+        for path in (ROOT / layer).rglob("*.py"):
+            if path.relative_to(ROOT) != Path("nft1000_io/atomic.py") and (found := _written_without_atomic(path)):
+                writers[str(path.relative_to(ROOT))] = found
+    section = ARCHITECTURE.read_text().split("### Written without `atomic.py`, and why\n", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^- `([\w/]+\.py)`:", section, re.MULTILINE))
+    assert set(writers) == listed, writers
+
+
+def _ast_default(path: Path, owner: str, parameter: str) -> ast.expr:
+    """The default expression of `parameter` in `owner` (a dataclass field, a function's or ``__init__``'s
+    keyword) in the module at `path`."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ClassDef | ast.FunctionDef) and node.name == owner:
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.AnnAssign) and getattr(inner.target, "id", None) == parameter:
+                    value = inner.value
+                    if isinstance(value, ast.Call) and ast.unparse(value.func) == "field":
+                        value = next(k.value for k in value.keywords if k.arg == "default")
+                    return value
+                if isinstance(inner, ast.arguments):
+                    named = inner.args[len(inner.args) - len(inner.defaults) :] + inner.kwonlyargs
+                    defaults = list(inner.defaults) + list(inner.kw_defaults)
+                    for arg, default in zip(named, defaults, strict=True):
+                        if arg.arg == parameter:
+                            return default
+    raise AssertionError(f"no {owner}.{parameter} in {path}")
+
+
+def _literal_flag_defaults() -> dict[str, set[str]]:
+    """Per command (``_add_<command>`` in cli.py), the flags whose default is written there as a literal."""
+    found: dict[str, set[str]] = {}
+    for node in ast.parse((ROOT / "nft1000" / "cli.py").read_text()).body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("_add_"):
+            command = found.setdefault(node.name.removeprefix("_add_").replace("_", "-"), set())
+            for call in ast.walk(node):
+                if isinstance(call, ast.Call) and ast.unparse(call.func) == "_flag" and len(call.args) > 1:
+                    default = next((k.value for k in call.keywords if k.arg == "default"), None)
+                    if isinstance(default, ast.Constant) and default.value is not None:
+                        command.add(call.args[1].value)
+    return found
+
+
+READERS = [  # (file, class or function, parameter): each reads its default from where the page says it lives
+    ("modeling/masking.py", "DynamicMasker", "mask_prob"),
+    ("modeling/collator.py", "__init__", "mask_prob"),
+    ("modeling/collator.py", "__init__", "mask_policy"),
+    ("nft1000/train_clip.py", "DataArguments", "mask_prob"),
+    ("nft1000/train_clip.py", "DataArguments", "mask_policy"),
+]
+
+
+@pytest.mark.parametrize(("file", "owner", "parameter"), READERS)
+def test_a_default_is_read_from_where_it_lives_not_written_again(file, owner, parameter):
+    default = _ast_default(ROOT / file, owner, parameter)
+    assert not isinstance(default, ast.Constant), f"{file}: {owner}.{parameter} repeats {ast.unparse(default)}"
+
+
+def test_the_command_line_s_defaults_are_their_owners():
+    from dataclasses import fields
+
+    from evaluation.cvi.cvi_index import CviOptions
+    from modeling.masking_policy import DEFAULT_MASK_PROB
+    from modeling.separation import SeparationParams
+    from nft1000.cli import build_parser
+    from nft1000.generate import GenerationRequest
+    from nft1000.search.piracy import PiracyOptions
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+
+    def defaults(command: str) -> dict:
+        return {action.dest: action.default for action in commands[command]._actions}
+
+    literal = _literal_flag_defaults()
+    for command, owner in (("piracy", PiracyOptions()), ("generate", GenerationRequest()), ("cvi", CviOptions()),
+                           ("components", SeparationParams())):  # fmt: skip
+        flags = defaults(command)
+        shared = [f.name for f in fields(owner) if f.name in flags]
+        assert shared and all(flags[name] == getattr(owner, name) for name in shared), command
+        assert not literal[command] & set(shared), f"nft1000 {command} repeats {literal[command] & set(shared)}"
+    assert defaults("preview-masking")["mask_prob"] == DEFAULT_MASK_PROB
+    standalone = _ast_default(ROOT / "evaluation" / "cvi" / "cvi.py", "_compute", "alpha")  # loads without us
+    assert standalone.value == CviOptions().alpha
+    table = {row[0] for row in _page_table("Where defaults live")}
+    assert {"masking probability p and policy", "piracy thresholds", "generation settings"} <= table
