@@ -1,4 +1,5 @@
-"""The paper's Table 3 on the embedded default: `--model tiny` from scratch, equal budget, mask probability p in
+"""The paper's Table 3 on the embedded default: `--model tiny` from scratch (or `--model DIR`, a pretrained start
+from `nft1000 pretrain`), equal budget, mask probability p in
 {0, 0.3, 0.5, 0.7}, in a data-rich setting (every training pair) and a data-scarce one (a fraction of them),
 evaluated on the test split (collections never seen in training, as in the paper's split) or, with
 ``--holdout-tokens N``, on N held-out tokens of each training collection (`evaluation.protocols`).
@@ -41,6 +42,7 @@ from evaluation.report import RetrievalReport
 from modeling.collator import MASK_SIZES
 from modeling.masking import MODES
 from modeling.masking_policy import POLICIES
+from nft1000.pretrain import corpus_collections
 from nft1000.train_clip import main as train_clip
 from nft1000.train_clip import result_label
 
@@ -48,7 +50,7 @@ from nft1000.train_clip import result_label
 def run(args, p: float, policy: str, seed: int, samples: int | None, out: Path) -> dict:
     logging.disable(logging.WARNING)  # in each run's own process
     argv = [
-        "--dataset", args.dataset, "--config", args.config, "--model", "tiny",
+        "--dataset", args.dataset, "--config", args.config, "--model", args.model,
         "--tiny-image-size", str(args.image_size), "--output-dir", str(out), "--mask-prob", str(p),
         "--per-device-train-batch-size", str(args.batch_size), "--max-train-steps", str(args.steps),
         "--learning-rate", str(args.learning_rate), "--warmup-steps", str(args.steps // 10), "--seed", str(seed),
@@ -67,12 +69,16 @@ def run(args, p: float, policy: str, seed: int, samples: int | None, out: Path) 
     start = time.perf_counter()
     results = train_clip(argv)
     seconds = time.perf_counter() - start
-    return {"p": p, "policy": policy, "seed": seed, "samples": samples, "seconds": seconds, **results}
+    return {"start": args.model, "p": p, "policy": policy, "seed": seed, "samples": samples, "seconds": seconds,
+            **results}  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True)
+    parser.add_argument(
+        "--model", default="tiny", help="the start: tiny (from scratch) or a folder, e.g. from `nft1000 pretrain`"
+    )
     parser.add_argument("--config", default="full")
     parser.add_argument("--eval-split", default="test", help='the unseen-collection protocol\'s split; "" for none')
     parser.add_argument("--train-split", default="train")
@@ -111,7 +117,9 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true", help="keep the runs already in --output, do the rest")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
-    train_rows = load_dataset(args.dataset, args.config, split=args.train_split).num_rows
+    rows = load_dataset(args.dataset, args.config, split=args.train_split)
+    _check_never_pretrained_on(args.model, set(rows.unique("collection")))
+    train_rows = rows.num_rows
     sizes = {"data-rich": None, "data-scarce": max(args.batch_size, int(args.scarce_fraction * train_rows))}
     settings = {name: sizes[name] for name in args.settings}
     if args.budgets:
@@ -121,6 +129,8 @@ def main() -> None:
     arms = _arms(args.ps, args.policies)
     plan = [(name, samples, arm, seed) for name, samples in settings.items() for arm in arms for seed in args.seeds]
     runs = json.loads(args.output.read_text()) if args.resume and args.output.is_file() else []
+    if any(r.get("start", "tiny") != args.model for r in runs):
+        raise SystemExit(f"{args.output} holds runs from another start than {args.model}: write to another file")
     done = {(r["setting"], _arm(r), r["seed"]) for r in runs}
     plan = [(name, samples, arm, seed) for name, samples, arm, seed in plan if (name, arm, seed) not in done]
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
@@ -131,7 +141,8 @@ def main() -> None:
         for future in as_completed(futures):
             runs.append({"setting": futures[future], **future.result()})
             args.output.write_text(json.dumps(runs, indent=2))
-    print(f"\nprotocol: {protocol}; masking mode: {args.mask_mode}, at the {args.mask_at} size")
+    print(f"\nstart: {_start(args.model)}")
+    print(f"protocol: {protocol}; masking mode: {args.mask_mode}, at the {args.mask_at} size")
     validation = args.validation_holdout_tokens
     stopping = f", early stopping on {validation} validation tokens a collection" if validation else ""
     print(f"train rows: {train_rows}; {args.steps} steps x batch {args.batch_size}{stopping}; seeds {args.seeds}\n")
@@ -150,6 +161,17 @@ def main() -> None:
         print(f"\nEach seed:\n\n| setting | p | policy | seed {header}\n| --- | ---: | --- | ---: {'| ---: ' * 6}|")
         for r in sorted(runs, key=lambda r: (r["setting"], _arm(r), r["seed"])):
             print(f"| {r['setting']} | {r['p']} | {_arm(r)[1]} | {r['seed']} | {_mean_cells([r], label)} |")
+
+
+def _check_never_pretrained_on(model: str, collections: set[str]) -> None:
+    """Refuse a start pretrained (`nft1000 pretrain`) on any of the evaluated `collections`."""
+    seen = set(corpus_collections(model) or ()) & collections if model != "tiny" else set()
+    if seen:
+        raise SystemExit(f"{model} was pretrained on {sorted(seen)}, which this ablation evaluates")
+
+
+def _start(model: str) -> str:
+    return "tiny CLIP from scratch" if model == "tiny" else f"{model} (pretrained)"
 
 
 def _arms(ps: list[float], policies: list[str]) -> list[tuple[float, str]]:

@@ -577,6 +577,42 @@ def _run_collect(args) -> None:
     print(f"{collector.folder}: {collect_summary(asyncio.run(collector.run(tokens)))}")
 
 
+def _add_pretrain(sub) -> None:
+    from dataclasses import fields
+
+    from nft1000.pretrain import PretrainOptions
+
+    defaults = PretrainOptions()
+    p = sub.add_parser("pretrain", help="a tiny CLIP pretrained offline on a synthetic corpus, to fine-tune from")
+    _flag(p, "out", type=Path, required=True, help="the corpus goes to OUT/corpus, the model to OUT/model")
+    helps = {
+        "easy": "easy collections in the corpus (about 35 trait values each)",
+        "real_like": "real-like collections in the corpus (hundreds of values, resampled pixel art)",
+        "tokens": "tokens per corpus collection",
+        "corpus_seed": "the corpus's seed (never one an evaluation collection is synthesised with)",
+        "steps": "training steps",
+        "batch_size": "training batch size",
+        "learning_rate": "peak learning rate",
+        "image_size": "image size of the tiny CLIP",
+        "seed": "seed of the training run",
+        "num_proc": "worker processes",
+    }
+    for option in fields(PretrainOptions):
+        _flag(p, option.name, type=type(getattr(defaults, option.name)), default=getattr(defaults, option.name),
+              help=helps[option.name])  # fmt: skip
+    p.set_defaults(run=_run_pretrain)
+
+
+def _run_pretrain(args) -> None:
+    from dataclasses import fields
+
+    from nft1000.pretrain import PretrainOptions, pretrain_clip
+
+    options = PretrainOptions(**{option.name: getattr(args, option.name) for option in fields(PretrainOptions)})
+    model = pretrain_clip(args.out, options)
+    print(f"pretrained tiny CLIP: {model}\nfine-tune from it: train_clip.py --model_name_or_path {model} ...")
+
+
 def _add_demo(sub) -> None:
     from nft1000.demo import SIZES
 
@@ -614,6 +650,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_piracy,
         _add_search_app,
         _add_collect,
+        _add_pretrain,
         _add_demo,
     ):
         add(sub)

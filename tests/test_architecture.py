@@ -292,6 +292,7 @@ def test_the_command_line_s_defaults_are_their_owners():
     from modeling.separation import SeparationParams
     from nft1000.cli import build_parser
     from nft1000.generate import GenerationRequest
+    from nft1000.pretrain import PretrainOptions
     from nft1000.search.piracy import PiracyOptions
 
     parser = build_parser()
@@ -302,7 +303,7 @@ def test_the_command_line_s_defaults_are_their_owners():
 
     literal = _literal_flag_defaults()
     for command, owner in (("piracy", PiracyOptions()), ("generate", GenerationRequest()), ("cvi", CviOptions()),
-                           ("components", SeparationParams())):  # fmt: skip
+                           ("components", SeparationParams()), ("pretrain", PretrainOptions())):  # fmt: skip
         flags = defaults(command)
         shared = [f.name for f in fields(owner) if f.name in flags]
         assert shared and all(flags[name] == getattr(owner, name) for name in shared), command
