@@ -590,6 +590,7 @@ def _add_pretrain(sub) -> None:
         "real_like": "real-like collections in the corpus (hundreds of values, resampled pixel art)",
         "tokens": "tokens per corpus collection",
         "corpus_seed": "the corpus's seed (never one an evaluation collection is synthesised with)",
+        "image_width": "width the corpus images are exported at (pixels)",
         "steps": "training steps",
         "batch_size": "training batch size",
         "learning_rate": "peak learning rate",

@@ -14,7 +14,6 @@ settings); a rerun with the same settings reuses finished stages.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from nft1000_io.atomic import atomic_write_text
+from nft1000_io.stages import Stages
 
 
 @dataclass(frozen=True)
@@ -45,25 +45,6 @@ MASK_PROB = 0.5  # the paper's
 SCARCE_MASK_PROB = 0.3  # the data-scarce comparison's: ahead of 0.5 wherever both were measured (BENCHMARKS.md)
 HELD_OUT_SHARE = 0.2  # of the real-like collection's tokens, never trained on in the data-scarce comparison
 SCARCE_IMAGE_SIZE = 32  # the data-scarce runs' tiny CLIP works at 32 px: three seeds fit the demo's budget
-
-
-class Stages:
-    """Which stages finished, with which settings (``stages.json``): a stage whose settings match is skipped."""
-
-    def __init__(self, out: Path, settings: dict):
-        self.path, self.settings = out / "stages.json", settings
-        self.done = json.loads(self.path.read_text()) if self.path.is_file() else {}
-
-    def run(self, name: str, job: Callable[[], None], progress: tqdm) -> None:
-        progress.set_description(name)
-        if self.done.get(name, {}).get("settings") == self.settings:
-            progress.write(f"{name}: done before, reused")
-        else:
-            start = time.perf_counter()
-            job()
-            self.done[name] = {"settings": self.settings, "seconds": round(time.perf_counter() - start, 1)}
-            atomic_write_text(self.path, json.dumps(self.done, indent=2))
-        progress.update(1)
 
 
 def run_demo(

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from nft1000_io.atomic import atomic_write_text
+from nft1000_io.stages import Stages
 
 PRETRAINING_FILE = "pretraining.json"
 
@@ -26,12 +27,14 @@ PRETRAINING_FILE = "pretraining.json"
 @dataclass(frozen=True)
 class PretrainOptions:
     """The corpus and the run: `easy` and `real_like` collections of `tokens` tokens each, synthesised with
-    `corpus_seed`; `steps` steps of batch `batch_size` at `image_size` px, without masking."""
+    `corpus_seed` and exported at `image_width` px; `steps` steps of batch `batch_size` at `image_size` px,
+    without masking."""
 
     easy: int = 40
     real_like: int = 8
     tokens: int = 300
     corpus_seed: int = 7919
+    image_width: int = 64
     steps: int = 3000
     batch_size: int = 64
     learning_rate: float = 5e-4
@@ -42,35 +45,55 @@ class PretrainOptions:
 
 def pretrain_clip(out: str | Path, options: PretrainOptions = PretrainOptions()) -> Path:
     """Synthesise the corpus under ``OUT/corpus``, export it (every pair for training), train the tiny CLIP
-    without masking into ``OUT/model`` and write ``pretraining.json`` there; returns the model folder. Stages
-    already done (the same options) are reused."""
+    without masking into ``OUT/model`` and write ``pretraining.json`` there; returns the model folder. A rerun
+    reuses the stages done with the same options (``OUT/stages.json``)."""
+    from tqdm.auto import tqdm
+
     from nft1000.train_clip import main as train_clip
     from nft1000_dataset.export import export_release
     from nft1000_dataset.plan import config_options
+    from nft1000_dataset.release import discover_collections
     from nft1000_dataset.synth import synthesize
 
     out = Path(out)
     corpus, export, model = out / "corpus", out / "corpus-export", out / "model"
-    record = model / PRETRAINING_FILE
-    if record.is_file() and json.loads(record.read_text())["options"] == asdict(options):
-        return model
-    names = synthesize(corpus, options.easy, options.tokens, options.corpus_seed, num_proc=options.num_proc)
-    names += synthesize(corpus, options.real_like, options.tokens, options.corpus_seed, num_proc=options.num_proc,
-                        style="real-like", variant="resampled")  # fmt: skip
-    configs = {"full": config_options(split_ratios=(1.0, 0.0, 0.0))["full"]}
-    build = {"min_tokens": options.tokens, "num_proc": options.num_proc, "overwrite": True}
-    export_release(corpus / "release", export, configs, **build)
-    argv = [
+    settings = asdict(options)
+    corpus_settings = {name: settings[name] for name in ("easy", "real_like", "tokens", "corpus_seed")}
+    export_settings = {**corpus_settings, "image_width": options.image_width}
+
+    def synthesise() -> None:
+        synthesize(corpus, options.easy, options.tokens, options.corpus_seed, num_proc=options.num_proc)
+        synthesize(corpus, options.real_like, options.tokens, options.corpus_seed, num_proc=options.num_proc,
+                   style="real-like", variant="resampled")  # fmt: skip
+
+    def build() -> None:
+        configs = {"full": config_options(split_ratios=(1.0, 0.0, 0.0), image_width=options.image_width)["full"]}
+        export_release(corpus / "release", export, configs, min_tokens=options.tokens, num_proc=options.num_proc,
+                       overwrite=True)  # fmt: skip
+
+    def train() -> None:
+        train_clip(_train_argv(export, model, options))
+        names = sorted(source.name for source in discover_collections(corpus / "release"))
+        atomic_write_text(model / PRETRAINING_FILE, json.dumps({"options": settings, "collections": names}, indent=2))
+
+    stages = Stages(out, settings)
+    with tqdm(total=3, desc="pretrain", unit="stage", disable=None) as progress:
+        stages.run("synthesise the corpus", synthesise, progress, corpus_settings)
+        stages.run("export the corpus", build, progress, export_settings)
+        stages.run("train", train, progress)
+    return model
+
+
+def _train_argv(export: Path, model: Path, options: PretrainOptions) -> list[str]:
+    """train_clip's flags for the pretraining run: the tiny CLIP on every corpus pair, no masking."""
+    return [
         "--dataset", str(export), "--config", "full", "--model", "tiny", "--tiny-image-size", str(options.image_size),
         "--output-dir", str(model), "--overwrite-output-dir", "--mask-prob", "0", "--eval-split", "",
         "--max-train-steps", str(options.steps), "--per-device-train-batch-size", str(options.batch_size),
         "--learning-rate", str(options.learning_rate), "--warmup-steps", str(options.steps // 20),
         "--seed", str(options.seed), "--report-to", "none", "--logging-steps", str(max(1, options.steps // 20)),
-        "--checkpointing-steps", "0",
+        "--checkpointing-steps", "0", "--dataloader-num-workers", "1", "--dataloader-persistent-workers",
     ]  # fmt: skip
-    train_clip(argv)
-    atomic_write_text(record, json.dumps({"options": asdict(options), "collections": sorted(names)}, indent=2))
-    return model
 
 
 def corpus_collections(model: str | Path) -> list[str] | None:
