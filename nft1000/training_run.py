@@ -26,7 +26,8 @@ from nft1000_io.hub import upload_folder_to_hub
 from nft1000_io.output_folder import claim_output_folder
 
 # what an earlier run left in its output_dir: resumable, not refused (a script adds its own, `start_run`)
-RUN_FILES = ("train_log.jsonl", "checkpoint-*", ".checkpoint-*", "config.json", "*.safetensors")
+STEP_LOG = "train_log.jsonl"
+RUN_FILES = (STEP_LOG, "checkpoint-*", ".checkpoint-*", "config.json", "*.safetensors")
 # a field named with one of these words (hub_token, api_key, wandb_secret, db_password) is never written anywhere,
 # as transformers' to_dict hides *_token; counts such as holdout_tokens are not secrets
 SECRET_WORDS = frozenset({"token", "key", "secret", "password"})
@@ -140,10 +141,13 @@ def start_run(
 def resume(
     accelerator: Accelerator, checkpoint: str | None, output_dir: Path, steps_per_epoch: int | None, accumulation: int
 ) -> tuple[int, int, int]:
-    """Load the state of `checkpoint` (a folder or ``latest``; None: start afresh) and return where the run
-    stands: (completed optimizer steps, epoch, batches of that epoch to skip). A stream has no epochs."""
+    """Load the state of `checkpoint` (a folder or ``latest``; None: start afresh, with a new step log) and return
+    where the run stands: (completed optimizer steps, epoch, batches of that epoch to skip). A stream has no
+    epochs."""
     found = resolve_checkpoint(checkpoint, output_dir) if checkpoint else None
     if found is None:
+        if accelerator.is_main_process:
+            (output_dir / STEP_LOG).unlink(missing_ok=True)  # an earlier run's, under --overwrite_output_dir
         return 0, 0, 0
     accelerator.print(f"resuming from {found}")
     accelerator.load_state(str(found))

@@ -209,6 +209,10 @@ def test_streaming_training_runs_and_needs_a_step_budget(export_with_components,
     args += ["--max-train-steps", "3", "--checkpointing_steps", "0", "--eval_split", ""]
     assert train_main(args) == {"best_step": 3}  # no evaluation split: no evaluation results; the last weights
     assert sorted(losses(tmp_path / "out")) == [1, 2, 3]
+    args[args.index("--max-train-steps") + 1] = "2"
+    train_main([*args, "--overwrite_output_dir"])  # afresh into the same folder: a new step log, not appended
+    lines = (tmp_path / "out" / "train_log.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [1, 2]
 
 
 def test_masking_without_a_component_library_names_the_command_to_run(exported, tmp_path):
