@@ -35,7 +35,7 @@ class PretrainOptions:
     tokens: int = 300
     corpus_seed: int = 7919
     image_width: int = 64
-    steps: int = 3000
+    steps: int = 600
     batch_size: int = 64
     learning_rate: float = 5e-4
     image_size: int = 32
