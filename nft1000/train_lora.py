@@ -264,14 +264,10 @@ def train(args: LoraArguments) -> dict:
     output_dir = Path(args.output_dir)
     # 1. the accelerator: processes, precision, trackers, seeds, the output folder claimed
     accelerator = start_run(
-        output_dir,
-        args.seed,
-        args.overwrite_output_dir,
-        own_files=(TINY_BASE,),
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
-        mixed_precision=args.mixed_precision,
+        output_dir, args.seed, args.overwrite_output_dir, own_files=(TINY_BASE,),
+        gradient_accumulation_steps=args.gradient_accumulation_steps, mixed_precision=args.mixed_precision,
         log_with=None if args.report_to == "none" else args.report_to,
-    )
+    )  # fmt: skip
     if args.allow_tf32:
         torch.backends.cuda.matmul.allow_tf32 = True
     # 2. data: one collection's rows (or an image folder) and their prompts
@@ -281,8 +277,7 @@ def train(args: LoraArguments) -> dict:
     pipeline, base = load_base(accelerator, args, output_dir, prompts)
     params, trained_text_encoder = add_adapters(accelerator, pipeline, args)
     unet, vae, text_encoder = pipeline.unet, pipeline.vae, pipeline.text_encoder
-    noise_scheduler = DDPMScheduler.from_config(pipeline.scheduler.config)
-    noise_scheduler.register_to_config(prediction_type=args.prediction_type or noise_scheduler.config.prediction_type)
+    noise_scheduler = training_noise_scheduler(pipeline, args)
     resolution = args.resolution or unet.config.sample_size * pipeline.vae_scale_factor
     # 4. the collator and the loader
     collator, loader = make_loader(rows, pipeline.tokenizer, resolution, args)
@@ -334,17 +329,20 @@ def train(args: LoraArguments) -> dict:
         loss_after = fixed_loss()
     used = len(fixed_batch["input_ids"])
     accelerator.print(f"denoising loss on {used} training rows, fixed noise: {loss_before:.4f} -> {loss_after:.4f}")
-    summary = {
-        "steps": completed_steps,
-        "seconds": seconds,
-        "output_dir": str(output_dir),
-        "fixed_loss": {"before": loss_before, "after": loss_after},
-    }
+    summary = {"steps": completed_steps, "seconds": seconds, "output_dir": str(output_dir),
+               "fixed_loss": {"before": loss_before, "after": loss_after}}  # fmt: skip
     if accelerator.is_main_process:
         made = {"base": base, "resolution": resolution, "prompts": validation_prompts, **summary}
         save_run(accelerator, pipeline, trained_text_encoder, rows, args, hyperparameters, made)
     accelerator.end_training()
     return summary
+
+
+def training_noise_scheduler(pipeline, args: LoraArguments) -> DDPMScheduler:
+    """The DDPM scheduler of the base pipeline's config, with --prediction_type when given."""
+    scheduler = DDPMScheduler.from_config(pipeline.scheduler.config)
+    scheduler.register_to_config(prediction_type=args.prediction_type or scheduler.config.prediction_type)
+    return scheduler
 
 
 def make_loader(rows, tokenizer, resolution: int, args: LoraArguments) -> tuple[LoraCollator, DataLoader]:

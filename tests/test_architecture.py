@@ -313,3 +313,11 @@ def test_the_command_line_s_defaults_are_their_owners():
     assert standalone.value == CviOptions().alpha
     table = {row[0] for row in _page_table("Where defaults live")}
     assert {"masking probability p and policy", "piracy thresholds", "generation settings"} <= table
+
+
+@pytest.mark.parametrize("script", ["nft1000/train_clip.py", "nft1000/train_lora.py"])
+def test_the_training_scripts_read_in_functions_of_at_most_80_lines(script):
+    tree = ast.parse((ROOT / script).read_text())
+    functions = [node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
+    long = {node.name: node.end_lineno - node.lineno + 1 for node in functions if node.end_lineno - node.lineno >= 80}
+    assert "train" in {node.name for node in functions} and not long, long
