@@ -9,7 +9,7 @@ seeds; CryptoPunks are real). The result is a `save_pretrained` folder that ``tr
 DIR`` and ``benchmarks/masking_ablation.py --model DIR`` start from; ``pretraining.json`` beside it names every
 corpus collection, so an evaluation can check it shares none.
 
-    nft1000 pretrain --out pretrained   # about 10 minutes on 2 CPU cores
+    nft1000 pretrain --out pretrained   # under 30 minutes on 2 CPU cores (BENCHMARKS.md)
 """
 
 from __future__ import annotations
