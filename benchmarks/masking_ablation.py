@@ -45,6 +45,7 @@ from modeling.masking_policy import POLICIES
 from nft1000.pretrain import corpus_collections
 from nft1000.train_clip import main as train_clip
 from nft1000.train_clip import result_label
+from nft1000_io.atomic import atomic_write_png
 
 
 def run(args, p: float, policy: str, seed: int, samples: int | None, out: Path) -> dict:
@@ -115,6 +116,9 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=Path("masking_ablation.json"))
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time, each in its own process")
     parser.add_argument("--resume", action="store_true", help="keep the runs already in --output, do the rest")
+    parser.add_argument(
+        "--plot", type=Path, help="draw text-to-image top-1 against the training budget, one line per arm (PNG)"
+    )
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     rows = load_dataset(args.dataset, args.config, split=args.train_split)
@@ -156,11 +160,36 @@ def main() -> None:
             steps = "/".join(str(r.get("best_step", args.steps)) for r in sorted(chosen, key=lambda r: r["seed"]))
             cells = _mean_cells(chosen, label)
             print(f"| {setting} | {samples or train_rows} | {arm[0]} | {arm[1]} | {cells} | {steps} | {minutes:.1f} |")
+    if args.plot:
+        plot_budget_curve(runs, arms, label, _start(args.model), args.plot)
     if len(args.seeds) > 1:
         print(_paired_table(runs, settings, arms, label))
         print(f"\nEach seed:\n\n| setting | p | policy | seed {header}\n| --- | ---: | --- | ---: {'| ---: ' * 6}|")
         for r in sorted(runs, key=lambda r: (r["setting"], _arm(r), r["seed"])):
             print(f"| {r['setting']} | {r['p']} | {_arm(r)[1]} | {r['seed']} | {_mean_cells([r], label)} |")
+
+
+def plot_budget_curve(runs: list[dict], arms: list[tuple[float, str]], label: str, start: str, path: Path) -> None:
+    """Mean text-to-image top-1 (each seed a dot) against training pairs, a line per arm (`docs/masking_budget.png`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for p, policy in arms:
+        chosen = [r for r in runs if _arm(r) == (p, policy) and r["samples"]]
+        budgets = sorted({r["samples"] for r in chosen})
+        means = [sum(_top1(r, label) for r in chosen if r["samples"] == b) / sum(r["samples"] == b for r in chosen)
+                 for b in budgets]  # fmt: skip
+        name = "no masking" if p == 0 else f"p = {p}, {policy}"
+        (line,) = axes.plot(budgets, means, marker="o", label=name)
+        axes.scatter([r["samples"] for r in chosen], [_top1(r, label) for r in chosen], s=8, color=line.get_color())
+    axes.set(xscale="log", xlabel="training pairs", ylabel="text-to-image top-1 (%), held-out tokens", title=start)
+    axes.legend()
+    figure.tight_layout()
+    atomic_write_png(path, figure)
+    plt.close(figure)
 
 
 def _check_never_pretrained_on(model: str, collections: set[str]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 from transformers import CLIPModel, CLIPProcessor
 
 from nft1000.cli import main as cli_main
@@ -66,7 +67,8 @@ def test_train_clip_fine_tunes_from_the_pretrained_start(pretrained, export_with
 def _ablation(dataset: Path, model: Path, output: Path) -> subprocess.CompletedProcess:
     argv = [sys.executable, str(ROOT / "benchmarks" / "masking_ablation.py"), "--dataset", str(dataset),
             "--model", str(model), "--ps", "0", "0.5", "--seeds", "0", "--steps", "2", "--batch-size", "8",
-            "--workers", "0", "--settings", "data-rich", "--output", str(output)]  # fmt: skip
+            "--workers", "0", "--budgets", "16", "--output", str(output),
+            "--plot", str(output.with_suffix(".png"))]  # fmt: skip
     return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=600)
 
 
@@ -76,6 +78,8 @@ def test_the_ablation_starts_from_it_and_says_so(pretrained, export_with_compone
     runs = json.loads((tmp_path / "runs.json").read_text())
     assert {run["start"] for run in runs} == {str(pretrained)} and len(runs) == 2
     assert f"start: {pretrained} (pretrained)" in done.stdout
+    with Image.open(tmp_path / "runs.png") as plot:  # top-1 against the budget, drawn from the runs
+        assert plot.format == "PNG" and plot.width > 300
 
 
 def test_the_ablation_refuses_collections_the_start_was_trained_on(pretrained, tmp_path):
