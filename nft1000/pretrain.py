@@ -15,7 +15,7 @@ corpus collection, so an evaluation can check it shares none.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from nft1000_io.atomic import atomic_write_text
@@ -50,6 +50,7 @@ def pretrain_clip(out: str | Path, options: PretrainOptions = PretrainOptions())
     from tqdm.auto import tqdm
 
     from nft1000.train_clip import main as train_clip
+    from nft1000.training_run import scalar_config
     from nft1000_dataset.export import export_release
     from nft1000_dataset.plan import config_options
     from nft1000_dataset.release import discover_collections
@@ -57,7 +58,8 @@ def pretrain_clip(out: str | Path, options: PretrainOptions = PretrainOptions())
 
     out = Path(out)
     corpus, export, model = out / "corpus", out / "corpus-export", out / "model"
-    settings = asdict(options)
+    # what the model depends on (not num_proc), secrets replaced: it goes into stages.json and pretraining.json
+    settings = {name: value for name, value in scalar_config(options).items() if name != "num_proc"}
     corpus_settings = {name: settings[name] for name in ("easy", "real_like", "tokens", "corpus_seed")}
     export_settings = {**corpus_settings, "image_width": options.image_width}
 

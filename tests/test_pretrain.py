@@ -39,12 +39,14 @@ def test_the_pretrained_start_loads_with_from_pretrained_and_names_its_corpus(pr
     assert model.get_text_features(**inputs).pooler_output.shape[-1] == model.config.projection_dim
 
 
-def test_a_rerun_with_the_same_options_reuses_the_model(pretrained):
+def test_a_rerun_with_the_same_options_reuses_the_model_whatever_its_worker_count(pretrained):
     before = (pretrained / "model.safetensors").stat().st_mtime_ns
     argv = ["pretrain", "--out", str(pretrained.parent), "--easy", "2", "--real-like", "1", "--tokens", "40",
-            "--steps", "6", "--batch-size", "8", "--image-size", "32"]  # fmt: skip
+            "--steps", "6", "--batch-size", "8", "--image-size", "32", "--num-proc", "1"]  # fmt: skip
     assert cli_main(argv) == 0
     assert (pretrained / "model.safetensors").stat().st_mtime_ns == before
+    recorded = json.loads((pretrained / PRETRAINING_FILE).read_text())["options"]
+    assert recorded["steps"] == 6 and "num_proc" not in recorded
 
 
 def test_train_clip_fine_tunes_from_the_pretrained_start(pretrained, export_with_components, tmp_path):
