@@ -167,8 +167,9 @@ class DynamicMaskingCollator:
                 captions.append(row["caption"])
                 continue
             image = self.resized_image(row) if self.mask_resized else np.asarray(decoded(row["image"]))
-            p = self.policy.probability(row["collection"], self.epoch)
-            sample = self.masker(image, row["collection"], row["attributes"], self.row_generator(row), p)
+            rng = self.row_generator(row)
+            p = self.policy.probability(row["collection"], self.epoch, rng)
+            sample = self.masker(image, row["collection"], row["attributes"], rng, p)
             if self.pipeline.fast and not self.mask_resized:
                 image = self.pipeline.resize(sample.image) if sample.masked else self.resized_image(row, image)
             else:

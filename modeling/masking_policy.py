@@ -6,9 +6,12 @@
 - ``scarcity``: p scaled per collection by how scarce its pairs are for its components,
   ``p * min(1, components / training pairs)``: full p where a collection has fewer training pairs than
   separated components (most values seen in a pair or two), falling towards 0 as pairs grow plentiful.
+- ``mixed``: each row is intact in an epoch with probability 1/2 (`INTACT_SHARE`) and masked with p otherwise, so
+  every batch holds intact pairs, the distribution the model is evaluated on, beside masked ones, and each pair
+  is seen both ways over the epochs.
 
-A row's probability depends only on (policy, epoch, its collection), never on the worker or batch order, so the
-masks stay a function of (seed, epoch, row).
+A row's probability depends only on (policy, epoch, its collection and, for ``mixed``, a draw of the row's own
+generator), never on the worker or batch order, so the masks stay a function of (seed, epoch, row).
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-POLICIES = ("constant", "decay", "scarcity")
+import numpy as np
+
+POLICIES = ("constant", "decay", "scarcity", "mixed")
+INTACT_SHARE = 0.5  # mixed: the share of rows left intact in an epoch
 DEFAULT_MASK_PROB = 0.5  # the paper's p; the masker, the collator, train_clip.py and the CLI read it here
 DEFAULT_POLICY = "constant"
 
@@ -41,7 +47,13 @@ class MaskingPolicy:
         if any(not 0.0 <= scale <= 1.0 for scale in self.collection_scale.values()):
             raise ValueError("scarcity factors lie in [0, 1]")
 
-    def probability(self, collection: str, epoch: int) -> float:
+    def probability(self, collection: str, epoch: int, rng: np.random.Generator | None = None) -> float:
+        """p for a row of `collection` in `epoch`; ``mixed`` draws from the row's generator `rng` whether the
+        row is intact (0) or masked (p)."""
+        if self.name == "mixed":
+            if rng is None:
+                raise ValueError("the mixed policy draws per row: pass the row's generator")
+            return 0.0 if rng.random() < INTACT_SHARE else self.mask_prob
         if self.name == "decay":
             return self.mask_prob * max(0.0, 1.0 - epoch / self.num_epochs)
         if self.name == "scarcity":

@@ -151,7 +151,7 @@ class DataArguments:
         metadata={
             "choices": POLICIES,
             "help": "how p varies: constant; decay (linearly to 0 over the run's epochs); scarcity (per collection, "
-            "times min(1, components / training pairs))",
+            "times min(1, components / training pairs)); mixed (half the rows of each epoch intact, the rest with p)",
         },
     )
     mask_mode: str = field(default="independent", metadata={"choices": MODES})

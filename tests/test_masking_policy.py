@@ -9,7 +9,7 @@ from transformers import CLIPImageProcessor
 
 from modeling.collator import DynamicMaskingCollator
 from modeling.masking import DynamicMasker
-from modeling.masking_policy import MaskingPolicy, scarcity_scales
+from modeling.masking_policy import INTACT_SHARE, MaskingPolicy, scarcity_scales
 
 probabilities = st.floats(0, 1)
 
@@ -52,6 +52,20 @@ def test_constant_is_the_paper_s_p(p, epoch):
     assert MaskingPolicy(p).probability("any", epoch) == p
 
 
+@settings(max_examples=100, deadline=None)
+@given(p=probabilities, epoch=st.integers(0, 1000), seed=st.integers(0, 2**32 - 1))
+def test_mixed_leaves_about_half_the_rows_intact_and_masks_the_rest_with_p(p, epoch, seed):
+    policy = MaskingPolicy(p, "mixed")
+    rngs = [np.random.default_rng([seed, row]) for row in range(400)]
+    drawn = [policy.probability("any", epoch, rng) for rng in rngs]
+    assert set(drawn) <= {0.0, p}
+    intact = sum(np.random.default_rng([seed, row]).random() < INTACT_SHARE for row in range(400))
+    assert sum(d == 0.0 for d in drawn) == intact or p == 0  # the row's own draw decides, nothing else
+    assert 0.4 < intact / 400 < 0.6
+    again = [policy.probability("any", epoch, np.random.default_rng([seed, row])) for row in range(400)]
+    assert again == drawn
+
+
 def test_bad_policies_are_refused():
     with pytest.raises(ValueError, match="one of"):
         MaskingPolicy(0.5, "sometimes")
@@ -59,6 +73,8 @@ def test_bad_policies_are_refused():
         MaskingPolicy(0.5, "decay")
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         MaskingPolicy(1.5)
+    with pytest.raises(ValueError, match="generator"):
+        MaskingPolicy(0.5, "mixed").probability("any", 0)
 
 
 @settings(max_examples=30, deadline=None)
@@ -83,7 +99,7 @@ def _same(first: list[dict], second: list[dict]) -> bool:
     return all(torch.equal(a[k], b[k]) for a, b in zip(first, second, strict=True) for k in a)
 
 
-@pytest.mark.parametrize("policy", ["decay", "scarcity"])
+@pytest.mark.parametrize("policy", ["decay", "scarcity", "mixed"])
 def test_a_policy_s_masks_depend_on_seed_epoch_and_row_only(train_rows, library, tokenizer, policy):
     rows = train_rows.select(range(16))
     scales = scarcity_scales({name: 1_000 for name in set(rows["collection"])}, rows["collection"])
@@ -96,6 +112,10 @@ def test_a_policy_s_masks_depend_on_seed_epoch_and_row_only(train_rows, library,
     alone = _batches(collator, rows, 0)
     assert _same(alone, _batches(collator, rows, 2)) and _same(alone, _batches(collator, rows, 2, "spawn"))
     assert not _same(alone, _batches(plain, rows, 0))  # something is masked in epoch 1
+    if policy == "mixed":  # some rows of the epoch come out intact, some masked
+        one = [rows.select([i]) for i in range(16)]
+        intact = [_same(_batches(collator, row, 0), _batches(plain, row, 0)) for row in one]
+        assert 0 < sum(intact) < 16
     if policy == "decay":
         collator.set_epoch(4)  # the last planned epoch and after: intact pairs
         assert _same(_batches(collator, rows, 2), _batches(plain, rows, 0))
