@@ -117,6 +117,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time, each in its own process")
     parser.add_argument("--resume", action="store_true", help="keep the runs already in --output, do the rest")
     parser.add_argument(
+        "--report-only", action="store_true", help="train nothing: the tables of every arm already in --output"
+    )
+    parser.add_argument(
         "--plot", type=Path, help="draw text-to-image top-1 against the training budget, one line per arm (PNG)"
     )
     args = parser.parse_args()
@@ -131,12 +134,19 @@ def main() -> None:
     protocol = HELD_OUT_TOKENS if args.holdout_tokens else UNSEEN_COLLECTIONS
     label = result_label("fine-tuned", protocol)  # the held-out tokens when asked for, beside any unseen split
     arms = _arms(args.ps, args.policies)
-    plan = [(name, samples, arm, seed) for name, samples in settings.items() for arm in arms for seed in args.seeds]
-    runs = json.loads(args.output.read_text()) if args.resume and args.output.is_file() else []
+    runs = json.loads(args.output.read_text()) if (args.resume or args.report_only) and args.output.is_file() else []
+    if args.report_only:  # the arms stored, p = 0 first (the paired tables' base)
+        arms = sorted({_arm(r) for r in runs if r["setting"] in settings})
     if any(r.get("start", "tiny") != args.model for r in runs):
         raise SystemExit(f"{args.output} holds runs from another start than {args.model}: write to another file")
     done = {(r["setting"], _arm(r), r["seed"]) for r in runs}
-    plan = [(name, samples, arm, seed) for name, samples, arm, seed in plan if (name, arm, seed) not in done]
+    plan = [
+        (name, samples, arm, seed)
+        for name, samples in settings.items()
+        for arm in arms
+        for seed in args.seeds
+        if (name, arm, seed) not in done and not args.report_only
+    ]
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
         futures = {
             pool.submit(run, args, *arm, seed, samples, Path(tmp) / f"{setting}-{arm[0]}-{arm[1]}-{seed}"): setting
@@ -156,6 +166,8 @@ def main() -> None:
     for setting, samples in settings.items():
         for arm in arms:
             chosen = [r for r in runs if r["setting"] == setting and _arm(r) == arm]
+            if not chosen:
+                continue  # an arm stored for another setting only (--report-only)
             minutes = sum(r["seconds"] for r in chosen) / len(chosen) / 60
             steps = "/".join(str(r.get("best_step", args.steps)) for r in sorted(chosen, key=lambda r: r["seed"]))
             cells = _mean_cells(chosen, label)

@@ -66,11 +66,11 @@ def test_train_clip_fine_tunes_from_the_pretrained_start(pretrained, export_with
     assert any(moved) and "fine-tuned" in results
 
 
-def _ablation(dataset: Path, model: Path, output: Path) -> subprocess.CompletedProcess:
+def _ablation(dataset: Path, model: Path, output: Path, *extra: str) -> subprocess.CompletedProcess:
     argv = [sys.executable, str(ROOT / "benchmarks" / "masking_ablation.py"), "--dataset", str(dataset),
             "--model", str(model), "--ps", "0", "0.5", "--seeds", "0", "--steps", "2", "--batch-size", "8",
             "--workers", "0", "--budgets", "16", "--output", str(output),
-            "--plot", str(output.with_suffix(".png"))]  # fmt: skip
+            "--plot", str(output.with_suffix(".png")), *extra]  # fmt: skip
     return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=600)
 
 
@@ -82,6 +82,14 @@ def test_the_ablation_starts_from_it_and_says_so(pretrained, export_with_compone
     assert f"start: {pretrained} (pretrained)" in done.stdout
     with Image.open(tmp_path / "runs.png") as plot:  # top-1 against the budget, drawn from the runs
         assert plot.format == "PNG" and plot.width > 300
+
+    # --report-only: the stored arms' tables, whatever --ps asks, and nothing trained
+    stored = (tmp_path / "runs.json").read_text()
+    report = _ablation(export_with_components, pretrained, tmp_path / "runs.json", "--report-only", "--ps", "0.3")
+    assert report.returncode == 0, report.stderr[-2000:]
+    assert (tmp_path / "runs.json").read_text() == stored
+    rows = [line for line in report.stdout.splitlines() if line.startswith("| 16 pairs | 16 |")]
+    assert [row.split(" | ")[2:4] for row in rows] == [["0.0", "constant"], ["0.5", "constant"]]
 
 
 def test_the_ablation_refuses_collections_the_start_was_trained_on(pretrained, tmp_path):
