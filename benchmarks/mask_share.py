@@ -1,8 +1,8 @@
 """How much of a token masking hides, and what the masker's fixed colour tolerance adds (issue 28's suspects).
 
 For training tokens of an export with the ``components`` config, at each p (policy ``constant``, masks at full
-size, as ``--mask-at full``): the share of the image's pixels filled, the share of the token's visual traits
-dropped from its caption, and the share of tokens that lose at least half of the components that show in them.
+size, as ``--mask-at full``): the share of the image's pixels filled, the share of the token's traits dropped
+from its caption, and the share of tokens that lose at least half of the components that show in them.
 Then the tolerance: the pixels each carried component counts as showing under the masker's default tolerance
 (24 per channel) against under the collection's own (estimated by separation, stored in the library; 0 for
 lossless art): extra is what the default adds, as a share of what the collection's own finds.
@@ -22,15 +22,15 @@ from modeling.masking import DynamicMasker
 
 
 def share_hidden(masker: DynamicMasker, rows, p: float, seed: int) -> dict[str, float]:
-    """Mean pixel share filled, trait share dropped, and share of tokens losing half their shown components."""
+    """Mean pixel share filled, share of the token's traits dropped, and share of tokens losing half their shown
+    components."""
     pixels, traits, half = [], [], []
     for index, row in enumerate(rows):
         image = np.asarray(row["image"].convert("RGB"))
         shown = masker.candidates(image, row["collection"], row["attributes"])
         sample = masker(image, row["collection"], row["attributes"], np.random.default_rng([seed, index]), p)
-        visual = len(row["attributes"])
         pixels.append(0.0 if sample.pixels is None else sample.pixels.mean())
-        traits.append(len(sample.masked) / visual if visual else 0.0)
+        traits.append(len(sample.masked) / max(len(row["attributes"]), 1))
         half.append(bool(shown) and len(sample.masked) >= len(shown) / 2)
     return {"pixels": float(np.mean(pixels)), "traits": float(np.mean(traits)), "half": float(np.mean(half))}
 
@@ -38,23 +38,20 @@ def share_hidden(masker: DynamicMasker, rows, p: float, seed: int) -> dict[str, 
 def tolerance_extra(library: ComponentLibrary, rows, default: int) -> tuple[float, int]:
     """Pixels counted as showing under `default` beyond those under each collection's own tolerance, as a share
     of the latter, and the collections' own tolerances (the largest)."""
-    own_maskers: dict[int, DynamicMasker] = {}
-    wide = DynamicMasker(library, tolerance=default)
-    found_own = found_wide = 0
-    tolerances = []
+    maskers: dict[int, DynamicMasker] = {}
+
+    def shown_pixels(tolerance: int, row, image: np.ndarray) -> int:
+        masker = maskers.setdefault(tolerance, DynamicMasker(library, tolerance=tolerance))
+        return int(sum(mask.sum() for mask in masker.candidates(image, row["collection"], row["attributes"]).values()))
+
+    found_own = found_wide = largest = 0
     for row in rows:
-        tolerance = int(library.info(row["collection"]).get("tolerance", default))
-        tolerances.append(tolerance)
-        own = own_maskers.setdefault(tolerance, DynamicMasker(library, tolerance=tolerance))
+        own = int(library.info(row["collection"]).get("tolerance", default))
         image = np.asarray(row["image"].convert("RGB"))
-        for masker, counter in ((own, "own"), (wide, "wide")):
-            shown = masker.candidates(image, row["collection"], row["attributes"])
-            count = int(sum(mask.sum() for mask in shown.values()))
-            if counter == "own":
-                found_own += count
-            else:
-                found_wide += count
-    return (found_wide - found_own) / max(found_own, 1), max(tolerances)
+        found_own += shown_pixels(own, row, image)
+        found_wide += shown_pixels(default, row, image)
+        largest = max(largest, own)
+    return (found_wide - found_own) / max(found_own, 1), largest
 
 
 def main() -> None:
