@@ -162,13 +162,13 @@ class DynamicMaskingCollator:
         the processor's size, masked at that size or, with ``mask_at="full"``, masked at full size then resized."""
         images, captions = [], []
         for row in rows:
-            if self.masker is None or self.mask_prob == 0:
+            rng = None if self.masker is None or self.mask_prob == 0 else self.row_generator(row)
+            p = 0.0 if rng is None else self.policy.probability(row["collection"], self.epoch, rng)
+            if p == 0:  # intact: the pair as the unmasked run sees it
                 images.append(self.resized_image(row) if self.pipeline.fast else np.asarray(decoded(row["image"])))
                 captions.append(row["caption"])
                 continue
             image = self.resized_image(row) if self.mask_resized else np.asarray(decoded(row["image"]))
-            rng = self.row_generator(row)
-            p = self.policy.probability(row["collection"], self.epoch, rng)
             sample = self.masker(image, row["collection"], row["attributes"], rng, p)
             if self.pipeline.fast and not self.mask_resized:
                 image = self.pipeline.resize(sample.image) if sample.masked else self.resized_image(row, image)

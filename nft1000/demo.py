@@ -6,9 +6,11 @@ collection) and CVI on the test collections, and prints one comparison table. Th
 claim is tested, on a real-like synthetic collection of its own (hundreds of trait values, resampled pixel art,
 NFT1000's shape; the easy collections' few values are learnt from any hundred pairs): few training pairs,
 evaluated on held-out tokens of that collection (trait combinations never seen, traits seen;
-`evaluation.protocols`), with and without masking for several paired seeds (a seed fixes the subset,
-initialisation and data order for both). Each stage records that it finished (``OUT/stages.json``, with its
-settings); a rerun with the same settings reuses finished stages.
+`evaluation.protocols`), with ``train_clip.py``'s default masking (the ``scarcity`` policy, p = 0.3) and without,
+at a scarce budget and a larger one, for several paired seeds (a seed fixes the subset, initialisation and data
+order for both). Where the policy masks nothing (every collection's components carried by enough pairs) its run
+is the p = 0 run: the demo says so instead of training it twice. Each stage records that it finished
+(``OUT/stages.json``, with its settings); a rerun with the same settings reuses finished stages.
 """
 
 from __future__ import annotations
@@ -20,6 +22,14 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from modeling.masking_policy import (
+    MASKING_FILE,
+    RECOMMENDED_MASK_PROB,
+    RECOMMENDED_POLICY,
+    SCARCITY_THRESHOLD,
+    scarcity_record,
+    scarcity_scales,
+)
 from nft1000_io.atomic import atomic_write_text
 from nft1000_io.stages import Stages
 
@@ -30,19 +40,25 @@ class DemoSize:
     tokens: int
     steps: int
     batch_size: int
-    scarce_tokens: int  # tokens of the real-like collection of the data-scarce comparison
-    scarce_pairs: int  # its training pairs
+    scarce_tokens: int  # tokens of the real-like collection of the budget comparison
+    scarce_budgets: tuple[int, ...]  # its training pairs: a scarce budget, then a larger one
     scarce_steps: int
-    seeds: int  # paired seeds of the data-scarce comparison
+    seeds: int  # paired seeds of the budget comparison
+
+    def settings(self) -> dict:
+        """As ``stages.json`` stores them (JSON: lists, not tuples), with the default masking the comparison runs."""
+        masking = {"policy": RECOMMENDED_POLICY, "mask_prob": RECOMMENDED_MASK_PROB, "threshold": SCARCITY_THRESHOLD}
+        return {**asdict(self), "scarce_budgets": list(self.scarce_budgets), "default_masking": masking}
 
 
 SIZES = {  # tiny is the tests' size: about a minute
-    "tiny": DemoSize(4, 60, 20, 16, scarce_tokens=120, scarce_pairs=32, scarce_steps=8, seeds=2),
-    "small": DemoSize(6, 300, 120, 32, scarce_tokens=500, scarce_pairs=100, scarce_steps=100, seeds=3),
-    "default": DemoSize(10, 500, 200, 32, scarce_tokens=700, scarce_pairs=100, scarce_steps=200, seeds=3),
+    "tiny": DemoSize(4, 60, 20, 16, scarce_tokens=120, scarce_budgets=(24, 64), scarce_steps=8, seeds=2),
+    "small": DemoSize(6, 300, 120, 32, scarce_tokens=500, scarce_budgets=(100, 300), scarce_steps=100, seeds=3),
+    "default": DemoSize(10, 500, 120, 32, scarce_tokens=700, scarce_budgets=(100, 300), scarce_steps=200, seeds=3),
 }
-MASK_PROB = 0.5  # the paper's
-SCARCE_MASK_PROB = 0.3  # the data-scarce comparison's: ahead of 0.5 wherever both were measured (BENCHMARKS.md)
+MASK_PROB = 0.5  # the paper's, for the unseen-collection models
+ARMS = ("p0", "default")  # the budget comparison: no masking, and train_clip.py's default masking
+ARM_LABELS = {"p0": "p = 0", "default": "default masking"}
 HELD_OUT_SHARE = 0.2  # of the real-like collection's tokens, never trained on in the data-scarce comparison
 SCARCE_IMAGE_SIZE = 32  # the data-scarce runs' tiny CLIP works at 32 px: three seeds fit the demo's budget
 
@@ -57,7 +73,7 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     data, models = out / "nft1000", {"masked": out / "clip-masked", "plain": out / "clip-plain"}
     real_like = real_like_dir(out)
-    stages = Stages(out, {"size": asdict(spec), "seed": seed})
+    stages = Stages(out, {"size": spec.settings(), "seed": seed})
 
     def command(*argv: str) -> Callable[[], None]:
         def job() -> None:
@@ -66,25 +82,41 @@ def run_demo(
 
         return job
 
-    def train(
-        dataset: Path, output_dir: Path, mask_prob: float, steps: int, run_seed: int, *extra: str
-    ) -> Callable[[], None]:
-        from nft1000.train_clip import main as train_clip
-
-        argv = [
+    def train_argv(dataset: Path, output_dir: Path, steps: int, run_seed: int, *extra: str) -> list[str]:
+        return [
             "--dataset", str(dataset), "--config", "mini", "--model", "tiny", "--output-dir", str(output_dir),
-            "--mask-prob", str(mask_prob), "--max-train-steps", str(steps), "--seed", str(run_seed),
+            "--max-train-steps", str(steps), "--seed", str(run_seed),
             "--per-device-train-batch-size", str(spec.batch_size), "--learning-rate", "5e-4",
             "--warmup-steps", str(steps // 10), "--dataloader-num-workers", "1", "--eval-split", "",
             "--dataloader-persistent-workers", "--report-to", "none", "--logging-steps", str(max(1, steps // 10)),
             *extra,
         ]  # fmt: skip
-        return lambda: train_clip(argv)
 
-    def scarce(mask_prob: float, run_seed: int) -> Callable[[], None]:
-        extra = ("--max-train-samples", str(spec.scarce_pairs), "--holdout-tokens", str(HELD_OUT_SHARE),
-                 "--tiny-image-size", str(SCARCE_IMAGE_SIZE))  # fmt: skip
-        return train(real_like, scarce_dir(out, mask_prob, run_seed), mask_prob, spec.scarce_steps, run_seed, *extra)
+    def train(*argv: str) -> Callable[[], None]:
+        from nft1000.train_clip import main as train_clip
+
+        return lambda: train_clip(train_argv(*argv))
+
+    def budget_run(pairs: int, arm: str, run_seed: int) -> Callable[[], None]:
+        """One run of the budget comparison; the default arm is not trained where its policy masks nothing."""
+        from nft1000.train_clip import main as train_clip
+        from nft1000.train_clip import planned_occurrences
+
+        run_dir = scarce_dir(out, pairs, arm, run_seed)
+        masking = ("--mask-prob", "0") if arm == "p0" else ()
+        argv = train_argv(real_like, run_dir, spec.scarce_steps, run_seed, "--max-train-samples", str(pairs),
+                          "--holdout-tokens", str(HELD_OUT_SHARE), "--tiny-image-size", str(SCARCE_IMAGE_SIZE),
+                          *masking)  # fmt: skip
+
+        def job() -> None:
+            occurrences = planned_occurrences(argv)
+            if occurrences is not None and not any(scarcity_scales(occurrences).values()):
+                run_dir.mkdir(parents=True, exist_ok=True)  # the record of why it is the p = 0 run
+                atomic_write_text(run_dir / MASKING_FILE, json.dumps(scarcity_record(occurrences), indent=2))
+                return
+            train_clip(argv)
+
+        return job
 
     def prepare(label: str, synth: Path, export: Path, synth_options: tuple, build_options: tuple = ()) -> list:
         """Stages that synthesise, build and export a release and separate its training collections' components."""
@@ -104,8 +136,9 @@ def run_demo(
                      "--variant", "resampled")  # fmt: skip
     jobs = [
         *prepare("", out / "synth", data, easy, ("--min-tokens", str(min(500, spec.tokens)))),
-        ("train with masking", train(data, models["masked"], MASK_PROB, spec.steps, seed)),
-        ("train without masking", train(data, models["plain"], 0.0, spec.steps, seed)),
+        ("train with masking", train(data, models["masked"], spec.steps, seed, "--mask-prob", str(MASK_PROB),
+                                     "--mask-policy", "constant")),
+        ("train without masking", train(data, models["plain"], spec.steps, seed, "--mask-prob", "0")),
         ("evaluate", command("eval", "--model", masked, "--model", plain, "--dataset", str(data), "--config",
                              "mini", "--output-dir", str(out / "eval"), "--cache-dir", str(out / "embeddings"),
                              "--update-model-card")),
@@ -115,9 +148,10 @@ def run_demo(
                  ("--min-tokens", str(min(500, spec.scarce_tokens)), "--split-ratios", "1", "0", "0")),
     ]  # fmt: skip
     jobs += [
-        (f"data-scarce, p = {p}, seed {run_seed}", scarce(p, run_seed))
+        (f"{pairs} pairs, {ARM_LABELS[arm]}, seed {run_seed}", budget_run(pairs, arm, run_seed))
+        for pairs in spec.scarce_budgets
         for run_seed in range(seed, seed + spec.seeds)
-        for p in (0.0, SCARCE_MASK_PROB)
+        for arm in ARMS
     ]
     with tqdm(total=len(jobs), desc="demo", unit="stage", position=0, disable=None) as progress:
         for name, job in jobs:
@@ -132,7 +166,7 @@ def run_demo(
         "retrieval report": out / "eval" / "retrieval.md",
         "CVI report": out / "cvi" / "cvi.md",
         "real-like export": real_like,
-        "data-scarce runs": out / "data-scarce",
+        "budget comparison runs": out / "data-scarce",
         "comparison table": out / "demo.md",
     }
     return {"table": table, "written": written}
@@ -167,30 +201,43 @@ def real_like_dir(out: Path) -> Path:
     return out / "nft1000-real-like"
 
 
-def scarce_dir(out: Path, mask_prob: float, seed: int) -> Path:
-    return out / "data-scarce" / f"p{mask_prob}-seed{seed}"
+def scarce_dir(out: Path, pairs: int, arm: str, seed: int) -> Path:
+    return out / "data-scarce" / f"{pairs}-pairs-{arm}-seed{seed}"
 
 
 def scarce_table(out: Path, spec: DemoSize, seeds: range) -> str:
-    """The data-scarce comparison on held-out tokens: text-to-image top-1/10 per seed with and without masking,
-    the paired difference, and the mean and spread (min to max) over seeds."""
+    """The budget comparison on held-out tokens: for each budget, what the default policy decided, then
+    text-to-image top-1/10 per seed with and without it, the paired difference, and the mean and spread."""
     from evaluation.protocols import HELD_OUT_TOKENS
 
-    label = f"fine-tuned, {HELD_OUT_TOKENS}"
     report = json.loads((real_like_dir(out) / "components_report.json").read_text())
     separated = ", ".join(f"{name}: {row['components']} components" for name, row in report.items())
     lines = [
-        f"Data-scarce, on a real-like collection ({spec.scarce_tokens} tokens, resampled pixel art; {separated}): "
-        f"{spec.scarce_pairs} training pairs, {spec.scarce_steps} steps, evaluated on its held-out tokens "
-        f"({HELD_OUT_SHARE:.0%}, never trained on), text-to-image percent:",
+        f"Budgets, on a real-like collection ({spec.scarce_tokens} tokens, resampled pixel art; {separated}): "
+        f"train_clip.py's default masking ({RECOMMENDED_POLICY} policy, p = {RECOMMENDED_MASK_PROB}) against none, "
+        f"{spec.scarce_steps} steps, evaluated on its held-out tokens ({HELD_OUT_SHARE:.0%}, never trained on), "
+        "text-to-image percent:",
+    ]
+    for pairs in spec.scarce_budgets:
+        lines += ["", *_budget_block(out, pairs, seeds, f"fine-tuned, {HELD_OUT_TOKENS}")]
+    return "\n".join(lines) + "\n"
+
+
+def _budget_block(out: Path, pairs: int, seeds: range, label: str) -> list[str]:
+    decisions = _decisions([scarce_dir(out, pairs, "default", seed) for seed in seeds])
+    intact = not any((scarce_dir(out, pairs, "default", seed) / "eval_results.json").is_file() for seed in seeds)
+    same = ": its runs are the p = 0 runs, not trained twice" if intact else ""
+    lines = [
+        f"{pairs} training pairs; the policy {decisions}{same}:",
         "",
-        f"| seed | p = 0 top1 | p = {SCARCE_MASK_PROB} top1 | difference | p = 0 top10 "
-        f"| p = {SCARCE_MASK_PROB} top10 |",
+        "| seed | p = 0 top1 | default top1 | difference | p = 0 top10 | default top10 |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     columns: dict[str, list[float]] = {"plain1": [], "masked1": [], "diff": [], "plain10": [], "masked10": []}
     for seed in seeds:
-        plain, masked = (_held_out_top(scarce_dir(out, p, seed), label) for p in (0.0, SCARCE_MASK_PROB))
+        plain = _held_out_top(scarce_dir(out, pairs, "p0", seed), label)
+        default = scarce_dir(out, pairs, "default", seed)
+        masked = _held_out_top(default, label) if (default / "eval_results.json").is_file() else plain
         row = {"plain1": plain["top1"], "masked1": masked["top1"], "diff": masked["top1"] - plain["top1"]}
         row |= {"plain10": plain["top10"], "masked10": masked["top10"]}
         for key, value in row.items():
@@ -198,9 +245,30 @@ def scarce_table(out: Path, spec: DemoSize, seeds: range) -> str:
         lines.append(f"| {seed} | " + " | ".join(_signed(key, v) for key, v in row.items()) + " |")
     for name, summary in (("mean", lambda v: sum(v) / len(v)), ("min", min), ("max", max)):
         lines.append(f"| {name} | " + " | ".join(_signed(key, summary(v)) for key, v in columns.items()) + " |")
-    better = sum(d > 0 for d in columns["diff"])
-    lines += ["", f"masking ahead on {better} of {len(columns['diff'])} seeds (top-1)"]
-    return "\n".join(lines) + "\n"
+    diffs = columns["diff"]
+    lines += ["", f"default ahead on {sum(d > 0 for d in diffs)}, level on {sum(d == 0 for d in diffs)} "
+              f"of {len(diffs)} seeds (top-1)"]  # fmt: skip
+    return lines
+
+
+def _decisions(runs: list[Path]) -> str:
+    """What the scarcity policy did with each collection over the seeds' runs, from their ``masking.json``."""
+    seen: dict[str, list[dict]] = {}
+    for run in runs:
+        for name, row in json.loads((run / MASKING_FILE).read_text())["collections"].items():
+            seen.setdefault(name, []).append(row)
+    said = []
+    for name, rows in seen.items():
+        counts = [row["carried_occurrences"] for row in rows if row["carried_occurrences"] is not None]
+        spread = f"{min(counts):.1f}" + (f"-{max(counts):.1f}" if max(counts) > min(counts) else "") if counts else ""
+        carried = f"components carried by {spread} pairs each" if counts else "no components"
+        masked = sum(row["masked"] for row in rows)
+        if masked in (0, len(rows)):
+            verdict = f"{'masked' if masked else 'left'} {name}{'' if masked else ' intact'} in all {len(rows)} seeds"
+        else:
+            verdict = f"masked {name} in {masked} of {len(rows)} seeds"
+        said.append(f"{verdict} ({carried})")
+    return ", ".join(said)
 
 
 def _held_out_top(run: Path, label: str) -> dict[str, float]:

@@ -11,6 +11,7 @@ from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from evaluation.report import whole_split_markdown
 from modeling.clip_models import TINY
+from modeling.masking_policy import SCARCITY_THRESHOLD
 from nft1000_io.atomic import atomic_write_text
 from nft1000_io.hub import looks_local
 
@@ -109,9 +110,11 @@ def clip_model_card(
     train_rows: int | None,
     steps: int,
     seconds: float,
+    carried_occurrences: dict[str, float] | None = None,
 ) -> ModelCard:
     """The card of a fine-tuned CLIP; `evaluations` (the fine-tuned model's retrieval report per protocol, each on
-    its split in `eval_splits`) become its model-index results."""
+    its split in `eval_splits`) become its model-index results; `carried_occurrences` is the scarcity policy's
+    count per training collection."""
     data = ModelCardData(
         model_name=model_name,
         library_name="transformers",
@@ -134,6 +137,8 @@ def clip_model_card(
         if mask_prob > 0
         else "no masking (p = 0)"
     )
+    if carried_occurrences is not None:
+        masking += scarcity_sentence(carried_occurrences)
     evaluation = evaluation_markdown or (
         "This run evaluated nothing (no evaluation split, no held-out tokens); `nft1000 eval --model <this folder> "
         "--update-model-card` adds results."
@@ -172,6 +177,30 @@ attributes (hence an identical caption) counts.
 {rows}
 """
     return ModelCard(content)
+
+
+def scarcity_sentence(carried_occurrences: dict[str, float], listed: int = 10) -> str:
+    """What the scarcity policy masked, each collection named where there are at most `listed`."""
+    masked = [name for name, count in carried_occurrences.items() if count < SCARCITY_THRESHOLD]
+    sentence = (
+        f", under the `scarcity` policy: p decays to 0 over the epochs in the {len(masked)} of "
+        f"{len(carried_occurrences)} training collections whose components are carried by fewer than "
+        f"{SCARCITY_THRESHOLD:g} training pairs each on average, and the others are not masked"
+    )
+    if len(carried_occurrences) <= listed:
+        sentence += (
+            " ("
+            + "; ".join(
+                f"{name}: {_carried(count)}, {'masked' if name in masked else 'intact'}"
+                for name, count in sorted(carried_occurrences.items())
+            )
+            + ")"
+        )
+    return sentence
+
+
+def _carried(count: float) -> str:
+    return "no components" if count == float("inf") else f"{count:.1f} pairs a component"
 
 
 def lora_model_card(

@@ -37,7 +37,17 @@ from modeling.collator import MASK_SIZES, DynamicMaskingCollator
 from modeling.contrastive import global_batch_loss
 from modeling.library import ComponentLibrary
 from modeling.masking import FILLS, MODES
-from modeling.masking_policy import DEFAULT_MASK_PROB, DEFAULT_POLICY, POLICIES, scarcity_scales
+from modeling.masking_policy import (
+    EPOCH_POLICIES,
+    MASKING_FILE,
+    POLICIES,
+    RECOMMENDED_MASK_PROB,
+    RECOMMENDED_POLICY,
+    SCARCITY_THRESHOLD,
+    carried_occurrences,
+    scarcity_record,
+    scarcity_scales,
+)
 from nft1000.model_card import clip_model_card
 from nft1000.training_run import (
     BestWeights,
@@ -144,14 +154,17 @@ class DataArguments:
         default=None, metadata={"help": "folder or repo of the component library (default: the dataset)"}
     )
     mask_prob: float = field(
-        default=DEFAULT_MASK_PROB, metadata={"help": "probability p of masking a component; 0 disables"}
+        default=RECOMMENDED_MASK_PROB,
+        metadata={"help": "probability p of masking a component; 0 disables (the paper's is 0.5)"},
     )
     mask_policy: str = field(
-        default=DEFAULT_POLICY,
+        default=RECOMMENDED_POLICY,
         metadata={
             "choices": POLICIES,
-            "help": "how p varies: constant; decay (linearly to 0 over the run's epochs); scarcity (per collection, "
-            "times min(1, components / training pairs)); mixed (half the rows of each epoch intact, the rest with p)",
+            "help": "how p varies: constant (the paper's); decay (linearly to 0 over the run's epochs); scarcity "
+            f"(decay in the collections whose components are carried by fewer than {SCARCITY_THRESHOLD:g} training "
+            "pairs each on average, none in the others); mixed (half the rows of each epoch intact, the rest with "
+            "p). decay and scarcity count epochs: a stream takes constant or mixed",
         },
     )
     mask_mode: str = field(default="independent", metadata={"choices": MODES})
@@ -340,7 +353,8 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: TrainArgum
     # 3. the model and its processor
     model, processor = load_model(model_args, data_args, train)
     # 4. the masking collator and the loader
-    collator = make_collator(processor, library, train, data_args, args)
+    occurrences = carried_by_pairs(library, train) if data_args.mask_policy == "scarcity" and library else None
+    collator = make_collator(processor, library, train, data_args, args, occurrences)
     loader = make_loader(train, collator, data_args, args)
     # 5. the optimizer and the learning-rate schedule, prepared by accelerate
     model, optimizer, loader, scheduler, steps_per_epoch, max_train_steps = prepare_optimization(
@@ -388,6 +402,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, args: TrainArgum
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         run = {"train_rows": None if data_args.streaming else len(train), "steps": completed_steps, "seconds": seconds}
+        run["carried_occurrences"] = occurrences
         save_model(unwrapped, processor, results, model_args, data_args, args, hyperparameters, run)
     accelerator.wait_for_everyone()
     accelerator.end_training()
@@ -415,8 +430,11 @@ def check_run(data: DataArguments, args: TrainArguments, train, evaluations: dic
         raise ValueError(f"{len(train)} training pairs is less than one global batch ({global_batch})")
     if data.streaming and args.max_train_steps is None:
         raise ValueError("--streaming needs --max_train_steps (a stream has no length)")
-    if data.streaming and data.mask_policy != "constant":
-        raise ValueError(f"--mask_policy {data.mask_policy} needs the whole training split: drop --streaming")
+    if data.streaming and data.mask_policy in EPOCH_POLICIES and data.mask_prob > 0:
+        raise ValueError(
+            f"--mask_policy {data.mask_policy} counts the training split's epochs and pairs, which a stream does not "
+            "have: pass --mask_policy constant or mixed with --streaming, or --mask_prob 0"
+        )
     if args.load_best_model_at_end and HELD_OUT_VALIDATION not in evaluations:
         raise ValueError("--load_best_model_at_end reads the validation slice: give --validation_holdout_tokens")
 
@@ -444,16 +462,18 @@ def load_model(model_args: ModelArguments, data: DataArguments, train):
     return model, processor
 
 
-def make_collator(processor, library, train, data: DataArguments, args: TrainArguments) -> DynamicMaskingCollator:
-    """The masking collator with its policy: the planned epochs for ``decay``, the collections' factors for
-    ``scarcity``."""
+def make_collator(
+    processor, library, train, data: DataArguments, args: TrainArguments, occurrences: dict[str, float] | None = None
+) -> DynamicMaskingCollator:
+    """The masking collator with its policy: the planned epochs for ``decay`` and ``scarcity``, and for
+    ``scarcity`` the collections masked by their `occurrences` (`carried_by_pairs`)."""
     return DynamicMaskingCollator(
         processor,
         library,
         mask_prob=data.mask_prob,
         mask_policy=data.mask_policy,
-        num_epochs=_planned_epochs(len(train), args) if data.mask_policy == "decay" else None,
-        collection_scale=_scarcity(library, train) if data.mask_policy == "scarcity" else None,
+        num_epochs=_planned_epochs(len(train), args) if data.mask_policy in EPOCH_POLICIES else None,
+        collection_scale=None if occurrences is None else scarcity_scales(occurrences),
         mode=data.mask_mode,
         fill=data.mask_fill,
         mask_at=data.mask_at,
@@ -531,10 +551,36 @@ def _planned_epochs(train_rows: int, args: TrainArguments) -> int:
     return math.ceil(args.num_train_epochs)
 
 
-def _scarcity(library: ComponentLibrary, train) -> dict[str, float]:
-    """The scarcity policy's factor of each training collection (`modeling.masking_policy.scarcity_scales`)."""
-    collections = train["collection"]
-    return scarcity_scales({name: library.info(name).get("components", 0) for name in set(collections)}, collections)
+def planned_occurrences(argv: list[str]) -> dict[str, float] | None:
+    """The scarcity policy's count per training collection (`carried_by_pairs`) that a run with these flags
+    would use, read without training; None where the run would not use the policy."""
+    model_args, data, args = parse_args(argv)
+    if data.mask_policy != "scarcity" or data.mask_prob == 0:
+        return None
+    train, _ = load_splits(data, args.seed, model_args.cache_dir)
+    return carried_by_pairs(component_library(data, train), train)
+
+
+def carried_by_pairs(library: ComponentLibrary, train) -> dict[str, float]:
+    """How many training pairs carry each component of each training collection, on average
+    (`modeling.masking_policy.carried_occurrences`), with the scarcity policy's decision for each logged."""
+    rows = train.select_columns(["collection", "attributes"]).iter(batch_size=10_000)
+    carried = (
+        (name, [(a["trait_type"], a["value"]) for a in attributes])
+        for batch in rows
+        for name, attributes in zip(batch["collection"], batch["attributes"], strict=True)
+    )
+    names = set(train.unique("collection"))
+    occurrences = carried_occurrences({name: library.keys(name) for name in names}, carried)
+    scales = scarcity_scales(occurrences)
+    logger.info(
+        "scarcity policy: %d of %d training collections masked (components carried by fewer than %g pairs each)",
+        sum(scales.values()), len(scales), SCARCITY_THRESHOLD,
+    )  # fmt: skip
+    for name in sorted(scales):
+        verdict = "masked" if scales[name] else "intact"
+        logger.info("  %s: components carried by %.1f training pairs each: %s", name, occurrences[name], verdict)
+    return occurrences
 
 
 def _metric(report: RetrievalReport, name: str) -> float:
@@ -610,6 +656,8 @@ def save_model(model, processor, results: dict, model_args, data_args, args, hyp
     markdown = whole_split_markdown(reports) if reports else None
     if reports:
         atomic_write_text(output_dir / "eval_results.json", json.dumps(reports, indent=2))
+    if run["carried_occurrences"] is not None:
+        atomic_write_text(output_dir / MASKING_FILE, json.dumps(scarcity_record(run["carried_occurrences"]), indent=2))
     card = clip_model_card(
         model_name=args.hub_model_id or output_dir.name,
         model_name_or_path=model_args.model_name_or_path,

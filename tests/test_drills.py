@@ -135,21 +135,27 @@ def test_the_demo_runs_end_to_end_and_a_rerun_reuses_every_stage(tmp_path, capsy
     assert (out / "clip-masked" / "model.safetensors").is_file() and (
         out / "clip-plain" / "model.safetensors"
     ).is_file()
-    # the data-scarce comparison, on a real-like collection of its own: both p for each paired seed, evaluated on
-    # held-out tokens only
-    assert "Data-scarce, on a real-like collection (120 tokens" in printed and "masking ahead on" in printed
+    # the budget comparison, on a real-like collection of its own: p = 0 and the default masking for each budget
+    # and paired seed, evaluated on held-out tokens only; the default run is trained where its policy masks
+    assert "Budgets, on a real-like collection (120 tokens" in printed and "default ahead on" in printed
     assert (out / "nft1000-real-like" / "components_report.json").is_file()
     assert list((out / "embeddings").glob("*.safetensors"))  # the eval cache lies in the demo's folder
-    for seed in (0, 1):
-        for p in ("0.0", "0.3"):
-            results = json.loads((out / "data-scarce" / f"p{p}-seed{seed}" / "eval_results.json").read_text())
-            assert list(results) == ["before training, held-out tokens of the training collections",
-                                     "fine-tuned, held-out tokens of the training collections"]  # fmt: skip
+    held_out = ["before training, held-out tokens of the training collections",
+                "fine-tuned, held-out tokens of the training collections"]  # fmt: skip
+    for pairs in (24, 64):
+        assert f"{pairs} training pairs; the policy " in printed
+        for seed in (0, 1):
+            plain, default = (out / "data-scarce" / f"{pairs}-pairs-{arm}-seed{seed}" for arm in ("p0", "default"))
+            assert list(json.loads((plain / "eval_results.json").read_text())) == held_out
+            masked = [
+                row["masked"] for row in json.loads((default / "masking.json").read_text())["collections"].values()
+            ]
+            assert (default / "eval_results.json").is_file() == any(masked)
     stages = json.loads((out / "stages.json").read_text())
-    assert len(stages) == 14
+    assert len(stages) == 18
     start = time.monotonic()
     assert cli_main(["demo", "--out", str(out), "--size", "tiny"]) == 0
-    assert capsys.readouterr().out.count("done before, reused") == 14
+    assert capsys.readouterr().out.count("done before, reused") == 18
     assert json.loads((out / "stages.json").read_text()) == stages and time.monotonic() - start < 60
 
 

@@ -1,5 +1,7 @@
 """Masking policies (issue 28): their invariants, and the collator's masks under a policy on a real export."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,7 @@ from transformers import CLIPImageProcessor
 
 from modeling.collator import DynamicMaskingCollator
 from modeling.masking import DynamicMasker
-from modeling.masking_policy import INTACT_SHARE, MaskingPolicy, scarcity_scales
+from modeling.masking_policy import INTACT_SHARE, MaskingPolicy, carried_occurrences, scarcity_scales
 
 probabilities = st.floats(0, 1)
 
@@ -25,26 +27,41 @@ def test_decay_starts_at_p_never_rises_and_ends_at_zero(p, epochs, epoch, later)
     assert policy.probability("any", epochs + later) == 0
 
 
+keys = st.tuples(st.sampled_from("abc"), st.sampled_from("xyz"))
+names = st.sampled_from(["Apes", "Punks", "Owls"])
+
+
 @settings(max_examples=200, deadline=None)
 @given(
-    p=probabilities,
-    components=st.dictionaries(st.text(min_size=1, max_size=5), st.integers(0, 1000), max_size=6),
-    pairs=st.lists(st.text(min_size=1, max_size=5), min_size=1, max_size=300),
-    epoch=st.integers(0, 50),
+    components=st.dictionaries(names, st.sets(keys, max_size=9), max_size=3),
+    carried=st.lists(st.tuples(names, st.lists(keys, max_size=6)), min_size=1, max_size=60),
+    threshold=st.floats(0.5, 20),
 )
-def test_scarcity_is_p_where_pairs_are_fewer_than_components_and_falls_as_they_grow(p, components, pairs, epoch):
-    scales = scarcity_scales(components, pairs)
-    assert set(scales) == set(pairs)
-    policy = MaskingPolicy(p, "scarcity", collection_scale=scales)
-    for name in set(pairs):
-        count, parts = pairs.count(name), components.get(name, 0)
-        probability = policy.probability(name, epoch)
-        assert 0 <= probability <= p
-        assert probability == pytest.approx(p * min(1, parts / count))
-        if parts >= count:
-            assert probability == p
-    more = scarcity_scales(components, pairs + pairs)  # twice the pairs: never a larger factor
-    assert all(more[name] <= scales[name] for name in scales)
+def test_scarcity_masks_exactly_the_collections_whose_components_are_carried_by_few_pairs(
+    components, carried, threshold
+):
+    occurrences = carried_occurrences(components, carried)
+    assert set(occurrences) == {name for name, _ in carried}
+    scales = scarcity_scales(occurrences, threshold)
+    for name, count in occurrences.items():
+        known = components.get(name, set())
+        if not known:  # nothing of it can be masked
+            assert count == math.inf and scales[name] == 0.0
+            continue
+        hits = sum(key in known for other, pair in carried if other == name for key in pair)
+        assert count == pytest.approx(hits / len(known))
+        assert scales[name] == (1.0 if count < threshold else 0.0)
+    doubled = scarcity_scales(carried_occurrences(components, carried + carried), threshold)
+    assert all(doubled[name] <= scales[name] for name in scales)  # more pairs never turn masking on
+
+
+@settings(max_examples=200, deadline=None)
+@given(p=probabilities, epochs=st.integers(1, 50), epoch=st.integers(0, 100), masked=st.booleans())
+def test_scarcity_is_decay_in_a_scarce_collection_and_zero_elsewhere(p, epochs, epoch, masked):
+    scarcity = MaskingPolicy(p, "scarcity", num_epochs=epochs, collection_scale={"Apes": float(masked)})
+    decay = MaskingPolicy(p, "decay", num_epochs=epochs)
+    assert scarcity.probability("Apes", epoch) == (decay.probability("Apes", epoch) if masked else 0.0)
+    assert scarcity.probability("a collection the run did not count", epoch) == 0.0
 
 
 @given(p=probabilities, epoch=st.integers(0, 10**6))
@@ -69,8 +86,9 @@ def test_mixed_leaves_about_half_the_rows_intact_and_masks_the_rest_with_p(p, ep
 def test_bad_policies_are_refused():
     with pytest.raises(ValueError, match="one of"):
         MaskingPolicy(0.5, "sometimes")
-    with pytest.raises(ValueError, match="number of epochs"):
-        MaskingPolicy(0.5, "decay")
+    for needs_epochs in ("decay", "scarcity"):
+        with pytest.raises(ValueError, match="number of epochs"):
+            MaskingPolicy(0.5, needs_epochs)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         MaskingPolicy(1.5)
     with pytest.raises(ValueError, match="generator"):
@@ -102,7 +120,7 @@ def _same(first: list[dict], second: list[dict]) -> bool:
 @pytest.mark.parametrize("policy", ["decay", "scarcity", "mixed"])
 def test_a_policy_s_masks_depend_on_seed_epoch_and_row_only(train_rows, library, tokenizer, policy):
     rows = train_rows.select(range(16))
-    scales = scarcity_scales({name: 1_000 for name in set(rows["collection"])}, rows["collection"])
+    scales = dict.fromkeys(rows["collection"], 1.0)  # every collection scarce
     collator = DynamicMaskingCollator(
         image_processor=CLIPImageProcessor(), tokenizer=tokenizer, library=library, mask_prob=0.8, seed=5,
         mask_policy=policy, num_epochs=4, collection_scale=scales,
@@ -121,12 +139,14 @@ def test_a_policy_s_masks_depend_on_seed_epoch_and_row_only(train_rows, library,
         assert _same(_batches(collator, rows, 2), _batches(plain, rows, 0))
 
 
-def test_scarcity_leaves_a_collection_with_plenty_of_pairs_nearly_intact(train_rows, library, tokenizer):
+def test_scarcity_leaves_a_collection_with_plenty_of_pairs_as_the_unmasked_run_sees_it(train_rows, library, tokenizer):
     rows = train_rows.select(range(16))
-    none_scarce = scarcity_scales(dict.fromkeys(set(rows["collection"]), 0), rows["collection"])
+    keys = {name: library.keys(name) for name in set(rows["collection"])}
+    carried = [(row["collection"], [(a["trait_type"], a["value"]) for a in row["attributes"]]) for row in rows]
+    plenty = scarcity_scales(carried_occurrences(keys, carried), threshold=0.0)
     collator = DynamicMaskingCollator(
         image_processor=CLIPImageProcessor(), tokenizer=tokenizer, library=library, mask_prob=1.0,
-        mask_policy="scarcity", collection_scale=none_scarce,
+        mask_policy="scarcity", num_epochs=3, collection_scale=plenty,
     )  # fmt: skip
     plain = DynamicMaskingCollator(image_processor=CLIPImageProcessor(), tokenizer=tokenizer, mask_prob=0)
     assert _same(_batches(collator, rows, 0), _batches(plain, rows, 0))

@@ -201,8 +201,11 @@ def test_train_clip_on_two_processes(export_with_components, tmp_path):
     assert CLIPModel.from_pretrained(tmp_path / "out").config.projection_dim == 128
 
 
-def test_streaming_training_runs_and_needs_a_step_budget(export_with_components, tmp_path):
+def test_streaming_training_runs_and_needs_a_step_budget_and_a_policy_without_epochs(export_with_components, tmp_path):
     args = train_args(export_with_components, tmp_path / "out", "--streaming", "--report_to", "none")
+    with pytest.raises(ValueError, match=r"--mask_policy scarcity counts .* pass --mask_policy constant or mixed"):
+        train_main(args)  # the default policy counts epochs and pairs
+    args += ["--mask_policy", "constant"]
     args[args.index("--max-train-steps") : args.index("--max-train-steps") + 2] = []
     with pytest.raises(ValueError, match="--max_train_steps"):
         train_main(args)
@@ -213,6 +216,33 @@ def test_streaming_training_runs_and_needs_a_step_budget(export_with_components,
     train_main([*args, "--overwrite_output_dir"])  # afresh into the same folder: a new step log, not appended
     lines = (tmp_path / "out" / "train_log.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == [1, 2]
+
+
+def test_the_default_scarcity_policy_masks_a_collection_only_where_its_components_are_carried_by_few_pairs(
+    export_with_components, tmp_path, caplog
+):
+    records = {}
+    for samples in (16, 160):  # the first 16 of the same shuffled pairs, then 160
+        out = tmp_path / str(samples)
+        args = train_args(export_with_components, out, "--report_to", "none", "--max_train_samples", str(samples))
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="train_clip"):
+            train_main([*args, "--max-train-steps", "1", "--checkpointing_steps", "0", "--eval_split", ""])
+        record = records[samples] = json.loads((out / "masking.json").read_text())
+        assert record["policy"] == "scarcity" and record["collections"]
+        for name, decision in record["collections"].items():
+            assert decision["masked"] == (decision["carried_occurrences"] < record["threshold"])
+            verdict = "masked" if decision["masked"] else "intact"
+            line = f"{name}: components carried by {decision['carried_occurrences']:.1f} training pairs each: {verdict}"
+            assert line in caplog.text
+        card = ModelCard.load(out / "README.md").text
+        assert "under the `scarcity` policy" in card and all(name in card for name in record["collections"])
+    few, many = (records[n]["collections"] for n in (16, 160))
+    assert set(few) <= set(many)
+    for name in few:  # more pairs of the same collection: each component carried more often, never masked anew
+        assert many[name]["carried_occurrences"] > few[name]["carried_occurrences"]
+        assert many[name]["masked"] <= few[name]["masked"]
+    assert any(d["masked"] for d in few.values()), "16 pairs should leave some collection scarce"
 
 
 def test_masking_without_a_component_library_names_the_command_to_run(exported, tmp_path):
