@@ -158,7 +158,7 @@ def main() -> None:
     print(f"\nstart: {_start(args.model)}")
     print(f"protocol: {protocol}; masking mode: {args.mask_mode}, at the {args.mask_at} size")
     validation = args.validation_holdout_tokens
-    stopping = f", early stopping on {validation} validation tokens a collection" if validation else ""
+    stopping = f", early stopping on {validation:g} validation tokens a collection" if validation else ""
     print(f"train rows: {train_rows}; {args.steps} steps x batch {args.batch_size}{stopping}; seeds {args.seeds}\n")
     header = "| t2i top1 | t2i top5 | t2i top10 | i2t top1 | i2t top5 | i2t top10 |"
     print(f"| setting | train pairs | p | policy {header} best step | minutes |")
