@@ -248,13 +248,15 @@ def _paired_table(runs: list[dict], settings: dict, arms: list[tuple[float, str]
             if not diffs:
                 continue  # a cell not run yet (an interrupted --resume)
             nonzero = [d for d in diffs if d != 0]
-            better = sum(d > 0 for d in diffs)
-            w = wilcoxon(nonzero).pvalue if len(nonzero) >= 2 else float("nan")
-            sign = binomtest(sum(d > 0 for d in nonzero), len(nonzero)).pvalue if nonzero else float("nan")
+            level = len(diffs) - len(nonzero)
+            better = f"{sum(d > 0 for d in diffs)} of {len(diffs)}" + (f", {level} level" if level else "")
+            # a test needs seeds that differ: "-" where too few do (an arm that masked nothing equals p = 0)
+            w = f"{wilcoxon(nonzero).pvalue:.3f}" if len(nonzero) >= 2 else "-"
+            sign = f"{binomtest(sum(d > 0 for d in nonzero), len(nonzero)).pvalue:.3f}" if nonzero else "-"
             shown = ", ".join(f"{d:+.1f}" for d in diffs)
             lines.append(
                 f"| {setting} | {arm[0]} | {arm[1]} | {shown} | {sum(diffs) / len(diffs):+.1f} | "
-                f"{better} of {len(diffs)} | {w:.3f} | {sign:.3f} |"
+                f"{better} | {w} | {sign} |"
             )
     return "\n".join(lines)
 

@@ -91,6 +91,15 @@ def test_the_ablation_starts_from_it_and_says_so(pretrained, export_with_compone
     rows = [line for line in report.stdout.splitlines() if line.startswith("| 16 pairs | 16 |")]
     assert [row.split(" | ")[2:4] for row in rows] == [["0.0", "constant"], ["0.5", "constant"]]
 
+    # an arm that masked nothing (the scarcity policy where components are plentiful) equals p = 0 on every seed:
+    # the paired table says the seeds are level and runs no test on them
+    plain = [run for run in runs if run["p"] == 0]
+    (tmp_path / "runs.json").write_text(json.dumps(runs + [{**run, "p": 0.3, "policy": "scarcity"} for run in plain]))
+    report = _ablation(export_with_components, pretrained, tmp_path / "runs.json", "--report-only", "--seeds", "0", "1")
+    assert report.returncode == 0, report.stderr[-2000:]
+    row = next(line for line in report.stdout.splitlines() if line.startswith("| 16 pairs | 0.3 | scarcity |"))
+    assert row.split(" | ")[3:] == ["+0.0", "+0.0", "0 of 1, 1 level", "-", "- |"]
+
 
 def test_the_ablation_refuses_collections_the_start_was_trained_on(pretrained, tmp_path):
     corpus_export = pretrained.parent / "corpus-export"
