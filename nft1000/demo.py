@@ -260,8 +260,8 @@ def _decisions(runs: list[Path]) -> str:
     said = []
     for name, rows in seen.items():
         counts = [row["carried_occurrences"] for row in rows if row["carried_occurrences"] is not None]
-        spread = f"{min(counts):.1f}" + (f"-{max(counts):.1f}" if max(counts) > min(counts) else "") if counts else ""
-        carried = f"components carried by {spread} pairs each" if counts else "no components"
+        ends = sorted({f"{count:.1f}" for count in (min(counts), max(counts))}, key=float) if counts else []
+        carried = f"components carried by {'-'.join(ends)} pairs each" if counts else "no components"
         masked = sum(row["masked"] for row in rows)
         if masked in (0, len(rows)):
             verdict = f"{'masked' if masked else 'left'} {name}{'' if masked else ' intact'} in all {len(rows)} seeds"

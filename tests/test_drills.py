@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import resource
 import signal
 import subprocess
@@ -151,6 +152,14 @@ def test_the_demo_runs_end_to_end_and_a_rerun_reuses_every_stage(tmp_path, capsy
                 row["masked"] for row in json.loads((default / "masking.json").read_text())["collections"].values()
             ]
             assert (default / "eval_results.json").is_file() == any(masked)
+        counts = [
+            row["carried_occurrences"]
+            for seed in (0, 1)
+            for row in json.loads((out / "data-scarce" / f"{pairs}-pairs-default-seed{seed}" / "masking.json")
+                                  .read_text())["collections"].values()
+        ]  # fmt: skip
+        assert f"carried by {min(counts):.1f}" in printed
+    assert not re.search(r"carried by (\d+\.\d)-\1 pairs", printed)  # a spread whose ends round alike is one value
     stages = json.loads((out / "stages.json").read_text())
     assert len(stages) == 18
     start = time.monotonic()
