@@ -173,7 +173,8 @@ def main() -> None:
             cells = _mean_cells(chosen, label)
             print(f"| {setting} | {samples or train_rows} | {arm[0]} | {arm[1]} | {cells} | {steps} | {minutes:.1f} |")
     if args.plot:
-        plot_budget_curve(runs, arms, label, _start(args.model), args.plot)
+        title = f"{Path(args.dataset).name}, {_start(args.model, short=True)}"
+        plot_budget_curve(runs, arms, label, title, args.plot)
     if len(args.seeds) > 1:
         print(_paired_table(runs, settings, arms, label))
         print(f"\nEach seed:\n\n| setting | p | policy | seed {header}\n| --- | ---: | --- | ---: {'| ---: ' * 6}|")
@@ -181,7 +182,7 @@ def main() -> None:
             print(f"| {r['setting']} | {r['p']} | {_arm(r)[1]} | {r['seed']} | {_mean_cells([r], label)} |")
 
 
-def plot_budget_curve(runs: list[dict], arms: list[tuple[float, str]], label: str, start: str, path: Path) -> None:
+def plot_budget_curve(runs: list[dict], arms: list[tuple[float, str]], label: str, title: str, path: Path) -> None:
     """Mean text-to-image top-1 (each seed a dot) against training pairs, a line per arm (`docs/masking_budget.png`)."""
     import matplotlib
 
@@ -197,7 +198,7 @@ def plot_budget_curve(runs: list[dict], arms: list[tuple[float, str]], label: st
         name = "no masking" if p == 0 else f"p = {p}, {policy}"
         (line,) = axes.plot(budgets, means, marker="o", label=name)
         axes.scatter([r["samples"] for r in chosen], [_top1(r, label) for r in chosen], s=8, color=line.get_color())
-    axes.set(xscale="log", xlabel="training pairs", ylabel="text-to-image top-1 (%), held-out tokens", title=start)
+    axes.set(xscale="log", xlabel="training pairs", ylabel="text-to-image top-1 (%), held-out tokens", title=title)
     budgets = sorted({r["samples"] for r in runs if r["samples"]})
     axes.set_xticks(budgets, labels=[str(b) for b in budgets], minor=False)
     axes.minorticks_off()
@@ -214,8 +215,11 @@ def _check_never_pretrained_on(model: str, collections: set[str]) -> None:
         raise SystemExit(f"{model} was pretrained on {sorted(seen)}, which this ablation evaluates")
 
 
-def _start(model: str) -> str:
-    return "tiny CLIP from scratch" if model == "tiny" else f"{model} (pretrained)"
+def _start(model: str, short: bool = False) -> str:
+    """The start a run used; `short` names a pretrained one by its last two path parts (a plot's title)."""
+    if model == "tiny":
+        return "tiny CLIP from scratch"
+    return f"{'/'.join(Path(model).parts[-2:]) if short else model} (pretrained)"
 
 
 def _arms(ps: list[float], policies: list[str]) -> list[tuple[float, str]]:
