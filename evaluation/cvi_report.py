@@ -14,6 +14,7 @@ from scipy.stats import spearmanr
 from nft1000_dataset.exported import rows_by_collection
 from nft1000_io.atomic import atomic_write_png, atomic_write_text
 from nft1000_io.optional import import_extra
+from nft1000_io.text import markdown_cell
 
 from .cvi import CviOptions, compute_cvi
 from .embeddings import SplitEmbeddings
@@ -127,11 +128,11 @@ def cvi_markdown(report: dict, calibration: dict | None = None, correlation: dic
     rows = [*report["per_collection"].items(), ("whole split (top-k over the split)", report["whole_split"])]
     for name, r in rows:
         lines.append(
-            f"| {name} | {r['rows']} | {r['top1']:.1f} | {r['top5']:.1f} | {r['top10']:.1f} | {r['cvi']:.5f} | "
-            f"{r['image_image']:.5f} | {r['text_text']:.5f} | {r['text_image']:.5f} |"
+            f"| {markdown_cell(name)} | {r['rows']} | {r['top1']:.1f} | {r['top5']:.1f} | {r['top10']:.1f} | "
+            f"{r['cvi']:.5f} | {r['image_image']:.5f} | {r['text_text']:.5f} | {r['text_image']:.5f} |"
         )
     if report["skipped_collections"]:
-        lines.append(f"\nSkipped (fewer than 2 pairs): {', '.join(report['skipped_collections'])}")
+        lines.append(f"\nSkipped (fewer than 2 pairs): {', '.join(map(markdown_cell, report['skipped_collections']))}")
     if correlation:
         cells = ", ".join(f"{k}: {v:.3f}" for k, v in correlation.items())
         lines.append(f"\nSpearman correlation across collections between CVI and top-k: {cells}")

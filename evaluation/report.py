@@ -11,6 +11,7 @@ import numpy as np
 
 from nft1000_dataset.exported import rows_by_collection
 from nft1000_io.atomic import atomic_write_text
+from nft1000_io.text import markdown_cell
 
 from .embeddings import SplitEmbeddings
 from .retrieval import DEFAULT_KS, recall_at_k, retrieval_hits
@@ -128,5 +129,5 @@ def per_collection_markdown(report: dict, target: str = "paired") -> str:
     lines = [f"| collection | rows | {header} |", "| --- | ---: |" + " ---: |" * (2 * len(ks))]
     for name, result in per.items():
         cells = f"{_cells(result['text_to_image'][target])} | {_cells(result['image_to_text'][target])}"
-        lines.append(f"| {name} | {result['rows']} | {cells} |")
+        lines.append(f"| {markdown_cell(name)} | {result['rows']} | {cells} |")
     return "\n".join(lines)

@@ -33,6 +33,7 @@ from PIL import Image as PILImage
 from nft1000_dataset.card import add_config_to_card
 from nft1000_io.atomic import atomic_write_bytes, atomic_write_text
 from nft1000_io.hub import looks_local
+from nft1000_io.text import markdown_cell
 
 from .byte_cache import ByteLRU
 from .component import Component, TraitKey
@@ -178,7 +179,7 @@ def components_table(report: dict[str, dict]) -> str:
         grid = entry.get("grid")
         shape = f"{grid['cells'][1]}x{grid['cells'][0]} {'pixel' if grid['native'] else 'blocks'}" if grid else "-"
         lines.append(
-            f"| {name} | {entry['tokens']} | {entry['components']} | {len(entry['no_component'])} "
+            f"| {markdown_cell(name)} | {entry['tokens']} | {entry['components']} | {len(entry['no_component'])} "
             f"| {entry['tolerance']} | {shape} | {entry['seconds']:.1f} | {entry.get('not_layered', '')} |"
         )
     return "\n".join(lines)

@@ -6,10 +6,11 @@ Flags take dashes or underscores (``--num-proc`` or ``--num_proc``), as the Hugg
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
+
+from nft1000_io.text import configure_logging, echo, terminal_safe
 
 from . import __version__
 from .errors import run_command
@@ -59,7 +60,7 @@ def _run_synth(args) -> None:
         args.out, args.collections, args.tokens, args.seed, args.zip, args.faults, args.num_proc,
         style=args.style, variant=args.variant, non_layered=args.non_layered,
     )  # fmt: skip
-    print(f"wrote {len(names)} collections to {args.out / 'release'} (ground truth in {args.out / 'ground_truth'})")
+    echo(f"wrote {len(names)} collections to {args.out / 'release'} (ground truth in {args.out / 'ground_truth'})")
 
 
 def _add_build(sub) -> None:
@@ -122,9 +123,9 @@ def _run_build(args) -> None:
     wanted = options if args.config == "all" else {args.config: options[args.config]}
     build = {"min_tokens": args.min_tokens, "num_proc": args.num_proc, "overwrite": args.overwrite, "name": args.name}
     for report in export_release(args.raw, args.out, wanted, **build).values():
-        print(report.to_markdown(), end="\n\n")
-    print(f"dataset card: {args.out / 'README.md'}\nbuild report: {args.out / 'build_report.json'}")
-    print(f'load it: load_dataset("{args.out}", "{next(iter(wanted))}")')
+        echo(report.to_markdown(), end="\n\n")
+    echo(f"dataset card: {args.out / 'README.md'}\nbuild report: {args.out / 'build_report.json'}")
+    echo(f'load it: load_dataset("{args.out}", "{next(iter(wanted))}")')
 
 
 def _add_push(sub) -> None:
@@ -140,7 +141,7 @@ def _add_push(sub) -> None:
 def _run_push(args) -> None:
     from nft1000_dataset.hub import push_release
 
-    print(push_release(args.folder, args.repo_id, private=args.private, token=args.token, revision=args.revision))
+    echo(push_release(args.folder, args.repo_id, private=args.private, token=args.token, revision=args.revision))
 
 
 def _add_components(sub) -> None:
@@ -207,9 +208,9 @@ def _run_components(args) -> None:
         dataset = load_collections(args.dataset, args.collection, args.config)
     else:
         dataset = load_all_splits(args.dataset, args.config, args.split)
-    print(components_table(build_library(dataset, args.out, params, args.num_proc)))
-    print(f"library: {args.out / 'data' / 'components'}\nreport: {args.out / REPORT_FILE}")
-    print(f"sheets: {args.out / 'component_sheets'}")
+    echo(components_table(build_library(dataset, args.out, params, args.num_proc)))
+    echo(f"library: {args.out / 'data' / 'components'}\nreport: {args.out / REPORT_FILE}")
+    echo(f"sheets: {args.out / 'component_sheets'}")
 
 
 def _add_preview_masking(sub) -> None:
@@ -253,7 +254,7 @@ def _run_preview_masking(args) -> None:
     library.check_coverage(rows.unique("collection"), args.dataset, args.components, "preview another dataset")
     masker = DynamicMasker(library, args.mask_prob, args.mode, args.fill)
     preview_masking(rows.select(range(min(args.num_samples, len(rows)))), masker, args.seed, args.out)
-    print(f"wrote {args.out}")
+    echo(f"wrote {args.out}")
 
 
 def _add_eval(sub) -> None:
@@ -313,7 +314,7 @@ def _run_eval(args) -> None:
     markdown = write_retrieval(reports, args.output_dir, title)
     if args.update_model_card:
         update_model_cards(reports, args.dataset, args.config, args.split, protocol, title)
-    print(markdown + f"\nwritten: {args.output_dir / 'retrieval.json'}, {args.output_dir / 'retrieval.md'}")
+    echo(markdown + f"\nwritten: {args.output_dir / 'retrieval.json'}, {args.output_dir / 'retrieval.md'}")
 
 
 def _add_cvi(sub) -> None:
@@ -360,7 +361,7 @@ def _run_cvi(args) -> None:
     report["spearman"] = rank_correlation(report)
     calibration = calibrate_alpha(report) if args.calibrate_alpha else None
     markdown = write_cvi(report, args.output_dir, calibration)
-    print(markdown + f"\nwritten: {args.output_dir / 'cvi.json'}, {args.output_dir / 'cvi.md'}")
+    echo(markdown + f"\nwritten: {args.output_dir / 'cvi.json'}, {args.output_dir / 'cvi.md'}")
 
 
 def _add_generate(sub) -> None:
@@ -393,7 +394,7 @@ def _run_generate(args) -> None:
     fields = GenerationRequest.__dataclass_fields__
     request = GenerationRequest(**{name: getattr(args, name) for name in fields})
     record = generate(request, args.out)
-    print(f"prompt: {record['prompt']}\nwrote {len(record['files'])} images and grid.png to {args.out}")
+    echo(f"prompt: {record['prompt']}\nwrote {len(record['files'])} images and grid.png to {args.out}")
 
 
 def _add_index(sub) -> None:
@@ -424,10 +425,10 @@ def _run_index(args) -> None:
     if args.dataset:
         dataset = load_all_splits(args.dataset, args.config, args.split)
         report = index.add(dataset, model, processor, replace=args.replace, batch_size=args.batch_size)
-        print(f"added {len(report['added'])} collections, skipped {len(report['skipped'])} already indexed")
+        echo(f"added {len(report['added'])} collections, skipped {len(report['skipped'])} already indexed")
     if args.ann:
         index.build_ann()
-    print(f"{args.out}: {len(index)} tokens of {len(index.collections)} collections")
+    echo(f"{args.out}: {len(index)} tokens of {len(index.collections)} collections")
 
 
 def _add_search(sub) -> None:
@@ -462,9 +463,10 @@ def _run_search(args) -> None:
         hits = searcher.text(args.query, args.k, target=args.target, **options)
     for rank, hit in enumerate(hits, 1):
         if args.json:
-            print(json.dumps({"rank": rank, **asdict(hit)}))
+            echo(json.dumps({"rank": rank, **asdict(hit)}))
         else:
-            print(f"{rank:3d}  {hit.score:.3f}  {hit.collection} #{hit.token_id}  {hit.caption}")
+            text = f"{terminal_safe(hit.collection)} #{terminal_safe(hit.token_id)}  {terminal_safe(hit.caption)}"
+            echo(f"{rank:3d}  {hit.score:.3f}  {text}")
 
 
 def _add_piracy(sub) -> None:
@@ -497,8 +499,8 @@ def _run_piracy(args) -> None:
     options = PiracyOptions(similarity=args.similarity, hash_bits=args.hash_bits, candidates=args.candidates)
     report = detect_piracy(NFTIndex.open(args.index), args.collection, options)
     images = TokenImages(args.dataset, args.config) if args.dataset else None
-    print(piracy_markdown(report))
-    print("written: " + ", ".join(str(path) for path in write_piracy(report, args.out, images)))
+    echo(piracy_markdown(report))
+    echo("written: " + ", ".join(str(path) for path in write_piracy(report, args.out, images)))
 
 
 def _add_search_app(sub) -> None:
@@ -574,7 +576,7 @@ def _run_collect(args) -> None:
     )
     if not args.overwrite:
         claim_output_folder(collector.folder, COLLECTED_FILES, "nft1000 collect")
-    print(f"{collector.folder}: {collect_summary(asyncio.run(collector.run(tokens)))}")
+    echo(f"{collector.folder}: {collect_summary(asyncio.run(collector.run(tokens)))}")
 
 
 def _add_pretrain(sub) -> None:
@@ -611,7 +613,7 @@ def _run_pretrain(args) -> None:
 
     options = PretrainOptions(**{option.name: getattr(args, option.name) for option in fields(PretrainOptions)})
     model = pretrain_clip(args.out, options)
-    print(f"pretrained tiny CLIP: {model}\nfine-tune from it: train_clip.py --model_name_or_path {model} ...")
+    echo(f"pretrained tiny CLIP: {model}\nfine-tune from it: train_clip.py --model_name_or_path {model} ...")
 
 
 def _add_demo(sub) -> None:
@@ -629,8 +631,8 @@ def _run_demo(args) -> None:
     from nft1000.demo import run_demo
 
     result = run_demo(main, args.out, args.size, args.seed, args.num_proc)
-    print("\n" + result["table"])
-    print("written:\n" + "\n".join(f"  {label}: {path}" for label, path in result["written"].items()))
+    echo("\n" + result["table"])
+    echo("written:\n" + "\n".join(f"  {label}: {path}" for label, path in result["written"].items()))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -669,7 +671,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging("%(levelname)s %(name)s: %(message)s")
     if not sys.stderr.isatty():  # progress bars belong on a terminal, not in a log file (ours: tqdm's disable=None)
         os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

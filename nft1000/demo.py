@@ -32,6 +32,7 @@ from modeling.masking_policy import (
 )
 from nft1000_io.atomic import atomic_write_text
 from nft1000_io.stages import Stages
+from nft1000_io.text import markdown_cell
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ def comparison_table(out: Path, models: dict[str, Path]) -> str:
         lines += ["", "| test collection (model with masking) | pairs | CVI | t2i top10 within it |"]
         lines.append("| --- | ---: | ---: | ---: |")
         for name, row in cvi["per_collection"].items():
-            lines.append(f"| {name} | {row['rows']} | {row['cvi']:.4f} | {row['top10']:.1f} |")
+            lines.append(f"| {markdown_cell(name)} | {row['rows']} | {row['cvi']:.4f} | {row['top10']:.1f} |")
     return "\n".join(lines) + "\n"
 
 

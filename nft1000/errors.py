@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 
 from nft1000_io.optional import MissingExtra
+from nft1000_io.text import echo
 
 USER_ERRORS = (ValueError, RuntimeError, OSError, MissingExtra)  # OSError: missing files, permissions, network
 
@@ -28,6 +29,6 @@ def run_command(run: Callable[[], object], prog: str) -> int:
     try:
         run()
     except USER_ERRORS as err:
-        print(f"{prog}: error: {explain(err)}", file=sys.stderr)
+        echo(f"{prog}: error: {explain(err)}", file=sys.stderr)
         return 1
     return 0

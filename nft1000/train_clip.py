@@ -64,6 +64,7 @@ from nft1000.training_run import (
     start_run,
 )
 from nft1000_io.atomic import atomic_write_text
+from nft1000_io.text import echo
 
 logger = logging.getLogger("train_clip")
 MASKING_COLUMNS = ["collection", "attributes", "token_id"]  # what masking reads besides the image and caption
@@ -671,7 +672,7 @@ def save_model(model, processor, results: dict, model_args, data_args, args, hyp
         **run,
     )
     if markdown:
-        print(markdown)
+        echo(markdown)
     message = f"train_clip.py: {run['steps']} steps, p = {data_args.mask_prob}"
     publish(output_dir, card, args, MODEL_UPLOAD_IGNORE, message)
 

@@ -24,6 +24,7 @@ from modeling.checkpoints import checkpoint_step, prune_checkpoints, resolve_che
 from nft1000_io.atomic import atomic_write_text
 from nft1000_io.hub import upload_folder_to_hub
 from nft1000_io.output_folder import claim_output_folder
+from nft1000_io.text import configure_logging
 
 # what an earlier run left in its output_dir: resumable, not refused (a script adds its own, `start_run`)
 STEP_LOG = "train_log.jsonl"
@@ -127,7 +128,7 @@ def start_run(
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
         **accelerator_kwargs,
     )
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    configure_logging("%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not accelerator.is_local_main_process:
         datasets.utils.logging.set_verbosity_error()
         transformers.utils.logging.set_verbosity_error()

@@ -3,9 +3,10 @@
 Real metadata writes traits in several shapes: the OpenSea list of ``{"trait_type", "value"}``, a plain
 ``{trait: value}`` dict, a ``traits`` key instead of ``attributes``, numbers with a ``display_type``, a
 JSON string holding the list, and missing values. Every form becomes a list of
-``{"trait_type": str, "value": str, "display_type": str | None}`` in the order the metadata gives. Runs of
-whitespace and control characters become one space; a value that is missing, null, not a finite number or over
-`MAX_VALUE_CHARS` is dropped, and every drop is counted by its reason when a counter is given.
+``{"trait_type": str, "value": str, "display_type": str | None}`` in the order the metadata gives. Text is
+cleaned as collection names are (`nft1000_io.text.clean_text`: control runs become one space, invisible
+formatting goes); a value that is missing, null, not a finite number or over `MAX_VALUE_CHARS` is dropped, a
+token keeps at most `MAX_ATTRIBUTES`, and every change is counted by its note when a counter is given.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any, TypedDict
 
 import numpy as np
 
+from nft1000_io.text import clean_text, needs_cleaning
+
 ABSENT_VALUES = frozenset({"", "none", "null", "n/a", "nothing", "no trait"})
 NUMERIC_DISPLAY_TYPES = frozenset({"number", "boost_number", "boost_percentage", "date"})
 UNNAMED_TRAIT = "trait"
@@ -26,7 +29,12 @@ MAX_JSON_DEPTH = 200  # metadata nests a few levels; json's C parser would overf
 # (web3 does) has raised Python's recursion limit
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 MAX_VALUE_CHARS = 512  # a trait name or value longer than this describes no pixels (CLIP reads 77 tokens)
-_CONTROL_RUNS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
+# PFP tokens carry a handful of traits (CryptoPunks at most 8 with the count, the synthetic real-like mode 14);
+# a few hundred would already make a caption that no text model reads
+MAX_ATTRIBUTES = 100
+CLEANED = "attribute text cleaned of control or invisible characters"
+DROPPED = "attribute value dropped: "
+OVER_MAX_ATTRIBUTES = f"attributes over {MAX_ATTRIBUTES} left out"
 
 
 class Attribute(TypedDict):
@@ -70,7 +78,7 @@ def _format_value(value: Any) -> str | None:
             return None
         return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, (int, str)):
-        return _CONTROL_RUNS.sub(" ", str(value)).strip() or None
+        return clean_text(str(value)) or None
     if isinstance(value, (list, tuple)):
         parts = [p for p in (_format_value(v) for v in value) if p]
         return ", ".join(parts) if parts else None
@@ -88,23 +96,27 @@ def _drop_reason(value: Any, text: str | None) -> str | None:
     return "empty"
 
 
-def _entry(trait_type: Any, value: Any, display_type: Any = None, dropped: Counter | None = None) -> Attribute | None:
+def _entry(trait_type: Any, value: Any, display_type: Any = None, notes: Counter | None = None) -> Attribute | None:
     text = _format_value(value)
     reason = _drop_reason(value, text)
     name = _format_value(trait_type) or UNNAMED_TRAIT
     if reason is None and len(name) > MAX_VALUE_CHARS:
         reason = "trait name too long"
+    if notes is None:
+        notes = Counter()
     if reason is not None:
-        if dropped is not None:
-            dropped[reason] += 1
+        notes[DROPPED + reason] += 1
         return None
     display = _format_value(display_type) if display_type else None
+    if any(isinstance(raw, str) and needs_cleaning(raw) for raw in (trait_type, value, display_type)):
+        notes[CLEANED] += 1
     return Attribute(trait_type=name, value=text, display_type=display)
 
 
-def normalize_attributes(metadata: Any, dropped: Counter | None = None) -> list[Attribute]:
-    """Return the token's attributes in the normal form; raise `MetadataError` if the metadata has none. Values
-    dropped are counted by reason in `dropped`."""
+def normalize_attributes(metadata: Any, notes: Counter | None = None) -> list[Attribute]:
+    """Return the token's attributes in the normal form; raise `MetadataError` if the metadata has none. What
+    was dropped, cleaned or left out is counted in `notes` by its label (`DROPPED` + the reason, `CLEANED`,
+    `OVER_MAX_ATTRIBUTES`)."""
     if not isinstance(metadata, dict):
         raise MetadataError("malformed metadata", f"expected a JSON object, got {type(metadata).__name__}")
     raw = metadata.get("attributes", metadata.get("traits"))
@@ -115,15 +127,17 @@ def normalize_attributes(metadata: Any, dropped: Counter | None = None) -> list[
             raise MetadataError("malformed metadata", f"attributes string is not JSON ({err})") from None
     entries: list[Attribute | None]
     if isinstance(raw, dict):
-        entries = [_entry(k, v, dropped=dropped) for k, v in raw.items()]
-    elif isinstance(raw, list):
+        raw = [{"trait_type": k, "value": v} for k, v in raw.items()]
+    if isinstance(raw, list):
+        if len(raw) > MAX_ATTRIBUTES and notes is not None:
+            notes[OVER_MAX_ATTRIBUTES] += len(raw) - MAX_ATTRIBUTES
         entries = []
-        for item in raw:
+        for item in raw[:MAX_ATTRIBUTES]:
             if isinstance(item, dict):
                 name = item.get("trait_type", item.get("type", item.get("key")))
-                entries.append(_entry(name, item.get("value"), item.get("display_type"), dropped))
+                entries.append(_entry(name, item.get("value"), item.get("display_type"), notes))
             else:
-                entries.append(_entry(None, item, dropped=dropped))
+                entries.append(_entry(None, item, notes=notes))
     elif raw is None:
         raise MetadataError("no attributes", "metadata has no 'attributes' or 'traits'")
     else:

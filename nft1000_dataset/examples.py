@@ -10,11 +10,13 @@ from typing import Any
 
 from datasets import Features, Image, List, Value
 
+from nft1000_io.text import clean_text, needs_cleaning
+
 from .attributes import MetadataError
-from .captions import build_caption, build_prompt
+from .captions import CAPTION_BOUND, MAX_CAPTION_CHARS, build_caption, build_prompt, fit_attributes
 from .media import standardize_image
 from .plan import Shard
-from .release import CollectionReader, UnreadableFile
+from .release import MAX_CAPTION_BYTES, CollectionReader, UnreadableFile
 from .report import Tally
 from .scan import log_skip, read_attributes, token_problem
 
@@ -33,18 +35,25 @@ FEATURES = Features(
 
 
 def _optional_text(reader: CollectionReader, member: str | None, label: str, notes: Tally | None) -> str | None:
-    """The release's own caption or prompt, or None (counted in `notes`) when it cannot be read as text."""
+    """The release's own caption or prompt, cleaned as attribute text is and at most `MAX_CAPTION_CHARS` long, or
+    None (counted in `notes`) when it cannot be read as text."""
     if member is None:
         return None
     try:
-        text, encoding = reader.read_text(member)
+        text, encoding = reader.read_text(member, MAX_CAPTION_BYTES)
     except UnreadableFile as err:
         if notes is not None:
             notes.note(f"{label} left out: {err.reason}", member)
         return None
-    if encoding != "utf-8" and notes is not None:
-        notes.note(f"{label} read as {encoding}", member)
-    return text.strip() or None
+    cleaned = clean_text(text)
+    if notes is not None:
+        if encoding != "utf-8":
+            notes.note(f"{label} read as {encoding}", member)
+        if needs_cleaning(text):
+            notes.note(f"{label} cleaned of control or invisible characters", member)
+        if len(cleaned) > MAX_CAPTION_CHARS:
+            notes.note(f"{label} cut to {MAX_CAPTION_CHARS} characters", member)
+    return cleaned[:MAX_CAPTION_CHARS] or None
 
 
 def token_row(
@@ -60,6 +69,9 @@ def token_row(
         reader.read_bytes(files.image), width=image_width, frame_seed=f"{frame_seed}:{collection}:{token_id}"
     )
     attributes = read_attributes(reader, files.metadata, notes)
+    if len(fitted := fit_attributes(collection, attributes)) < len(attributes) and notes is not None:
+        notes.note(CAPTION_BOUND, files.metadata, len(attributes) - len(fitted))
+    attributes = fitted
     return {
         "image": {"bytes": png, "path": f"{collection}_{token_id}.png"},
         "caption": build_caption(collection, attributes),

@@ -9,8 +9,10 @@ Layout of one collection (the zip holds the same, usually under a top folder ``<
     <Name>/metadata_dashboard.json           overview (optional)
 
 The release is a sandbox: nothing outside the release folder (or the zip) is ever read. Zips are never
-extracted; member names that climb out, members that are links, duplicate or encrypted members, and members
-whose declared or actual size is out of bounds are refused. In folders, a symlink is followed only to a regular
+extracted; member names that climb out, members that are links, duplicate or encrypted members, members whose
+compressed data overlaps another's, and members whose declared or actual size is out of bounds are refused,
+before anything is inflated; so is a zip whose members declare too much in all. Collection names are cleaned of
+control runs and invisible formatting (a note counts each). In folders, a symlink is followed only to a regular
 file inside the collection's own folder, symlinked folders are not entered, and only regular files are opened.
 Token ids are ERC-721 uint256s written in ASCII digits, normalised (``007`` is token ``7``). Only the release's
 own file names are read, one file per token and part: see `FILE_EXTENSIONS`. Everything refused or left aside is
@@ -26,7 +28,10 @@ import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+
+from nft1000_io.text import clean_text, needs_cleaning, terminal_safe
 
 from .report import Tally
 
@@ -40,10 +45,12 @@ FILE_EXTENSIONS = {
     "prompts": (".txt",),
 }
 MAX_MEMBER_BYTES = 512 * 1024 * 1024
-MAX_TEXT_BYTES = 16 * 1024 * 1024  # metadata, captions and prompts
+MAX_TEXT_BYTES = 16 * 1024 * 1024  # metadata (an on-chain image inline can take megabytes)
+MAX_CAPTION_BYTES = 64 * 1024  # a release's own caption or prompt: a few hundred bytes in NFT1000
 MAX_COMPRESSION_RATIO = 200
 RATIO_CHECK_ABOVE_BYTES = 8 * 1024 * 1024
 MAX_UINT256 = 2**256 - 1
+NAME_CLEANED = "collection name cleaned of control or invisible characters"
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 _ZIP_FILE_TYPE = 0o170000
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # control characters but tab and line ends
@@ -71,8 +78,9 @@ class MemberTooLarge(UnreadableFile):
 
 
 def normalize_name(name: str) -> str:
-    """Collection names compare in Unicode NFC (partition files and file systems disagree otherwise)."""
-    return unicodedata.normalize("NFC", name).strip()
+    """A collection name as the data carries it: in Unicode NFC (partition files and file systems disagree
+    otherwise), cleaned of control runs and invisible formatting (`nft1000_io.text.clean_text`)."""
+    return clean_text(unicodedata.normalize("NFC", name))
 
 
 def canonical_token_id(text: str) -> str | None:
@@ -120,6 +128,7 @@ class CollectionSource:
     name: str
     path: str
     refused: str | None = None
+    spelled: str | None = None  # the name as the release spells it, where cleaning changed it
 
     @property
     def is_zip(self) -> bool:
@@ -136,6 +145,60 @@ def _parts(name: str) -> tuple[tuple[str, ...], bool]:
     normal = name.replace("\\", "/")
     parts = tuple(part for part in normal.split("/") if part not in ("", "."))
     return parts, normal.startswith("/") or ".." in parts or "\0" in name
+
+
+def _member_reason(info: zipfile.ZipInfo, copies: int, overlapping: bool) -> str | None:
+    """Why a zip member is refused before it is read, or None."""
+    kind = (info.external_attr >> 16) & _ZIP_FILE_TYPE
+    if overlapping:
+        return "overlapping zip member"
+    if copies > 1:
+        return "duplicate zip member"
+    if kind == stat.S_IFLNK:
+        return "zip member is a link"
+    if kind and kind != stat.S_IFREG:
+        return "not a regular file"
+    if info.flag_bits & 0x1:
+        return "encrypted zip member"
+    if _declares_a_bomb(info, MAX_MEMBER_BYTES):
+        return MemberTooLarge.reason
+    return None
+
+
+def _declares_a_bomb(info: zipfile.ZipInfo, limit: int) -> bool:
+    """True if the member declares more than `limit` bytes, or a large size at a ratio no image reaches."""
+    return info.file_size > limit or (
+        info.file_size > RATIO_CHECK_ABOVE_BYTES and info.file_size > MAX_COMPRESSION_RATIO * max(1, info.compress_size)
+    )
+
+
+def _check_declared_total(path: str, infos: list[zipfile.ZipInfo]) -> None:
+    """Refuse a zip whose members (those not refused already) declare more than `MAX_COMPRESSION_RATIO` times its
+    size in all, plus `RATIO_CHECK_ABOVE_BYTES`: each member may be under the bound and the whole still a bomb."""
+    declared, size = sum(info.file_size for info in infos), os.path.getsize(path)
+    if declared > MAX_COMPRESSION_RATIO * size + RATIO_CHECK_ABOVE_BYTES:
+        raise ReleaseError(
+            f"{path}: decompression bomb: its members declare {declared} bytes from a {size}-byte zip "
+            f"(at most {MAX_COMPRESSION_RATIO} times)"
+        )
+
+
+def _overlapping_members(infos: list[zipfile.ZipInfo], directory_start: int) -> set[int]:
+    """The ids of members whose compressed data reaches into another member's (several names over one DEFLATE
+    stream, a non-recursive zip bomb) or into the central directory. Each member's data starts after its local
+    header (30 bytes and its name) and is `compress_size` long: an end past the next member's header is an
+    overlap, whatever the local header's extra field adds."""
+    ordered = sorted(infos, key=lambda info: info.header_offset)
+    starts = [info.header_offset for info in ordered[1:]] + [directory_start]
+    found: set[int] = set()
+    for index, (info, next_start) in enumerate(zip(ordered, starts, strict=True)):
+        name_bytes = len(info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437", "replace"))
+        end = info.header_offset + 30 + name_bytes + info.compress_size
+        if end > next_start:
+            found.add(id(info))
+            if index + 1 < len(ordered) and end > ordered[index + 1].header_offset:
+                found.add(id(ordered[index + 1]))
+    return found
 
 
 def _file_type_reason(mode: int) -> str | None:
@@ -159,12 +222,18 @@ class CollectionReader:
     def __enter__(self) -> CollectionReader:
         if self.source.refused:
             raise ReleaseError(f"{self.source.path}: {self.source.refused}")
+        if self.source.spelled is not None:
+            self.notes.note(NAME_CLEANED, self.source.spelled)
         if self.source.is_zip:
             try:
                 self._zip = zipfile.ZipFile(self.source.path)
             except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as err:
                 raise ReleaseError(f"{self.source.path}: not a readable zip ({err})") from None
-            self._index(self._zip_members())
+            try:
+                self._index(self._zip_members())
+            except ReleaseError:
+                self._zip.close()
+                raise
         else:
             self._index(self._folder_files())
         return self
@@ -174,25 +243,16 @@ class CollectionReader:
             self._zip.close()
 
     def _zip_members(self) -> list[tuple[str, str | None]]:
+        """Every member with the reason it is refused, or None, from the central directory alone: nothing is
+        inflated here. Raises `ReleaseError` for a zip whose other members declare too much in all."""
         infos = [info for info in self._zip.infolist() if not info.is_dir()]
+        overlapping = _overlapping_members(self._zip.infolist(), self._zip.start_dir)
         seen: dict[str, int] = {}
         for info in infos:
             seen[info.filename] = seen.get(info.filename, 0) + 1
-        members = []
-        for info in infos:
-            kind = (info.external_attr >> 16) & _ZIP_FILE_TYPE
-            if seen[info.filename] > 1:
-                refused = "duplicate zip member"
-            elif kind == stat.S_IFLNK:
-                refused = "zip member is a link"
-            elif kind and kind != stat.S_IFREG:
-                refused = "not a regular file"
-            elif info.flag_bits & 0x1:
-                refused = "encrypted zip member"
-            else:
-                refused = None
-            members.append((info.filename, refused))
-        return members
+        members = [(info, _member_reason(info, seen[info.filename], id(info) in overlapping)) for info in infos]
+        _check_declared_total(self.source.path, [info for info, refused in members if refused is None])
+        return [(info.filename, refused) for info, refused in members]
 
     def _folder_files(self) -> list[tuple[str, str | None]]:
         root = os.path.realpath(self.source.path)
@@ -285,11 +345,7 @@ class CollectionReader:
         if self._zip is None:
             return self._read_folder_file(name, limit)
         info = self._zip.getinfo(name)
-        bomb = info.file_size > limit or (
-            info.file_size > RATIO_CHECK_ABOVE_BYTES
-            and info.file_size > MAX_COMPRESSION_RATIO * max(1, info.compress_size)
-        )
-        if bomb:
+        if _declares_a_bomb(info, limit):
             raise MemberTooLarge(
                 f"{self.member_path(name)}: {info.file_size} bytes from {info.compress_size} compressed"
             )
@@ -321,10 +377,10 @@ class CollectionReader:
             raise MemberTooLarge(f"{self.member_path(name)}: more than {limit} bytes", "file too large")
         return data
 
-    def read_text(self, name: str) -> tuple[str, str]:
+    def read_text(self, name: str, limit: int = MAX_TEXT_BYTES) -> tuple[str, str]:
         """The text of a metadata, caption or prompt file and the encoding it was read in (see `decode_text`)."""
         try:
-            return decode_text(self.read_bytes(name, MAX_TEXT_BYTES))
+            return decode_text(self.read_bytes(name, limit))
         except NotText as err:
             raise UnreadableFile(f"{self.member_path(name)}: {err}", "not a text file") from None
 
@@ -366,25 +422,32 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
-def _collection_entry(root: Path, entry: Path) -> tuple[str, str | None] | None:
-    """(name, reason refused or None) of a collection entry of the release folder, or None if it is no collection."""
-    name = normalize_name(entry.stem if entry.suffix == ".zip" else entry.name)
+def _collection_entry(root: Path, entry: Path) -> CollectionSource | None:
+    """The collection an entry of the release folder holds (refused, with the reason, where it cannot be opened),
+    or None if it is no collection."""
+    spelled = entry.stem if entry.suffix == ".zip" else entry.name
+    name = normalize_name(spelled)
+    source = partial(CollectionSource, name=name, path=str(entry), spelled=spelled if needs_cleaning(spelled) else None)
     if entry.is_symlink():
         target = Path(os.path.realpath(entry))
         if not target.is_relative_to(Path(os.path.realpath(root))):
-            return (name, "link to outside the release") if entry.suffix == ".zip" or entry.is_dir() else None
+            linked = entry.suffix == ".zip" or entry.is_dir()
+            return source(refused="link to outside the release") if linked else None
     if not _is_utf8(name):
-        return name, "collection name not UTF-8"
+        return source(refused="collection name not UTF-8")
+    if not name:
+        return source(name=terminal_safe(spelled), refused="collection name empty once cleaned")
     if entry.is_file() and entry.suffix == ".zip":
-        return name, None
+        return source()
     if entry.is_dir() and any((entry / part).is_dir() for part in PART_FIELDS):
-        return name, None
+        return source()
     return None
 
 
 def discover_collections(raw_dir: str | Path) -> list[CollectionSource]:
-    """The collections under `raw_dir`: sub-folders with release parts and ``*.zip`` files, by name. An entry that
-    links outside `raw_dir` or has a name that is not UTF-8 comes back ``refused``, never opened."""
+    """The collections under `raw_dir`: sub-folders with release parts and ``*.zip`` files, by name (cleaned:
+    `normalize_name`). An entry that links outside `raw_dir`, or has a name that is not UTF-8 or nothing once
+    cleaned, comes back ``refused``, never opened."""
     root = Path(raw_dir)
     if not root.is_dir():
         raise ReleaseError(f"{root}: no such folder (expected a folder of collection folders or zips)")
@@ -392,11 +455,12 @@ def discover_collections(raw_dir: str | Path) -> list[CollectionSource]:
     for entry in sorted(root.iterdir()):
         if entry.name.startswith("."):
             continue
-        collection = _collection_entry(root, entry)
-        if collection is None:
+        source = _collection_entry(root, entry)
+        if source is None:
             continue
-        name, refused = collection
-        if name in found:
-            raise ReleaseError(f"{root}: collection {name!r} is there twice ({found[name].path} and {entry})")
-        found[name] = CollectionSource(name=name, path=str(entry), refused=refused)
+        if source.name in found:
+            raise ReleaseError(
+                f"{root}: collection {source.name!r} is there twice ({found[source.name].path} and {entry})"
+            )
+        found[source.name] = source
     return [found[name] for name in sorted(found)]

@@ -14,13 +14,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from nft1000_io.text import markdown_cell, terminal_safe
+
 EXAMPLES_PER_REASON = 5
 MAX_EXAMPLE_CHARS = 200
 
 
 def printable(text: str) -> str:
-    """`text` safe to write as UTF-8 JSON and logs: undecodable file-name bytes as escapes, at most 200 chars."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")[:MAX_EXAMPLE_CHARS]
+    """`text` safe to write as UTF-8 JSON and logs and to print: control characters and undecodable file-name
+    bytes as escapes (`nft1000_io.text.terminal_safe`), at most 200 chars."""
+    return terminal_safe(text)[:MAX_EXAMPLE_CHARS]
 
 
 @dataclass
@@ -122,13 +125,14 @@ class BuildReport:
         ]
         for split in self.collections:
             total = self.split_total(split)
-            reasons = ", ".join(f"{r}: {n}" for r, n in sorted(total.skipped.items())) or "none"
-            notes = ", ".join(f"{r}: {n}" for r, n in sorted(total.notes.items())) or "none"
+            reasons = ", ".join(f"{markdown_cell(r)}: {n}" for r, n in sorted(total.skipped.items())) or "none"
+            notes = ", ".join(f"{markdown_cell(r)}: {n}" for r, n in sorted(total.notes.items())) or "none"
             kept = len(self.kept_collections(split))
             lines.append(f"| {split} | {kept} | {total.read} | {total.kept} | {reasons} | {notes} |")
         if self.dropped:
             lines.append("")
-            lines.append("Dropped collections: " + "; ".join(f"{c} ({r})" for c, r in sorted(self.dropped.items())))
+            dropped = "; ".join(f"{markdown_cell(c)} ({markdown_cell(r)})" for c, r in sorted(self.dropped.items()))
+            lines.append(f"Dropped collections: {dropped}")
         return "\n".join(lines)
 
     @classmethod

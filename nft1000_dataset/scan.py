@@ -42,22 +42,23 @@ class CollectionScan:
 
 def read_attributes(reader: CollectionReader, member: str, notes: Tally | None = None) -> list[Attribute]:
     """The normalised attributes of one metadata file; raises `MetadataError` (or the reader's `UnreadableFile`)
-    with a counted reason. With `notes`, counts the attribute values dropped and a text read in another encoding."""
+    with a counted reason. With `notes`, counts the attribute values dropped or cleaned, the attributes left out and
+    a text read in another encoding."""
     text, encoding = reader.read_text(member)
     try:
         metadata = loads_metadata(text)
     except (ValueError, RecursionError) as err:  # bad JSON, an integer of thousands of digits, deep nesting
         raise MetadataError("malformed metadata JSON", f"{reader.member_path(member)}: {_short(err)}") from None
-    dropped: Counter = Counter()
+    changes: Counter = Counter()
     try:
-        attributes = normalize_attributes(metadata, dropped)
+        attributes = normalize_attributes(metadata, changes)
     except RecursionError:
         raise MetadataError("malformed metadata", f"{reader.member_path(member)}: nested too deep") from None
     if notes is not None:
         if encoding != "utf-8":
             notes.note(f"metadata read as {encoding}", member)
-        for reason, n in dropped.items():
-            notes.note(f"attribute value dropped: {reason}", member, n)
+        for label, n in changes.items():
+            notes.note(label, member, n)
     return attributes
 
 

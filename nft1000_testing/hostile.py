@@ -1,11 +1,15 @@
 """A hostile or broken release for tests: what real releases and attackers put in front of `nft1000 build`.
 
 `write_hostile_release(root)` writes ``root/release/`` with two collections of good tokens, a folder (``Hostile``)
-and a zip (``Hostile Zip``), each with one planted fault per token id from `FIRST_FAULT_ID` on, and two entries
-that link outside the release. ``root/outside/`` holds files that must never reach the export: an image of
-`SECRET_COLOUR`, texts and metadata holding `SECRET_TEXT`, and a whole collection of them. Each `Fault` says
-what the build must do: skip the token with a reason, or keep it and pass a check on its exported row. These are
-not the faults of ``nft1000 synth --faults`` (formats the build converts, files the paper filters).
+and a zip (``Hostile Zip``), each with one planted fault per token id from `FIRST_FAULT_ID` on; two entries
+that link outside the release; a zip whose images share one DEFLATE stream (``Overlap Zip``) and one whose members
+declare far more than it holds (``Declared Zip``); and a folder and a zip whose names carry terminal escapes and
+bidi controls (`CONTROL_NAMES`), as do their tokens' trait values and captions. ``root/outside/`` holds files
+that must never reach the export: an image of `SECRET_COLOUR`, texts and metadata holding `SECRET_TEXT`, and a
+whole collection of them. Each `Fault` says what the build must do: skip the token with a reason, or keep it and
+pass a check on its exported row. These are not the faults of ``nft1000 synth --faults`` (formats the build
+converts, files the paper filters). The bomb writers (`overlapping_chain`, `write_raw_zip`, `write_overlap_zip`,
+`write_declared_zip`) also serve the cost measurements at full size.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from nft1000_dataset.attributes import CLEANED, MAX_ATTRIBUTES, OVER_MAX_ATTRIBUTES
+from nft1000_dataset.captions import CAPTION_BOUND, MAX_CAPTION_CHARS
 
 SECRET_TEXT = "OUTSIDE-SECRET-5f3a9c"
 SECRET_COLOUR = (255, 0, 255)
@@ -187,6 +194,72 @@ def _svg(body: str, width: str = "32", height: str = "32", prolog: str = "") -> 
     ).encode()
 
 
+@dataclass(frozen=True)
+class RawMember:
+    """A zip member written byte by byte: its name, method, CRC, sizes and the bytes stored for it."""
+
+    name: str
+    method: int
+    crc: int
+    file_size: int
+    data: bytes
+
+
+def _local_header(member: RawMember, compress_size: int) -> bytes:
+    name = member.name.encode()
+    fields = (0x04034B50, 20, 0x800, member.method, 0, 0x21, member.crc, compress_size, member.file_size, len(name), 0)
+    return struct.pack("<IHHHHHIIIHH", *fields) + name
+
+
+def stored(name: str, data: bytes) -> RawMember:
+    return RawMember(name, zipfile.ZIP_STORED, zlib.crc32(data), len(data), data)
+
+
+def overlapping_chain(names: list[str], kernel: bytes) -> list[tuple[RawMember, int]]:
+    """Members that share one DEFLATE stream, a non-recursive zip bomb: each member's data quotes the next
+    member's local header in a stored block and runs on into the next member's data, down to `kernel` deflated
+    once, so that every member inflates to at least `kernel` while the file holds it once. Valid zip members
+    (right CRCs); (member, compressed size) in file order, written with `write_raw_zip(..., overlap=True)`."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = compressor.compress(kernel) + compressor.flush()
+    chain: list[tuple[RawMember, int]] = []
+    quoted: list[bytes] = []  # the local headers of the members after this one: what it inflates to before kernel
+    for name in reversed(names):
+        crc = zlib.crc32(kernel, zlib.crc32(b"".join(quoted)))
+        member = RawMember(name, zipfile.ZIP_DEFLATED, crc, len(kernel) + sum(map(len, quoted)), data)
+        header = _local_header(member, len(data))
+        chain.append((member, len(data)))
+        data = b"\x00" + struct.pack("<HH", len(header), len(header) ^ 0xFFFF) + header + data
+        quoted.insert(0, header)
+    return chain[::-1]
+
+
+def write_raw_zip(path: Path, members: list[RawMember], chain: list[tuple[RawMember, int]] = ()) -> None:
+    """A zip of `members` (each its own data) followed by an `overlapping_chain` (whose first member's data holds
+    every later member), with one central directory for all."""
+    out, directory = bytearray(), bytearray()
+
+    def entry(member: RawMember, compress_size: int, offset: int) -> bytes:
+        name = member.name.encode()
+        fields = (0x02014B50, 0x031E, 20, 0x800, member.method, 0, 0x21, member.crc, compress_size, member.file_size,
+                  len(name), 0, 0, 0, 0, (stat.S_IFREG | 0o644) << 16, offset)  # fmt: skip
+        return struct.pack("<IHHHHHHIIIHHHHHII", *fields) + name
+
+    for member in members:
+        directory += entry(member, len(member.data), len(out))
+        out += _local_header(member, len(member.data)) + member.data
+    if chain:
+        offset = len(out)
+        first, first_size = chain[0]
+        out += _local_header(first, first_size) + first.data
+        for member, compress_size in chain:
+            directory += entry(member, compress_size, offset)
+            offset += 30 + len(member.name.encode()) + 5  # the next header sits after this one and a block header
+    count = len(members) + len(chain)
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, len(directory), len(out), 0)
+    path.write_bytes(bytes(out + directory + end))
+
+
 # --- links and special files (folder form) -----------------------------------------------------------------
 
 for _part, _ext in (("images", "png"), ("metadata", "json"), ("captions", "txt"), ("prompts", "txt")):
@@ -327,6 +400,65 @@ _meta_fault(
     lambda t: b"\xef\xbb\xbf" + _json(metadata(t)),
     check=lambda row: len(row["attributes"]) == 2,
 )
+
+
+_meta_fault(
+    "metadata with 50,000 attributes",
+    KEPT,
+    lambda t: _json({"attributes": [{"trait_type": f"T{i}", "value": f"v{i}"} for i in range(50_000)]}),
+    check=lambda row: len(row["attributes"]) == MAX_ATTRIBUTES and len(row["caption"]) <= MAX_CAPTION_CHARS,
+    noted=OVER_MAX_ATTRIBUTES,
+)
+_meta_fault(
+    "100 attributes of 500 characters each",
+    KEPT,
+    lambda t: _json(metadata(t, **{f"Trait {i}": f"{i}" + "y" * 499 for i in range(100)})),
+    check=lambda row: 0 < len(row["attributes"]) < 100 and max(map(len, (row["caption"], row["prompt"]))) <= 2048,
+    noted=CAPTION_BOUND,
+)
+_meta_fault(
+    "bidi override, zero-width space and ESC in a trait value",
+    KEPT,
+    lambda t: _json(metadata(t, Eyes="\u202eLaser\u200b \x1b[2JRed\u2066")),
+    check=lambda row: {"trait_type": "Eyes", "value": "Laser [2JRed", "display_type": None} in row["attributes"],
+    noted=CLEANED,
+)
+
+
+@fault(
+    "caption of 60 KiB",
+    FOLDER,
+    KEPT,
+    check=lambda row: len(row["release_caption"]) == MAX_CAPTION_CHARS,
+    noted=f"release caption cut to {MAX_CAPTION_CHARS} characters",
+)
+def _(w, t):
+    w.token(t)
+    w.put(f"captions/{w.stem(t)}.txt", b"words " * (60 * 2**10 // 6))
+
+
+@fault(
+    "caption of 1 MiB",
+    FOLDER,
+    KEPT,
+    check=lambda row: row["release_caption"] is None,
+    noted="release caption left out: file too large",
+)
+def _(w, t):
+    w.token(t)
+    w.put(f"captions/{w.stem(t)}.txt", b"words " * (2**20 // 6))
+
+
+@fault(
+    "terminal escapes in a caption",
+    FOLDER,
+    KEPT,
+    check=lambda row: row["release_caption"] == "]0;pwned [2J a caption a person wrote, with its own words.",
+    noted="release caption cleaned of control or invisible characters",
+)
+def _(w, t):
+    w.token(t)
+    w.put(f"captions/{w.stem(t)}.txt", b"\x1b]0;pwned\x07\x1b[2J a caption a person wrote, with its own words.\r\n")
 
 
 @fault(
@@ -653,6 +785,44 @@ def _(w, t):
 # --- whole collections -------------------------------------------------------------------------------------
 
 COLLECTION_LINKS = {"Stolen": "link to outside the release", "Stolen Zip": "link to outside the release"}
+OVERLAP_ZIP, DECLARED_ZIP = "Overlap Zip", "Declared Zip"
+# collections the build drops, with (a part of) the reason it gives
+DROPPED_COLLECTIONS = {**COLLECTION_LINKS, DECLARED_ZIP: "decompression bomb: its members declare"}
+OVERLAPPING_TOKENS = range(FIRST_FAULT_ID, FIRST_FAULT_ID + 5)  # of the Overlap Zip: images in one stream
+# collection names that carry terminal escapes, bidi isolates and overrides: (as spelled, as exported, form)
+CONTROL_NAMES = [
+    ("Evil\x1b]0;pwned\x07\x1b[2J Cats\u202e", FOLDER),
+    ("\u2066Evil\x1b[31m\x9b Zip\u2069", ZIP),
+]
+CONTROL_VALUE = "\u202eLaser\x1b[2J"  # the trait value their tokens carry, and their captions' escape
+CONTROL_CAPTION = "\x1b]0;pwned\x07 an escaped caption"
+
+
+def write_overlap_zip(path: Path, collection: str, good: range, overlapping: range, kernel: bytes) -> None:
+    """A collection zip of `good` tokens (stored members) and `overlapping` tokens whose metadata is stored and
+    whose images share one DEFLATE stream of `kernel` (`overlapping_chain`)."""
+    members = []
+    for token_id in [*good, *overlapping]:
+        members.append(stored(f"{collection}/metadata/{collection}_{token_id}.json", _json(metadata(str(token_id)))))
+    members += [stored(f"{collection}/images/{collection}_{t}.png", png(colour(t))) for t in good]
+    names = [f"{collection}/images/{collection}_{t}.png" for t in overlapping]
+    write_raw_zip(path, members, overlapping_chain(names, kernel))
+
+
+def write_declared_zip(path: Path, collection: str, members: int, member_bytes: int) -> None:
+    """A zip whose every image member is under the ratio check's size and whose members together declare far more
+    than the zip could hold: the same deflated zeros stored `members` times."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    zeros = compressor.compress(bytes(member_bytes)) + compressor.flush()
+    crc = zlib.crc32(bytes(member_bytes))
+    entries = []
+    for token_id in range(1, members + 1):
+        stem = f"{collection}/%s/{collection}_{token_id}"
+        entries.append(stored(stem % "metadata" + ".json", _json(metadata(str(token_id)))))
+        entries.append(RawMember(stem % "images" + ".png", zipfile.ZIP_DEFLATED, crc, member_bytes, zeros))
+    write_raw_zip(path, entries)
+
+
 DASHBOARD_NOTES = {
     FOLDER: "dashboard refused: link to outside the release",
     ZIP: "dashboard refused: zip member is a link",
@@ -701,4 +871,13 @@ def write_hostile_release(root: Path) -> Path:
     zipped.write(release / f"{ZIP}.zip")
     (release / "Stolen").symlink_to(outside / "Stolen")
     (release / "Stolen Zip.zip").symlink_to(outside / "Stolen Zip.zip")
+    write_overlap_zip(release / f"{OVERLAP_ZIP}.zip", OVERLAP_ZIP, range(1, GOOD_TOKENS + 1), OVERLAPPING_TOKENS,
+                      bytes(2**20))  # fmt: skip
+    write_declared_zip(release / f"{DECLARED_ZIP}.zip", DECLARED_ZIP, 24, 7 * 2**20)
+    for spelled, form in CONTROL_NAMES:
+        writer = FolderWriter(release / spelled, outside) if form == FOLDER else ZipWriter(spelled, outside)
+        for token_id in range(1, GOOD_TOKENS + 1):
+            writer.token(str(token_id), meta=metadata(str(token_id), Eyes=CONTROL_VALUE), caption=CONTROL_CAPTION)
+        if form == ZIP:
+            writer.write(release / f"{spelled}.zip")
     return release

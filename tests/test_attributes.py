@@ -17,7 +17,9 @@ from nft1000_dataset.attributes import (
 )
 from nft1000_dataset.captions import build_caption, caption_phrases
 
-names = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12).filter(lambda s: s.strip())
+names = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Cf")), min_size=1, max_size=12).filter(
+    lambda s: s.strip()
+)  # control and format characters: tests/test_text.py
 values = st.one_of(names, st.integers(-(10**30), 10**30), st.booleans())
 trait_dicts = st.dictionaries(names, values, min_size=1, max_size=6).filter(
     lambda d: len({" ".join(k.split()) for k in d}) == len(d)

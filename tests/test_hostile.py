@@ -17,13 +17,20 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from nft1000_dataset.attributes import CLEANED
+from nft1000_dataset.release import NAME_CLEANED, normalize_name
+from nft1000_io.text import needs_cleaning
 from nft1000_testing.hostile import (
     COLLECTION_LINKS,
+    CONTROL_NAMES,
     DASHBOARD_NOTES,
+    DROPPED_COLLECTIONS,
     FAULTS,
     FOLDER,
     GOOD_TOKENS,
     KEPT,
+    OVERLAP_ZIP,
+    OVERLAPPING_TOKENS,
     SECRET_COLOUR,
     SECRET_TEXT,
     ZIP,
@@ -100,11 +107,45 @@ def test_every_good_token_is_exported(hostile_build, form):
     assert all((form, str(token_id)) in rows for token_id in good)
 
 
-def test_collections_that_link_outside_are_dropped_unread(hostile_build):
+def test_collections_that_link_outside_or_declare_a_bomb_are_dropped_unread(hostile_build):
     _, out, _, _, rows = hostile_build
-    report = _report(out)
-    assert report["dropped_collections"] == COLLECTION_LINKS
-    assert not {collection for collection, _ in rows} & set(COLLECTION_LINKS)
+    dropped = _report(out)["dropped_collections"]
+    assert set(dropped) == set(DROPPED_COLLECTIONS)
+    assert all(part in dropped[name] for name, part in DROPPED_COLLECTIONS.items())
+    assert not {collection for collection, _ in rows} & set(DROPPED_COLLECTIONS)
+
+
+def test_images_that_share_one_deflate_stream_are_skipped_and_the_rest_kept(hostile_build):
+    _, out, _, _, rows = hostile_build
+    tally = _report(out)["splits"]["train"]["per_collection"][OVERLAP_ZIP]
+    assert tally["skipped"] == {"overlapping zip member": len(OVERLAPPING_TOKENS)}
+    assert tally["kept"] == GOOD_TOKENS == sum(collection == OVERLAP_ZIP for collection, _ in rows)
+
+
+@pytest.mark.parametrize(("spelled", "form"), CONTROL_NAMES)
+def test_names_values_and_captions_are_exported_clean_and_each_cleaning_is_noted(hostile_build, spelled, form):
+    _, out, _, _, rows = hostile_build
+    name = normalize_name(spelled)
+    assert needs_cleaning(spelled) and not needs_cleaning(name) and name
+    kept = [row for (collection, _), row in rows.items() if collection == name]
+    assert len(kept) == GOOD_TOKENS
+    for row in kept:
+        texts = [row["collection"], row["caption"], row["prompt"], row["release_caption"]]
+        texts += [a[key] for a in row["attributes"] for key in ("trait_type", "value")]
+        assert not any(needs_cleaning(text) for text in texts), row["token_id"]
+    notes = _report(out)["splits"]["train"]["per_collection"][name]["notes"]
+    assert notes[NAME_CLEANED] == 1 and notes[CLEANED] == GOOD_TOKENS
+    assert notes["release caption cleaned of control or invisible characters"] == GOOD_TOKENS
+
+
+def test_no_string_of_the_export_and_no_line_of_the_build_output_can_control_a_terminal(hostile_build):
+    _, out, result, _, rows = hostile_build
+    for key, row in rows.items():
+        strings = [v for v in row.values() if isinstance(v, str)] + [a["value"] for a in row["attributes"]]
+        assert not any(needs_cleaning(text) for text in strings), key
+    assert not needs_cleaning(result.stdout), [line for line in result.stdout.splitlines() if needs_cleaning(line)]
+    for path in [out / "README.md", out / "build_report.json"]:
+        assert not needs_cleaning(path.read_text()), path
 
 
 def test_no_byte_of_an_outside_file_reaches_the_export(hostile_build):

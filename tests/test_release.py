@@ -72,14 +72,13 @@ def test_zip_members_that_climb_out_refuse_their_token_and_nothing_else(tmp_path
         assert reader.tokens["1"].image is None and reader.tokens["2"].refused is None
 
 
-def test_zip_bomb_members_are_refused(tmp_path):
+def test_zip_bomb_members_are_refused_from_the_directory_and_never_inflated(tmp_path):
     path = tmp_path / "Bomb.zip"
-    _write_zip(path, {"Bomb/images/Bomb_1.png": b"\0" * (64 * 1024 * 1024)})
-    with (
-        CollectionSource("Bomb", str(path)).open() as reader,
-        pytest.raises(MemberTooLarge, match=re.escape("Bomb.zip!Bomb/images/Bomb_1.png")),
-    ):
-        reader.read_bytes(reader.tokens["1"].image)
+    _write_zip(path, {"Bomb/images/Bomb_1.png": b"\0" * (64 * 1024 * 1024), "Bomb/metadata/Bomb_1.json": b"{}"})
+    with CollectionSource("Bomb", str(path)).open() as reader:
+        assert reader.tokens["1"].refused == MemberTooLarge.reason and reader.tokens["1"].image is None
+        with pytest.raises(MemberTooLarge, match=re.escape("Bomb.zip!Bomb/metadata/Bomb_1.json")):
+            reader.read_bytes(reader.tokens["1"].metadata, limit=1)
 
 
 def test_a_collection_in_both_forms_is_an_error(tmp_path):

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -125,12 +127,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def search_page(index_dir, planted):
-    """`nft1000 search-app` serving the index on a free local port, in its own process."""
+@contextmanager
+def serving(index_dir: Path, dataset: Path) -> Iterator[str]:
+    """`nft1000 search-app` serving the index on a free local port, in its own process; yields its URL."""
     port = free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
-    args = ["search-app", str(index_dir), "--dataset", str(planted["dataset"]), "--config", "full", "--port", str(port)]
+    args = ["search-app", str(index_dir), "--dataset", str(dataset), "--config", "full", "--port", str(port)]
     process = subprocess.Popen([sys.executable, "-m", "nft1000.cli", *args], env=env)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -149,16 +151,21 @@ def search_page(index_dir, planted):
         process.wait(timeout=30)
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()), reason="no chromium")
-def test_the_search_page_answers_a_text_query_in_a_real_browser(search_page, planted):
+@pytest.fixture(scope="module")
+def search_page(index_dir, planted):
+    with serving(index_dir, planted["dataset"]) as url:
+        yield url
+
+
+@contextmanager
+def browser_at(url: str):
+    """Headless Chromium at `url`, and a function that waits for a CSS selector's element."""
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    row = load_dataset(str(planted["dataset"]), "full", split="test")[3]
     options = Options()
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
@@ -166,31 +173,96 @@ def test_the_search_page_answers_a_text_query_in_a_real_browser(search_page, pla
         options.add_argument(flag)
     browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
-        browser.get(search_page)
+        browser.get(url)
         wait = WebDriverWait(browser, 60)
 
         def element(selector: str):  # the page renders in parts: wait for each element it needs
             return wait.until(lambda b: b.find_element(By.CSS_SELECTOR, selector))
 
-        box = element("#query textarea, #query input")
-        radio = element("#target input[value='caption']")
-        wait.until(lambda b: radio.is_selected() or radio.click())  # clicked again until the page has taken it
-        box.send_keys(row["caption"])
-        wait.until(lambda b: box.get_attribute("value") == row["caption"])
-        button = element("button#search")
-
-        def answered(b) -> bool:
-            if row["caption"][:40] in b.find_element(By.ID, "results").text:
-                return True
-            button.click()  # (again, if the page was not listening yet)
-            return False
-
-        WebDriverWait(browser, 60, poll_frequency=3).until(answered)
-        cells = browser.find_element(By.ID, "results").text.splitlines()
-        first = cells[cells.index("caption") + 1 :][:5]  # the table's text, cell by cell: the first result
-        assert first[0] == "1" and first[2:4] == [row["collection"], row["token_id"]]
+        yield browser, element
     finally:
         browser.quit()
+
+
+def search_in_page(browser, element, query: str, expect: str) -> list[str]:
+    """Type `query` (scored against captions), search until `expect` shows in the results; the table's text, cell
+    by cell."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    box = element("#query textarea, #query input")
+    radio = element("#target input[value='caption']")
+    WebDriverWait(browser, 60).until(lambda b: radio.is_selected() or radio.click())  # again until the page took it
+    box.send_keys(query)
+    WebDriverWait(browser, 60).until(lambda b: box.get_attribute("value") == query)
+    button = element("button#search")
+
+    def answered(b) -> bool:
+        if expect in b.find_element(By.ID, "results").text:
+            return True
+        button.click()  # (again, if the page was not listening yet)
+        return False
+
+    WebDriverWait(browser, 60, poll_frequency=3).until(answered)
+    return browser.find_element(By.ID, "results").text.splitlines()
+
+
+NEEDS_CHROMIUM = pytest.mark.skipif(
+    not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()), reason="no chromium"
+)
+
+
+@pytest.mark.slow
+@NEEDS_CHROMIUM
+def test_the_search_page_answers_a_text_query_in_a_real_browser(search_page, planted):
+    row = load_dataset(str(planted["dataset"]), "full", split="test")[3]
+    with browser_at(search_page) as (browser, element):
+        cells = search_in_page(browser, element, row["caption"], row["caption"][:40])
+    first = cells[cells.index("caption") + 1 :][:5]  # the first result
+    assert first[0] == "1" and first[2:4] == [row["collection"], row["token_id"]]
+
+
+HOSTILE_NAME = "<img src=x onerror=window.__pwned=1> [home](javascript:window.__pwned=2) Cats"
+HOSTILE_VALUES = {"Eyes": "<script>window.__pwned=3</script>", "Hat": "[click](javascript:window.__pwned=4)"}
+
+
+@pytest.fixture(scope="module")
+def hostile_page(tmp_path_factory):
+    """A collection whose name and trait values are HTML and Markdown, built, indexed and served."""
+    from modeling.clip_models import build_tiny_clip
+
+    root = tmp_path_factory.mktemp("hostile-page")
+    name = synthesize(root / "s", 1, 12, seed=3)[0]
+    folder = root / "s" / "release" / HOSTILE_NAME
+    (root / "s" / "release" / name).rename(folder)
+    for path in (folder / "metadata").glob("*.json"):
+        meta = json.loads(path.read_text())
+        meta["attributes"] += [{"trait_type": k, "value": v} for k, v in HOSTILE_VALUES.items()]
+        path.write_text(json.dumps(meta))
+    assert cli_main(["build", "--raw", str(root / "s" / "release"), "--out", str(root / "d"), "--config", "full",
+                     "--min-tokens", "5", "--split-ratios", "1", "0", "0"]) == 0  # fmt: skip
+    model, processor = build_tiny_clip(["a token with blue eyes"] * 20)
+    model.save_pretrained(root / "clip")
+    processor.save_pretrained(root / "clip")
+    args = ["index", "--model", str(root / "clip"), "--dataset", str(root / "d"), "--config", "full"]
+    assert cli_main([*args, "--out", str(root / "index")]) == 0
+    with serving(root / "index", root / "d") as url:
+        yield url
+
+
+@pytest.mark.slow
+@NEEDS_CHROMIUM
+def test_the_search_page_shows_html_and_markdown_from_the_data_as_text_and_runs_none(hostile_page):
+    from selenium.webdriver.common.by import By
+
+    with browser_at(hostile_page) as (browser, element):
+        cells = search_in_page(browser, element, "a token with blue eyes", HOSTILE_NAME)
+        time.sleep(1)  # any image that failed to load has run its onerror by now
+        assert browser.execute_script("return window.__pwned") is None
+        table = browser.find_element(By.ID, "results")
+        assert not table.find_elements(By.CSS_SELECTOR, "img[src='x'], script, a[href^='javascript']")
+    assert HOSTILE_NAME in cells
+    assert any(all(f"{k}: {v}" in cell for k, v in HOSTILE_VALUES.items()) for cell in cells)
 
 
 def test_an_index_folder_without_a_manifest_is_a_clear_error(tmp_path):

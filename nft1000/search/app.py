@@ -1,5 +1,6 @@
 """A search page for an index, built with Gradio the way Hugging Face Spaces demos are:
-``nft1000 search-app INDEX [--dataset D]`` (with the dataset, results show their images)."""
+``nft1000 search-app INDEX [--dataset D]`` (with the dataset, results show their images). One endpoint,
+``/search``; a dataset's text is shown as text (table cells of type ``str``, labels escaped), never as HTML."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable
 from PIL import Image
 
 from nft1000_io.optional import import_extra
+from nft1000_io.text import markdown_cell
 
 from .engine import NFTSearch
 
@@ -37,7 +39,7 @@ def build_app(searcher: NFTSearch, image_of: Callable[[str, str], Image.Image] |
     with gr.Blocks(title="NFT1000 search") as app:
         gr.Markdown(
             f"# NFT search\n{len(searcher.index):,} tokens of {len(searcher.index.collections)} collections, "
-            f"model `{searcher.index.manifest['model']}`."
+            f"model {markdown_cell(searcher.index.manifest['model'])}."
         )
         with gr.Row():
             query = gr.Textbox(label="Text query", placeholder="a pixel-art punk with 3D glasses", elem_id="query")
@@ -48,8 +50,7 @@ def build_app(searcher: NFTSearch, image_of: Callable[[str, str], Image.Image] |
             target = gr.Radio(["both", "image", "caption"], value="both", label="Text scored against", elem_id="target")
         button = gr.Button("Search", variant="primary", elem_id="search")
         gallery = gr.Gallery(label="Tokens", columns=5, height="auto", visible=image_of is not None)
-        table = gr.Dataframe(headers=COLUMNS, label="Results", elem_id="results", wrap=True)
-        inputs, outputs = [query, image, collection, k, target], [gallery, table]
-        button.click(run, inputs, outputs)
-        query.submit(run, inputs, outputs)
+        table = gr.Dataframe(headers=COLUMNS, datatype="str", label="Results", elem_id="results", wrap=True)
+        gr.on([button.click, query.submit], run, [query, image, collection, k, target], [gallery, table],
+              api_name="search")  # fmt: skip
     return app

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageDraw
 
+from nft1000_io.text import markdown_cell
+
 from .hashing import HASH_BITS, BandTable, hash_distance
 
 if TYPE_CHECKING:
@@ -84,9 +86,13 @@ def _pair(index: NFTIndex, original: int, suspect: int, similarity: float, bits:
     }
 
 
+def _token_cell(token: dict) -> str:
+    return markdown_cell(f"{token['collection']} #{token['token_id']}")
+
+
 def piracy_markdown(report: dict, limit: int = 50) -> str:
     lines = [
-        f"# Piracy report: {report['collection']}",
+        f"# Piracy report: {markdown_cell(report['collection'])}",
         "",
         f"{report['protected_tokens']} protected tokens compared with {report['compared_tokens']} tokens of other "
         f"collections: {len(report['suspects'])} suspected copies (image similarity >= "
@@ -96,7 +102,7 @@ def piracy_markdown(report: dict, limit: int = 50) -> str:
         "",
         "| collection | suspected copies |",
         "| --- | ---: |",
-        *(f"| {name} | {count} |" for name, count in report["suspects_by_collection"].items()),
+        *(f"| {markdown_cell(name)} | {count} |" for name, count in report["suspects_by_collection"].items()),
         "",
         "| suspect | closest original | image similarity | hash distance |",
         "| --- | --- | ---: | ---: |",
@@ -104,8 +110,7 @@ def piracy_markdown(report: dict, limit: int = 50) -> str:
     for pair in report["suspects"][:limit]:
         suspect, original = pair["suspect"], pair["original"]
         lines.append(
-            f"| {suspect['collection']} #{suspect['token_id']} | {original['collection']} #{original['token_id']} | "
-            f"{pair['similarity']:.3f} | {pair['hash_distance']} |"
+            f"| {_token_cell(suspect)} | {_token_cell(original)} | {pair['similarity']:.3f} | {pair['hash_distance']} |"
         )
     return "\n".join(lines) + "\n"
 

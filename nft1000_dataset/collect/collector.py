@@ -22,7 +22,6 @@ import hashlib
 import json
 import logging
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -73,10 +72,10 @@ class ContractTokens:
 
 def collection_folder_name(name: str, fallback: str) -> str:
     """`name` (the contract's name() or the user's --name) as one folder name: path separators, characters that
-    file systems refuse and control characters become spaces, format characters (bidi overrides) and leading dots
-    go, at most 120 characters; `fallback` if nothing is left."""
-    visible = "".join(c for c in name if unicodedata.category(c) != "Cf")  # no bidi overrides or zero widths
-    cleaned = " ".join(_UNSAFE_NAME_CHARS.sub(" ", visible).split())
+    file systems refuse and control runs become spaces, invisible formatting (bidi overrides) and leading dots go
+    (`release.normalize_name`, as the build names collections), at most 120 characters; `fallback` if nothing is
+    left."""
+    cleaned = normalize_name(_UNSAFE_NAME_CHARS.sub(" ", name))  # the build's own rule, then the file system's
     cleaned = normalize_name(cleaned.lstrip(". ")[:MAX_FOLDER_NAME_CHARS]).rstrip(". ")
     return cleaned or fallback
 
