@@ -20,7 +20,7 @@ import testing_path  # noqa: F401  (nft1000_testing is not installed)
 from PIL import Image
 
 from nft1000_dataset.collect.collector import Collector, read_contract
-from nft1000_dataset.collect.fetch import FetchOptions
+from nft1000_dataset.collect.options import FetchOptions
 from nft1000_testing.local_chain import Gateway, LocalChain
 
 

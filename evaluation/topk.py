@@ -25,18 +25,26 @@ class RunningTopK:
 
 
 def top_k(
-    queries: np.ndarray, gallery: np.ndarray, k: int, query_block: int = 1024, gallery_block: int = 65536
+    queries: np.ndarray,
+    gallery: np.ndarray | tuple[np.ndarray, ...],
+    k: int,
+    query_block: int = 1024,
+    gallery_block: int = 65536,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The `k` best gallery rows of each query: (scores, indices), each (n_queries, min(k, n_gallery)), best first."""
+    """The `k` best gallery rows of each query: (scores, indices), each (n_queries, min(k, n_gallery)), best first.
+    A tuple of galleries (the same rows embedded several ways) scores each row by the mean of its inner products."""
     q_all = torch.as_tensor(np.ascontiguousarray(queries, dtype=np.float32))
-    g_all = torch.as_tensor(np.ascontiguousarray(gallery, dtype=np.float32))
-    k = min(k, g_all.shape[0])
+    parts = gallery if isinstance(gallery, tuple) else (gallery,)
+    galleries = [torch.as_tensor(np.ascontiguousarray(g, dtype=np.float32)) for g in parts]
+    rows = galleries[0].shape[0]
+    k = min(k, rows)
     scores_out, indices_out = [], []
     for q0 in range(0, q_all.shape[0], query_block):
         q = q_all[q0 : q0 + query_block]
         best = RunningTopK(q.shape[0], k)
-        for g0 in range(0, g_all.shape[0], gallery_block):
-            best.update(q @ g_all[g0 : g0 + gallery_block].t(), g0)
+        for g0 in range(0, rows, gallery_block):
+            blocks = [q @ g[g0 : g0 + gallery_block].t() for g in galleries]
+            best.update(blocks[0] if len(blocks) == 1 else sum(blocks) / len(blocks), g0)
         scores_out.append(best.scores.numpy())
         indices_out.append(best.indices.numpy())
     return np.concatenate(scores_out), np.concatenate(indices_out)

@@ -15,6 +15,8 @@ from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
 from PIL import Image
 
+from nft1000_io.atomic import share_weights
+
 UNET_TARGETS = ["to_k", "to_q", "to_v", "to_out.0"]  # the attention projections, as diffusers' LoRA example
 TEXT_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]
 ADAPTER = "default"
@@ -41,13 +43,17 @@ def lora_layers(model) -> dict[str, torch.Tensor]:
 
 
 def save_lora(directory: str | Path, unet, text_encoder=None) -> None:
-    """``pytorch_lora_weights.safetensors`` as `StableDiffusionPipeline.load_lora_weights` reads it."""
+    """``pytorch_lora_weights.safetensors`` as `StableDiffusionPipeline.load_lora_weights` reads it, with each
+    adapter's config (rank, alpha, targets) in its metadata, so that what reloads is what was trained."""
     StableDiffusionPipeline.save_lora_weights(
         save_directory=str(directory),
         unet_lora_layers=lora_layers(unet),
         text_encoder_lora_layers=lora_layers(text_encoder) if text_encoder is not None else None,
         safe_serialization=True,
+        unet_lora_adapter_metadata=unet.peft_config[ADAPTER].to_dict(),
+        text_encoder_lora_adapter_metadata=text_encoder.peft_config[ADAPTER].to_dict() if text_encoder else None,
     )
+    share_weights(directory)
 
 
 def load_lora(directory: str | Path, unet, text_encoder=None) -> None:

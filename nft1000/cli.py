@@ -421,7 +421,9 @@ def _run_index(args) -> None:
         claim_output_folder(args.out, (MANIFEST,), "nft1000 index")
     model, processor = load_clip(args.model)
     exists = (args.out / MANIFEST).is_file()
-    index = NFTIndex.open(args.out) if exists else NFTIndex.create(args.out, args.model, model)
+    index = (
+        NFTIndex.open(args.out) if exists else NFTIndex.create(args.out, args.model, model, args.dataset, args.config)
+    )
     if args.dataset:
         dataset = load_all_splits(args.dataset, args.config, args.split)
         report = index.add(dataset, model, processor, replace=args.replace, batch_size=args.batch_size)
@@ -429,6 +431,9 @@ def _run_index(args) -> None:
     if args.ann:
         index.build_ann()
     echo(f"{args.out}: {len(index)} tokens of {len(index.collections)} collections")
+
+
+MODEL_OVERRIDE = "the index's model where it has moved (a folder or Hub id; its weights are checked)"
 
 
 def _add_search(sub) -> None:
@@ -441,6 +446,7 @@ def _add_search(sub) -> None:
     _flag(p, "target", choices=("image", "caption", "both"), default="both", help="what a text query is scored on")
     _flag(p, "approximate", action="store_true", help="use the HNSW indexes (built with `nft1000 index --ann`)")
     _flag(p, "json", action="store_true", help="JSON lines for programs")
+    _flag(p, "model", help=MODEL_OVERRIDE)
     p.set_defaults(run=_run_search)
 
 
@@ -454,7 +460,7 @@ def _run_search(args) -> None:
 
     if (args.query is None) == (args.image is None):
         raise ValueError("give a text query or --image, not both")
-    searcher = NFTSearch.open(args.index)
+    searcher = NFTSearch.open(args.index, args.model)
     options = {"collection": args.collection, "approximate": args.approximate}
     if args.image is not None:
         with Image.open(args.image) as image:
@@ -477,8 +483,8 @@ def _add_piracy(sub) -> None:
     p.add_argument("index", type=Path)
     _flag(p, "collection", required=True, help="the protected collection")
     _flag(p, "out", type=Path, required=True, help="piracy.md, piracy.json (and pairs.png) go here")
-    _flag(p, "dataset", help="the dataset the index was built from, for the PNG sheet of the closest pairs")
-    _flag(p, "config", default="mini", help="dataset config: full or mini")
+    _flag(p, "dataset", help="the dataset of the PNG sheet of the closest pairs (default: the one the index records)")
+    _flag(p, "config", help="its config (default: the one the index records)")
     _flag(p, "similarity", type=float, default=defaults.similarity, help="image-embedding cosine a candidate needs")
     _flag(
         p,
@@ -497,8 +503,10 @@ def _run_piracy(args) -> None:
     from nft1000_dataset.exported import TokenImages
 
     options = PiracyOptions(similarity=args.similarity, hash_bits=args.hash_bits, candidates=args.candidates)
-    report = detect_piracy(NFTIndex.open(args.index), args.collection, options)
-    images = TokenImages(args.dataset, args.config) if args.dataset else None
+    index = NFTIndex.open(args.index)
+    report = detect_piracy(index, args.collection, options)
+    dataset, config = index.source(args.dataset, args.config)
+    images = TokenImages(dataset, config) if dataset else None
     echo(piracy_markdown(report))
     echo("written: " + ", ".join(str(path) for path in write_piracy(report, args.out, images)))
 
@@ -506,8 +514,9 @@ def _run_piracy(args) -> None:
 def _add_search_app(sub) -> None:
     p = sub.add_parser("search-app", help="a Gradio search page for an index")
     p.add_argument("index", type=Path)
-    _flag(p, "dataset", help="the dataset the index was built from, to show the results' images")
-    _flag(p, "config", default="mini", help="dataset config: full or mini")
+    _flag(p, "dataset", help="the dataset whose images the results show (default: the one the index records)")
+    _flag(p, "config", help="its config (default: the one the index records)")
+    _flag(p, "model", help=MODEL_OVERRIDE)
     _flag(p, "host", default="127.0.0.1", help="address the page listens on")
     _flag(p, "port", type=int, default=7860, help="port the page listens on")
     p.set_defaults(run=_run_search_app)
@@ -518,12 +527,14 @@ def _run_search_app(args) -> None:
     from nft1000.search.engine import NFTSearch
     from nft1000_dataset.exported import TokenImages
 
-    image_of = TokenImages(args.dataset, args.config) if args.dataset else None
-    build_app(NFTSearch.open(args.index), image_of).launch(server_name=args.host, server_port=args.port)
+    searcher = NFTSearch.open(args.index, args.model)
+    dataset, config = searcher.index.source(args.dataset, args.config)
+    image_of = TokenImages(dataset, config) if dataset else None
+    build_app(searcher, image_of).launch(server_name=args.host, server_port=args.port)
 
 
 def _add_collect(sub) -> None:
-    from nft1000_dataset.collect.fetch import FetchOptions
+    from nft1000_dataset.collect.options import FetchOptions
 
     defaults = FetchOptions()
     p = sub.add_parser("collect", help="a collection from its ERC-721 contract into the release layout (paper 4.2)")
@@ -559,7 +570,7 @@ def _run_collect(args) -> None:
     import asyncio
 
     from nft1000_dataset.collect.collector import COLLECTED_FILES, Collector, collect_summary, read_contract
-    from nft1000_dataset.collect.fetch import FetchOptions
+    from nft1000_dataset.collect.options import FetchOptions
     from nft1000_dataset.collect.uris import DEFAULT_ARWEAVE_GATEWAY, DEFAULT_IPFS_GATEWAYS
     from nft1000_io.output_folder import claim_output_folder
 

@@ -240,6 +240,7 @@ def lora_model_card(
     base = "a small pipeline built from configs (`tiny-base/`, offline)" if base_model == TINY else f"`{base_model}`"
     rows = "\n".join(f"| `{key}` | `{value}` |" for key, value in sorted(hyperparameters.items()))
     listed = "\n".join(f"{i + 1}. `{prompt}`" for i, prompt in enumerate(prompts))
+    samples = f"![samples](samples.png)\n\nSamples, left to right:\n{listed}" if prompts else "No samples rendered."
     content = f"""---
 {data.to_yaml()}
 ---
@@ -252,10 +253,7 @@ collection {collection} from `{dataset_name}` for {steps} optimizer steps ({seco
 "{collection} style PFP, <value> <trait type>, ...". Denoising loss on training images with fixed noise and
 timesteps: {fixed_loss["before"]:.4f} for the base, {fixed_loss["after"]:.4f} with this LoRA.
 
-![samples](samples.png)
-
-Samples, left to right:
-{listed}
+{samples}
 
 ```python
 from diffusers import StableDiffusionPipeline

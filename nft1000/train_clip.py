@@ -48,6 +48,7 @@ from modeling.masking_policy import (
     scarcity_record,
     scarcity_scales,
 )
+from nft1000.errors import run_command
 from nft1000.model_card import clip_model_card
 from nft1000.training_run import (
     BestWeights,
@@ -63,7 +64,7 @@ from nft1000.training_run import (
     scalar_config,
     start_run,
 )
-from nft1000_io.atomic import atomic_write_text
+from nft1000_io.atomic import atomic_write_text, share_weights
 from nft1000_io.text import echo
 
 logger = logging.getLogger("train_clip")
@@ -653,6 +654,7 @@ def save_model(model, processor, results: dict, model_args, data_args, args, hyp
     output_dir = Path(args.output_dir)
     model.save_pretrained(output_dir)
     processor.save_pretrained(output_dir)
+    share_weights(output_dir)
     reports = {label: report for label, report in results.items() if report is not None}
     markdown = whole_split_markdown(reports) if reports else None
     if reports:
@@ -678,4 +680,4 @@ def save_model(model, processor, results: dict, model_args, data_args, args, hyp
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_command(lambda: main(sys.argv[1:]), Path(__file__).name))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -42,6 +43,7 @@ from modeling.lora_training import (
     load_lora,
     save_lora,
 )
+from nft1000.errors import run_command
 from nft1000.model_card import lora_model_card
 from nft1000.training_run import (
     StepProgress,
@@ -59,7 +61,7 @@ from nft1000.training_run import (
 from nft1000_dataset.captions import build_prompt
 from nft1000_dataset.exported import load_collections
 from nft1000_dataset.traits import trait_vocabulary
-from nft1000_io.atomic import atomic_write_png, atomic_write_text
+from nft1000_io.atomic import atomic_write_png, atomic_write_text, share_weights
 
 logger = logging.getLogger("train_lora")
 TINY_BASE = "tiny-base"
@@ -364,6 +366,7 @@ def load_base(accelerator: Accelerator, args: LoraArguments, output_dir: Path, p
         if not (output_dir / TINY_BASE / "model_index.json").is_file():
             if accelerator.is_main_process:
                 load_pipeline(TINY, prompts, TinyDiffusionSpec(resolution=args.tiny_resolution)).save_pretrained(base)
+                share_weights(base)
             accelerator.wait_for_everyone()
     hub_files = (
         {"revision": args.revision, "variant": args.variant} if base == args.pretrained_model_name_or_path else {}
@@ -470,7 +473,8 @@ def save_run(accelerator, pipeline, trained_text_encoder, rows, args, hyperparam
     }
     atomic_write_text(output_dir / LORA_INFO, json.dumps(info, indent=2))
     samples = Validation(accelerator, pipeline, made["prompts"], args, made["steps"]).render(made["steps"])
-    atomic_write_png(output_dir / "samples.png", samples)
+    if samples is not None:
+        atomic_write_png(output_dir / "samples.png", samples)
     card = lora_model_card(
         base_model=args.pretrained_model_name_or_path,
         dataset_name=args.dataset_name or args.train_data_dir,
@@ -518,7 +522,10 @@ class Validation:
             self.render(step)
 
     def render(self, step: int):
-        """Render the prompts, save the grid PNG under ``validation/``, log it; returns the grid."""
+        """Render the prompts, save the grid PNG under ``validation/``, log it; returns the grid (None where there
+        is no prompt: ``--num_validation_images 0``)."""
+        if not self.prompts:
+            return None
         images = render_validation(
             self.accelerator, self.pipeline, self.prompts, self.args.num_inference_steps, self.args.seed
         )
@@ -529,4 +536,4 @@ class Validation:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(lambda: main(sys.argv[1:]), Path(__file__).name))

@@ -4,8 +4,10 @@ push)."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -21,7 +23,7 @@ from accelerate.utils import DataLoaderConfiguration, set_seed
 from tqdm.auto import tqdm
 
 from modeling.checkpoints import checkpoint_step, prune_checkpoints, resolve_checkpoint
-from nft1000_io.atomic import atomic_write_text
+from nft1000_io.atomic import atomic_write_text, share_weights
 from nft1000_io.hub import upload_folder_to_hub
 from nft1000_io.output_folder import claim_output_folder
 from nft1000_io.text import configure_logging
@@ -170,14 +172,32 @@ def checkpoint_if_due(
     if accelerator.is_main_process and partial.exists():
         shutil.rmtree(partial)  # left by a run killed while saving
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(partial))
+    try:
+        accelerator.save_state(str(partial))
+    except (OSError, RuntimeError) as err:  # torch reports a failed write (a full disk) as a RuntimeError
+        reason = write_failure(err, output_dir)
+        shutil.rmtree(partial, ignore_errors=True)
+        raise OSError(f"cannot write the checkpoint {final}: {reason}") from err
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
+        share_weights(partial)
         if final.exists():
             shutil.rmtree(final)
         partial.rename(final)
         prune_checkpoints(output_dir, keep)
     accelerator.wait_for_everyone()
+
+
+def write_failure(err: BaseException, folder: Path) -> str:
+    """Why a write into `folder` failed: the system's reason where an OSError stands in the exception's chain,
+    a full disk where under 1 MiB is left (torch's writer reports one as an "unexpected pos"), else the error."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno:
+            return os.strerror(seen.errno)
+        seen = seen.__cause__ or seen.__context__
+    free = shutil.disk_usage(folder).free
+    return f"{os.strerror(errno.ENOSPC)} ({free} bytes free)" if free < 2**20 else str(err)
 
 
 class BestWeights:

@@ -139,9 +139,9 @@ def _configs(card: DatasetCard) -> MetadataConfigs:
     return MetadataConfigs.from_dataset_card_data(card.data)
 
 
-def write_card(out_dir: Path, text: str) -> None:
-    """Write the card `text` into `out_dir`, keeping every config that a card already there has and `text`
-    does not (the ``components`` config that `nft1000 components` added survives a rebuild)."""
+def write_card(out_dir: Path, text: str, target: Path | None = None) -> None:
+    """Write the card `text` into `out_dir` (or `target`), keeping every config that a card already in `out_dir`
+    has and `text` does not (the ``components`` config that `nft1000 components` added survives a rebuild)."""
     path = Path(out_dir) / "README.md"
     card = DatasetCard(text)
     if path.is_file():
@@ -150,7 +150,7 @@ def write_card(out_dir: Path, text: str) -> None:
         extra = {name: config for name, config in kept.items() if name not in ours}
         if extra:
             MetadataConfigs({**ours, **extra}).to_dataset_card_data(card.data)
-    atomic_write_text(path, str(card))
+    atomic_write_text(target or path, str(card))
 
 
 def add_config_to_card(out_dir: Path, config: str, data_files: str, split: str = "train") -> None:

@@ -4,11 +4,15 @@
     out/build_report.json                          read / kept / skipped with reasons, per config and split
     out/collections.json                           per config and collection: its split and shard files
     out/data/<config>/<split>-00000-of-00012.parquet
-    out/.nft1000_build/<config>/                   resume state (not uploaded)
+    out/.nft1000_build/<config>/                   resume state (not uploaded): tallies, shards not yet published
 
-Each shard is written to a temporary file and renamed into place, then its tally is recorded; a rerun of an
-interrupted export rewrites only the shards that have no record. `load_dataset(out, "mini")` and the same
-with ``streaming=True`` then work offline, as they do on the Hub after ``nft1000 push``.
+Each shard is written to a temporary file in the resume state and renamed into place there, then its tally is
+recorded; a rerun of an interrupted export rewrites only the shards that have no record. Nothing is published
+until every shard of every config and the card, report and index are written: then renames (which need no
+space) move them into place. So a build that fails, on a full disk say, leaves an earlier export as it was and
+loadable, a new folder with nothing but the hidden resume state (which `load_dataset` does not read), and a rerun
+resumes. `load_dataset(out, "mini")` and the same with ``streaming=True`` then work offline, as they do on the Hub
+after ``nft1000 push``.
 """
 
 from __future__ import annotations
@@ -32,12 +36,15 @@ from .examples import FEATURES, shard_rows
 from .plan import BuildOptions, ReleasePlan, Shard, make_plan
 from .report import BuildReport, Tally
 from .scan import DEFAULT_MIN_TOKENS, scan_release
-from .shard_index import shard_entries, write_index
+from .shard_index import INDEX_FILE, shard_entries, write_index
 
 logger = logging.getLogger(__name__)
 
 STATE_DIR = ".nft1000_build"
-EXPORT_FILES = (STATE_DIR, "build_report.json")  # what an earlier export holds
+REPORT_FILE = "build_report.json"
+EXPORT_FILES = (STATE_DIR, REPORT_FILE)  # what an earlier export holds
+STAGED = "shards"  # under the config's resume state: shards written and not yet published
+PENDING = "pending"  # under STATE_DIR: the card, report and index of a build, until it is published
 ROW_GROUP_SIZE = 100
 
 
@@ -45,11 +52,11 @@ class ExportError(RuntimeError):
     """The export cannot go on; the message names the path and what to do."""
 
 
-def write_shard(shard: Shard, data_dir: Path, state_dir: Path, options: BuildOptions) -> Tally:
-    """Write one shard atomically, then its tally; returns the tally."""
+def write_shard(shard: Shard, state_dir: Path, options: BuildOptions) -> Tally:
+    """Write one shard atomically into the config's staged shards, then its tally; returns the tally."""
     tally = Tally()
-    target = data_dir / shard.filename
-    tmp = data_dir / f".{shard.filename}.tmp"
+    target = state_dir / STAGED / shard.filename
+    tmp = target.parent / f".{shard.filename}.tmp"
     schema = FEATURES.arrow_schema
     try:
         with pq.ParquetWriter(tmp, schema) as writer:
@@ -72,7 +79,9 @@ def write_shard(shard: Shard, data_dir: Path, state_dir: Path, options: BuildOpt
     return tally
 
 
-def _prepare_dirs(plan: ReleasePlan, out_dir: Path, overwrite: bool) -> tuple[Path, Path]:
+def _prepare_dirs(plan: ReleasePlan, out_dir: Path, overwrite: bool) -> Path:
+    """The config's resume folder; the resume state of a build of other data or options is dropped
+    with `overwrite` (its published shards stay until the new ones replace them)."""
     data_dir = out_dir / "data" / plan.config
     state_dir = out_dir / STATE_DIR / plan.config
     fingerprint_file = state_dir / "fingerprint"
@@ -80,25 +89,34 @@ def _prepare_dirs(plan: ReleasePlan, out_dir: Path, overwrite: bool) -> tuple[Pa
     if fingerprint_file.exists() and fingerprint_file.read_text().strip() != fingerprint:
         if not overwrite:
             raise ExportError(f"{data_dir} holds a build of other data or options; pass --overwrite to replace it")
-        shutil.rmtree(data_dir, ignore_errors=True)
         shutil.rmtree(state_dir, ignore_errors=True)
+    for folder in (data_dir.parent, data_dir):
+        if folder.exists() and not folder.is_dir():
+            raise ExportError(f"cannot write to {folder}: a file is there, where the shards' folder goes")
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        state_dir.mkdir(parents=True, exist_ok=True)
+        (state_dir / STAGED).mkdir(parents=True, exist_ok=True)
         atomic_write_text(fingerprint_file, fingerprint)
     except OSError as err:
         raise ExportError(f"cannot write to {out_dir}: {err.strerror or err}") from err
-    for stale in data_dir.glob(".*.tmp"):
+    for stale in (state_dir / STAGED).glob(".*.tmp"):
         stale.unlink()
-    return data_dir, state_dir
+    return state_dir
+
+
+def shard_file(out_dir: Path, config: str, filename: str) -> Path:
+    """Where a shard of `config` is now: published, or staged in the resume state."""
+    published = out_dir / "data" / config / filename
+    return published if published.exists() else out_dir / STATE_DIR / config / STAGED / filename
 
 
 def export_config(plan: ReleasePlan, out_dir: Path, num_proc: int = 1, overwrite: bool = False) -> BuildReport:
-    """Write (or finish writing) every shard of one config; returns its full report."""
-    data_dir, state_dir = _prepare_dirs(plan, out_dir, overwrite)
+    """Write (or finish writing) every shard of one config into its staged shards; returns its full report."""
+    state_dir = _prepare_dirs(plan, out_dir, overwrite)
     shards = [shard for split_shards in plan.shards.values() for shard in split_shards]
     pending = [
-        s for s in shards if not ((state_dir / f"{s.filename}.json").exists() and (data_dir / s.filename).exists())
+        s
+        for s in shards
+        if not ((state_dir / f"{s.filename}.json").exists() and shard_file(out_dir, plan.config, s.filename).exists())
     ]
     if len(pending) < len(shards):
         logger.info(
@@ -113,12 +131,12 @@ def export_config(plan: ReleasePlan, out_dir: Path, num_proc: int = 1, overwrite
     )
     if num_proc > 1 and len(pending) > 1:
         with ProcessPoolExecutor(min(num_proc, len(pending))) as pool:
-            futures = [pool.submit(write_shard, s, data_dir, state_dir, plan.options) for s in pending]
+            futures = [pool.submit(write_shard, s, state_dir, plan.options) for s in pending]
             for future in futures:
                 progress.update(future.result().read)
     else:
         for shard in pending:
-            progress.update(write_shard(shard, data_dir, state_dir, plan.options).read)
+            progress.update(write_shard(shard, state_dir, plan.options).read)
     progress.close()
     report = BuildReport.from_dict(json.loads(plan.report.to_json()))
     for shard in shards:
@@ -131,7 +149,7 @@ def _split_sizes(plan: ReleasePlan, report: BuildReport, out_dir: Path) -> dict[
     sizes = {}
     for split, shards in plan.shards.items():
         if shards:
-            size = sum((out_dir / "data" / plan.config / s.filename).stat().st_size for s in shards)
+            size = sum(shard_file(out_dir, plan.config, s.filename).stat().st_size for s in shards)
             sizes[split] = (report.split_total(split).kept, size)
     return sizes
 
@@ -152,23 +170,51 @@ def export_release(
     if not overwrite:
         claim_output_folder(out_dir, EXPORT_FILES, "nft1000 build")
     scans = scan_release(raw_dir, min_tokens, num_proc)
-    reports, sizes, index = {}, {}, {}
+    reports, sizes, index, plans = {}, {}, {}, []
     for config, options in configs.items():
         plan = make_plan(scans, config, options)
+        plans.append(plan)
         reports[config] = export_config(plan, out_dir, num_proc, overwrite)
         sizes[config] = _split_sizes(plan, reports[config], out_dir)
         index[config] = shard_entries(config, [shard for shards in plan.shards.values() for shard in shards])
-    previous = out_dir / "build_report.json"
+    previous = out_dir / REPORT_FILE
     if previous.exists():  # keep the configs built by earlier runs in the card
         for config, data in json.loads(previous.read_text(encoding="utf-8")).items():
             if config not in reports and (out_dir / "data" / config).is_dir():
                 reports[config] = BuildReport.from_dict(data["report"])
                 sizes[config] = {k: tuple(v) for k, v in data["sizes"].items()}
     summary = {c: {"report": r.to_dict(), "sizes": sizes[c]} for c, r in sorted(reports.items())}
+    pending = out_dir / STATE_DIR / PENDING
     try:
-        atomic_write_text(previous, json.dumps(summary, indent=2, ensure_ascii=False))
-        write_index(out_dir, index)
-        write_card(out_dir, card_text(name, reports, sizes, FEATURES))
+        atomic_write_text(pending / REPORT_FILE, json.dumps(summary, indent=2, ensure_ascii=False))
+        write_index(out_dir, index, pending / INDEX_FILE)
+        write_card(out_dir, card_text(name, reports, sizes, FEATURES), pending / "README.md")
     except OSError as err:
         raise ExportError(f"cannot write to {out_dir}: {err.strerror or err}") from err
+    try:
+        for plan in plans:
+            _publish(plan, out_dir)
+        for staged in (REPORT_FILE, INDEX_FILE, "README.md"):
+            os.replace(pending / staged, out_dir / staged)
+    except OSError as err:
+        raise ExportError(f"cannot publish the build in {out_dir}: {err.strerror or err}; run it again") from err
     return reports
+
+
+def _publish(plan: ReleasePlan, out_dir: Path) -> None:
+    """Move a written config's staged shards into ``data/<config>/``, replacing an earlier build's folder whole:
+    renames only, so a full disk cannot stop it half way."""
+    data_dir, state_dir = out_dir / "data" / plan.config, out_dir / STATE_DIR / plan.config
+    staged = state_dir / STAGED
+    if not any(staged.glob("*.parquet")):
+        return  # published by an earlier run
+    for shard in (s for split_shards in plan.shards.values() for s in split_shards):
+        if (data_dir / shard.filename).exists() and not (staged / shard.filename).exists():
+            os.replace(data_dir / shard.filename, staged / shard.filename)  # kept from a run before
+    replaced = state_dir / "replaced"
+    shutil.rmtree(replaced, ignore_errors=True)
+    if data_dir.exists():
+        data_dir.rename(replaced)
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    staged.rename(data_dir)
+    shutil.rmtree(replaced, ignore_errors=True)

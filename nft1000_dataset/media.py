@@ -76,6 +76,15 @@ def sniff_format(data: bytes) -> str:
     return "unknown"
 
 
+EXTENSIONS = {"png": "png", "jpeg": "jpg", "gif": "gif", "webp": "webp", "svg": "svg", "mp4": "mp4"}
+
+
+def media_extension(data: bytes) -> str | None:
+    """The file extension of an image or video by its first bytes (`sniff_format`), or None where it is none
+    (HTML, text, empty, unknown): what `nft1000 collect` names a fetched file by."""
+    return EXTENSIONS.get(sniff_format(data))
+
+
 def _frame_index(n_frames: int, frame_seed: str) -> int:
     n_frames = min(n_frames, MAX_FRAMES)
     return random.Random(frame_seed).randrange(n_frames) if n_frames > 1 else 0

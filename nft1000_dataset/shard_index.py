@@ -32,14 +32,14 @@ def shard_entries(config: str, shards) -> dict[str, dict]:
     return entries
 
 
-def write_index(out_dir: Path, configs: dict[str, dict[str, dict]]) -> None:
-    """Write ``collections.json`` with `configs` ({config: entries}), keeping the entries of configs an earlier
-    build wrote whose shards are still there."""
+def write_index(out_dir: Path, configs: dict[str, dict[str, dict]], target: Path | None = None) -> None:
+    """Write ``collections.json`` (or `target`) with `configs` ({config: entries}), keeping the entries of configs
+    an earlier build wrote whose shards are still there."""
     path = Path(out_dir) / INDEX_FILE
     index = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     index = {config: entries for config, entries in index.items() if (Path(out_dir) / "data" / config).is_dir()}
     index.update(configs)
-    atomic_write_text(path, json.dumps(index, indent=1, ensure_ascii=False, sort_keys=True))
+    atomic_write_text(target or path, json.dumps(index, indent=1, ensure_ascii=False, sort_keys=True))
 
 
 def read_index(path: str) -> dict[str, dict[str, dict]] | None:

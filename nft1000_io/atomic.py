@@ -1,5 +1,6 @@
 """Atomic file writes: a reader sees the old file or the whole new one, never a part. The file gets the mode
-``open()`` would give it (0666 less the user's umask), not the 0600 of a temporary file."""
+``open()`` would give it (0666 less the user's umask), not the 0600 of a temporary file; `share_weights` gives
+the same mode to the weights that libraries write themselves (safetensors writes 0600)."""
 
 from __future__ import annotations
 
@@ -51,3 +52,11 @@ def atomic_write_png(path: str | Path, image) -> None:
     else:
         image.save(buffer, format="PNG")
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def share_weights(folder: str | Path) -> None:
+    """Every ``*.safetensors`` file under `folder` (``save_pretrained``, ``save_state``, LoRA weights) gets the mode
+    ``open()`` would give it: safetensors writes its files 0600 whatever the umask."""
+    mode = 0o666 & ~current_umask()
+    for path in Path(folder).rglob("*.safetensors"):
+        os.chmod(path, mode)

@@ -20,6 +20,11 @@ def looks_local(name: str) -> bool:
     )
 
 
+def portable_name(name: str) -> str:
+    """`name` as a record that holds from any folder: a local path made absolute, a Hub repo id as it is."""
+    return str(Path(name).expanduser().resolve()) if looks_local(name) else name
+
+
 def upload_folder_to_hub(
     folder: str | Path,
     repo_id: str,

@@ -15,8 +15,11 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from nft1000.cli import main as cli_main
-from nft1000_dataset.collect.fetch import Fetcher, FetchError, FetchOptions
+from nft1000_dataset.collect.fetch import Fetcher, FetchError
+from nft1000_dataset.collect.options import FetchOptions
 from nft1000_dataset.collect.uris import InlineData, UriError, parse_data_uri, resolve
+from nft1000_dataset.release import normalize_name
+from nft1000_io.text import needs_cleaning
 from nft1000_testing.local_chain import Gateway, LocalChain
 
 pytestmark = pytest.mark.slow
@@ -274,3 +277,11 @@ def test_any_contract_name_is_one_folder_name(name):
     assert folder and "/" not in folder and "\\" not in folder and not folder.startswith(".")
     assert folder == "0xabc" or Path("/out", folder).parent == Path("/out")
     assert all(ord(c) >= 32 for c in folder)
+    assert not needs_cleaning(folder) and normalize_name(folder) == folder  # what the build would name it
+
+
+def test_a_contract_name_with_terminal_escapes_becomes_the_name_the_build_gives_it():
+    from nft1000_dataset.collect.collector import collection_folder_name
+
+    spelled = "\u202eEvil\x1b]0;pwned\x07 Apes\u2066"
+    assert collection_folder_name(spelled, "0xabc") == normalize_name(spelled) == "Evil ]0;pwned Apes"

@@ -84,12 +84,12 @@ def test_an_export_killed_half_way_resumes_to_the_same_shards(synth_folders, tmp
     subprocess.run(build_command(release, clean), env=ENV, check=True, capture_output=True)
     killed = tmp_path / "killed"
     process = subprocess.Popen(build_command(release, killed), env=ENV, stderr=subprocess.DEVNULL)
-    wait_for(lambda: len(list(killed.glob("data/full/*.parquet"))) >= 3, process)
+    wait_for(lambda: len(list(killed.glob(".nft1000_build/full/shards/*.parquet"))) >= 3, process)
     kill(process)
     assert len(shard_hashes(killed)) < len(shard_hashes(clean))
     subprocess.run(build_command(release, killed), env=ENV, check=True, capture_output=True)
     assert shard_hashes(killed) == shard_hashes(clean)  # no shard missing, corrupt or duplicated
-    assert not list(killed.glob("data/*/.*.tmp"))
+    assert not list(killed.glob("data/*/.*.tmp")) and not list(killed.glob(".nft1000_build/*/shards"))
 
 
 def test_a_full_disk_is_a_clear_error_and_leaves_the_earlier_build_intact(synth_folders, tmp_path):

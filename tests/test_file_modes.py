@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -41,3 +42,31 @@ def test_every_file_of_a_build_has_the_mode_of_the_umask(tmp_path, umask):
     assert {p.relative_to(tmp_path): oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {
         p.relative_to(tmp_path): oct(0o666 & ~umask) for p in files
     }
+
+
+def _modes(folder) -> dict[str, str]:
+    return {str(p.relative_to(folder)): oct(stat.S_IMODE(p.stat().st_mode)) for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", ["train_clip", "train_lora"])
+def test_every_weight_a_training_run_writes_has_the_mode_of_the_umask(exported, tmp_path, script):
+    """Weights (the model, a checkpoint's state, the LoRA file, the tiny base) are written by safetensors, which
+    makes them 0600 whatever the umask unless the project gives them the user's mode."""
+    umask, out = 0o002, tmp_path / "run"
+    common = ["--dataset", str(exported[0]), "--config", "full", "--output-dir", str(out), "--max-train-steps", "2",
+              "--checkpointing-steps", "1", "--report-to", "none"]  # fmt: skip
+    if script == "train_clip":
+        extra = ["--model", "tiny", "--tiny-image-size", "32", "--per-device-train-batch-size", "8", "--eval-split", "",
+                 "--mask-prob", "0"]  # fmt: skip
+    else:
+        collection = json.loads((exported[0] / "collections.json").read_text())["full"]
+        extra = ["--pretrained-model", "tiny", "--tiny-resolution", "32", "--collection", next(iter(collection)),
+                 "--train_batch_size", "2", "--validation_steps", "100", "--num-validation-images", "0"]  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", f"nft1000.{script}", *common, *extra], capture_output=True,
+                            text=True, preexec_fn=lambda: os.umask(umask))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    modes = _modes(out)
+    weights = [name for name in modes if name.endswith(".safetensors")]
+    assert any("checkpoint-" in name for name in weights) and any("checkpoint-" not in name for name in weights)
+    assert modes == dict.fromkeys(modes, oct(0o666 & ~umask))

@@ -254,3 +254,32 @@ def test_diffusers_flags_an_image_folder_variant_scale_lr_prediction_type_and_va
     assert sorted(p.name for p in (out / "validation").iterdir()) == ["step-000002.png", "step-000004.png"]
     epsilon = train_lora([*common, "--output-dir", str(tmp_path / "e"), "--max-train-steps", "1"])
     assert summary["fixed_loss"]["before"] != pytest.approx(epsilon["fixed_loss"]["before"])  # another target
+
+
+def test_a_lora_whose_alpha_is_not_its_rank_reloads_as_the_model_trained(tmp_path):
+    """diffusers reloads a LoRA at the alpha its metadata gives (else alpha = rank): saved without it, a rank-4
+    alpha-16 adapter would reload at a quarter of its effect."""
+    from modeling.diffusion_models import TinyDiffusionSpec, build_tiny_pipeline
+    from modeling.lora_training import add_lora, save_lora
+
+    torch.manual_seed(0)
+    pipeline = build_tiny_pipeline(["a red hat", "a blue cap"] * 10, TinyDiffusionSpec(resolution=32))
+    pipeline.save_pretrained(tmp_path / "base")
+    add_lora(pipeline.unet, pipeline.text_encoder, rank=4, alpha=16)
+    with torch.no_grad():  # lora_B starts at zero: give the adapters an effect, as training would
+        for model in (pipeline.unet, pipeline.text_encoder):
+            for name, parameter in model.named_parameters():
+                if "lora_B" in name:
+                    parameter.normal_(0.0, 0.2)
+    save_lora(tmp_path / "lora", pipeline.unet, pipeline.text_encoder)
+    reloaded = StableDiffusionPipeline.from_pretrained(tmp_path / "base")
+    reloaded.load_lora_weights(tmp_path / "lora")
+    ids = pipeline.tokenizer(["a red hat"], padding="max_length", max_length=16, return_tensors="pt").input_ids
+    latents, timestep = torch.randn(1, 4, 8, 8), torch.tensor([10])
+    with torch.no_grad():
+        outputs = []
+        for model in (pipeline, reloaded):
+            states = model.text_encoder(ids)[0]
+            outputs.append((states, model.unet(latents, timestep, encoder_hidden_states=states).sample))
+    torch.testing.assert_close(outputs[1][0], outputs[0][0])
+    torch.testing.assert_close(outputs[1][1], outputs[0][1])

@@ -3,6 +3,7 @@ built with `nft1000 build`, indexed with a CLIP saved by save_pretrained, and se
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -282,3 +283,43 @@ def test_blocked_top_k_equals_the_full_matrix(queries, gallery, k):
     expected = -np.sort(-full, axis=1)[:, : min(k, len(gallery))]
     np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.take_along_axis(full, indices, axis=1), scores, rtol=1e-5, atol=1e-6)
+
+
+@settings(deadline=None, max_examples=30)
+@given(
+    arrays(np.float32, st.tuples(st.integers(1, 5), st.just(4)), elements=st.floats(-1, 1, width=32)),
+    arrays(np.float32, st.tuples(st.integers(1, 30), st.just(8)), elements=st.floats(-1, 1, width=32)),
+    st.integers(1, 12),
+)
+def test_top_k_over_two_embeddings_of_a_gallery_ranks_by_their_mean(queries, pair, k):
+    """Search's target "both": each row scored by the mean of its image and caption similarity, blockwise."""
+    image, text = pair[:, :4], pair[:, 4:]
+    scores, indices = top_k(queries, (image, text), k, query_block=2, gallery_block=7)
+    full = (queries @ image.T + queries @ text.T) / 2
+    np.testing.assert_allclose(scores, -np.sort(-full, axis=1)[:, : min(k, len(pair))], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.take_along_axis(full, indices, axis=1), scores, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_an_index_built_from_relative_paths_works_from_any_folder(planted, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(planted["root"])
+    args = ["index", "--model", "clip", "--dataset", "d", "--config", "full"]
+    assert cli_main([*args, "--out", str(tmp_path / "idx")]) == 0
+    manifest = json.loads((tmp_path / "idx" / "index.json").read_text())
+    assert (manifest["model"], manifest["dataset"], manifest["config"]) == (
+        str(planted["model"].resolve()),
+        str(planted["dataset"].resolve()),
+        "full",
+    )
+    monkeypatch.chdir(tmp_path)  # another folder
+    assert cli_main(["search", "idx", "a pixel-art punk", "-k", "2", "--json"]) == 0
+    assert cli_main(["piracy", "idx", "--collection", planted["protected"], "--out", "piracy"]) == 0
+    assert (tmp_path / "piracy" / "pairs.png").is_file()  # the images came from the dataset the index records
+    moved = tmp_path / "moved-clip"
+    shutil.copytree(planted["model"], moved)
+    (tmp_path / "idx" / "index.json").write_text(json.dumps({**manifest, "model": str(tmp_path / "gone")}))
+    capsys.readouterr()
+    assert cli_main(["search", "idx", "a pixel-art punk"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "pass --model" in err and "--model tiny" not in err, err
+    assert cli_main(["search", "idx", "a pixel-art punk", "-k", "2", "--model", str(moved)]) == 0

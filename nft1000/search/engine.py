@@ -8,10 +8,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from evaluation.embeddings import model_key
 from modeling.clip_models import load_clip
+from nft1000_io.hub import looks_local
 
-from .index import Hit, NFTIndex
+from .index import Hit, NFTIndex, same_model
 
 
 class NFTSearch:
@@ -21,12 +21,21 @@ class NFTSearch:
         self.index, self.model, self.processor = index, model.eval(), processor
 
     @classmethod
-    def open(cls, path: str | Path) -> NFTSearch:
+    def open(cls, path: str | Path, model: str | None = None) -> NFTSearch:
+        """The index at `path` with the model it records, or `model` (the same weights, moved: checked)."""
         index = NFTIndex.open(path)
-        model, processor = load_clip(index.manifest["model"])
-        if model_key(model, index.manifest["model"]) != index.manifest["model_key"]:
-            raise ValueError(f"{path}: the model at {index.manifest['model']} changed since the index was built")
-        return cls(index, model, processor)
+        name = model or index.manifest["model"]
+        if model is None and looks_local(name) and not Path(name).is_dir():
+            raise FileNotFoundError(
+                f"{path}: the index was built with the model {name}, which is not there; pass --model with the folder "
+                "or Hub id of that model"
+            )
+        clip, processor = load_clip(name)
+        if not same_model(index.manifest, clip, name):
+            raise ValueError(
+                f"{path}: the model at {name} is not the one the index was built with (its weights differ)"
+            )
+        return cls(index, clip, processor)
 
     @torch.no_grad()
     def embed_text(self, text: str) -> np.ndarray:

@@ -1,7 +1,8 @@
 """An on-disk index of NFT tokens: image and caption embeddings of a trained CLIP, perceptual hashes and each
 token's collection, id, caption and attributes, one shard per collection.
 
-    INDEX/index.json                 model, its key, dimension, collections -> shard and row count (written last)
+    INDEX/index.json                 model (absolute path or Hub id), its key, the dataset and config, dimension,
+                                     collections -> shard and row count (written last)
     INDEX/shards/<id>.safetensors    image_embeds, text_embeds (float32, L2-normalised), hashes (uint8 n x 6 x 32)
     INDEX/shards/<id>.jsonl          one row per token: collection, token_id, caption, attributes
     INDEX/ann-{image,text}.faiss     optional approximate (HNSW) indexes, see `build_ann`
@@ -26,6 +27,7 @@ from tqdm.auto import tqdm
 from evaluation.embeddings import encode_split, model_key
 from evaluation.topk import top_k
 from nft1000_io.atomic import atomic_write_bytes, atomic_write_text
+from nft1000_io.hub import portable_name
 from nft1000_io.optional import import_extra
 
 from .hashing import perceptual_hashes
@@ -45,6 +47,22 @@ class Hit:
     token_id: str
     caption: str
     attributes: list[dict]
+
+
+def weights_key(model) -> str:
+    """Identifies a model by its weights, wherever its folder lies: each tensor's name, shape and sum."""
+    parts = [model.config.to_json_string()]
+    for name, tensor in model.state_dict().items():
+        parts.append(f"{name}:{tuple(tensor.shape)}:{float(tensor.double().sum()):.17g}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def same_model(manifest: dict, model, name_or_path: str) -> bool:
+    """Whether `model` is the one the index was built with (an index written before ``weights_key`` was
+    recorded compares its older key, of the path and files' times)."""
+    if "weights_key" in manifest:
+        return weights_key(model) == manifest["weights_key"]
+    return model_key(model, name_or_path) == manifest["model_key"]
 
 
 def _shard_id(collection: str) -> str:
@@ -72,14 +90,20 @@ class NFTIndex:
         self.collection_of = np.repeat(np.array(names, dtype=object), sizes) if shards else np.array([], object)
 
     @classmethod
-    def create(cls, path: str | Path, model_name_or_path: str, model) -> NFTIndex:
-        """An empty index for embeddings of `model` (recorded so that queries use the same one)."""
+    def create(
+        cls, path: str | Path, model_name_or_path: str, model, dataset: str | None = None, config: str | None = None
+    ) -> NFTIndex:
+        """An empty index for embeddings of `model`, recorded (an absolute path, or a Hub id) so that queries from
+        any folder use the same one, with the dataset and config its rows come from."""
         path = Path(path)
         if (path / MANIFEST).is_file():
             raise FileExistsError(f"{path}: an index is already there (open it to add collections)")
         manifest = {
-            "model": model_name_or_path,
+            "model": portable_name(model_name_or_path),
             "model_key": model_key(model, model_name_or_path),
+            "weights_key": weights_key(model),
+            "dataset": portable_name(dataset) if dataset else None,
+            "config": config,
             "dim": None,
             "collections": {},
         }
@@ -101,6 +125,10 @@ class NFTIndex:
         """The collection, token id, caption and attributes of the token at `index`."""
         return json.loads(self._lines[index])
 
+    def source(self, dataset: str | None = None, config: str | None = None) -> tuple[str | None, str]:
+        """The dataset and config whose images the results show: those given, else those the index records."""
+        return dataset or self.manifest.get("dataset"), config or self.manifest.get("config") or "mini"
+
     @property
     def collections(self) -> list[str]:
         return list(self.manifest["collections"])
@@ -111,7 +139,7 @@ class NFTIndex:
     def add(self, dataset: Dataset, model, processor, *, replace: bool = False, batch_size: int = 256) -> dict:
         """Embed and hash the collections of `dataset` not yet indexed (all of them with `replace`), one shard
         each; returns {"added": [...], "skipped": [...]} (skipped: already there)."""
-        if model_key(model, self.manifest["model"]) != self.manifest["model_key"]:
+        if not same_model(self.manifest, model, self.manifest["model"]):
             raise ValueError(f"{self.path}: indexed with {self.manifest['model']}; this model's weights differ")
         by_collection: dict[str, list[int]] = {}
         for i, name in enumerate(dataset["collection"]):
@@ -150,7 +178,7 @@ class NFTIndex:
             ann = faiss.IndexHNSWFlat(embeds.shape[1], m, faiss.METRIC_INNER_PRODUCT)
             ann.hnsw.efConstruction = ef_construction
             ann.add(np.ascontiguousarray(embeds, dtype=np.float32))
-            faiss.write_index(ann, str(self.path / f"ann-{target}.faiss"))
+            atomic_write_bytes(self.path / f"ann-{target}.faiss", faiss.serialize_index(ann).tobytes())
         self.manifest["ann"] = {"rows": len(self), "m": m}
         atomic_write_text(self.path / MANIFEST, json.dumps(self.manifest, indent=2))
 
@@ -191,19 +219,14 @@ class NFTIndex:
             candidates = np.unique(np.concatenate([self._approximate(p, query, 4 * k, ef_search) for p in parts]))
         else:
             candidates = None
-        scores = self._scores(query, target, candidates)
-        order = np.argsort(-scores, kind="stable")[:k]
-        rows = order if candidates is None else candidates[order]
-        return [self.hit(int(row), float(scores[i])) for i, row in zip(order, rows, strict=True)]
-
-    def _scores(self, query: np.ndarray, target: str, rows: np.ndarray | None) -> np.ndarray:
-        image = self.image_embeds if rows is None else self.image_embeds[rows]
-        text = self.text_embeds if rows is None else self.text_embeds[rows]
-        if target == "image":
-            return image @ query
-        if target == "caption":
-            return text @ query
-        return (image @ query + text @ query) / 2
+        galleries = {"image": (self.image_embeds,), "caption": (self.text_embeds,)}.get(
+            target, (self.image_embeds, self.text_embeds)
+        )
+        if candidates is not None:
+            galleries = tuple(gallery[candidates] for gallery in galleries)
+        scores, order = top_k(query[None], galleries, k)
+        rows = order[0] if candidates is None else candidates[order[0]]
+        return [self.hit(int(row), float(score)) for row, score in zip(rows, scores[0], strict=True)]
 
     def hit(self, row: int, score: float) -> Hit:
         meta = self.row(row)

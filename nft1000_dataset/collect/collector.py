@@ -33,8 +33,10 @@ from tqdm.auto import tqdm
 from nft1000_io.atomic import atomic_write_bytes, atomic_write_text
 from nft1000_io.optional import import_extra
 
+from ..media import media_extension
 from ..release import normalize_name
-from .fetch import Fetcher, FetchError, FetchOptions, parse_json, sniff_media
+from .fetch import Fetcher, FetchError, parse_json
+from .options import FetchOptions
 from .uris import DEFAULT_ARWEAVE_GATEWAY, DEFAULT_IPFS_GATEWAYS, InlineData, UriError, resolve
 
 logger = logging.getLogger(__name__)
@@ -201,7 +203,7 @@ class Collector:
                 image, entry["image_url"] = media.content, "inline"
             else:
                 entry["image_url"], image = await fetcher.get(media, "media")
-            extension = sniff_media(image)
+            extension = media_extension(image)
             if extension is None:
                 raise FetchError("unknown media type")
         except (FetchError, UriError) as err:

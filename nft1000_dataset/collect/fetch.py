@@ -16,24 +16,18 @@ import random
 import socket
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 from nft1000_io.optional import import_extra
 
 from ..attributes import loads_metadata
+from ..media import media_extension, sniff_format
+from .options import FetchOptions
 
 aiohttp = import_extra("aiohttp", "collect", "nft1000 collect")
 from aiohttp.abc import AbstractResolver, ResolveResult  # noqa: E402 (after the check that names the extra)
 from aiohttp.resolver import DefaultResolver  # noqa: E402
-
-MEDIA_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "png"),
-    (b"\xff\xd8\xff", "jpg"),
-    (b"GIF87a", "gif"),
-    (b"GIF89a", "gif"),
-)
 
 
 class FetchError(Exception):
@@ -43,18 +37,6 @@ class FetchError(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.retry_after = retry_after  # seconds the server asked to wait (Retry-After), if it said
-
-
-@dataclass
-class FetchOptions:
-    concurrency: int = 16
-    timeout: float = 30.0  # seconds for a whole request
-    retries: int = 3  # extra tries of one URL on timeouts, dropped connections, 429 and 5xx
-    backoff: float = 0.5  # seconds before the first retry, doubled each time, with jitter (half to all of it)
-    max_retry_after: float = 120.0  # longest Retry-After (429, 503) honoured; longer is a failure
-    per_host_rate: float = 20.0  # requests per second to one host
-    max_bytes: int = 64 * 2**20
-    allow_private_hosts: bool = False  # let URLs from contracts and metadata reach loopback and private addresses
 
 
 MAX_REDIRECTS = 5
@@ -92,21 +74,6 @@ class PublicResolver(AbstractResolver):
         await self.inner.close()
 
 
-def sniff_media(content: bytes) -> str | None:
-    """The file extension of an image or video by its first bytes, or None (HTML, text, unknown)."""
-    for magic, extension in MEDIA_MAGIC:
-        if content.startswith(magic):
-            return extension
-    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
-        return "webp"
-    if content[4:8] == b"ftyp":
-        return "mp4"
-    head = content[:512].lstrip().lower()
-    if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in content[:2048].lower()):
-        return "svg"
-    return None
-
-
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
     """A Retry-After header (delta seconds or an HTTP date) as seconds from now, or None if absent or unreadable."""
     if not value:
@@ -121,13 +88,8 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, moment.timestamp() - (time.time() if now is None else now))
 
 
-def looks_like_html(content: bytes) -> bool:
-    head = content[:256].lstrip().lower()
-    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body"))
-
-
 def parse_json(content: bytes) -> dict:
-    if looks_like_html(content):
+    if sniff_format(content) == "html":
         raise FetchError("html instead of json")
     try:
         value = loads_metadata(content)
@@ -192,8 +154,10 @@ class Fetcher:
                 content = await self._get_one(url)
                 if kind == "json":
                     parse_json(content)
-                elif sniff_media(content) is None:
-                    raise FetchError("html instead of media" if looks_like_html(content) else "unknown media type")
+                elif media_extension(content) is None:
+                    raise FetchError(
+                        "html instead of media" if sniff_format(content) == "html" else "unknown media type"
+                    )
                 return url, content
             except FetchError as err:
                 last = err
