@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
-from transformers import AutoTokenizer, CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+from transformers import AutoTokenizer, CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor
 
 from nft1000_io.hub import looks_local
 
@@ -65,10 +65,13 @@ def build_tiny_clip(
         projection_dim=spec.projection_dim,
         attn_implementation=attn_implementation,
     )
-    image_processor = CLIPImageProcessor(
+    image_processor = CLIPImageProcessorPil(  # CLIP's reference preprocessing, with or without torchvision
         size={"shortest_edge": spec.image_size}, crop_size={"height": spec.image_size, "width": spec.image_size}
     )
     return CLIPModel(config), CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)
+
+
+IMAGE_BACKEND = "pil"  # transformers' reference CLIP preprocessing: the same pixels whether torchvision is there
 
 
 def missing_folder(name_or_path: str, what: str) -> None:
@@ -116,11 +119,12 @@ def _pretrained_clip(
     where = {"revision": revision, "cache_dir": cache_dir}
     try:
         model = CLIPModel.from_pretrained(name_or_path, attn_implementation=attn_implementation, **where)
-        return model, CLIPProcessor.from_pretrained(name_or_path, **where)
+        return model, CLIPProcessor.from_pretrained(name_or_path, backend=IMAGE_BACKEND, **where)
     except (OSError, OfflineModeIsEnabled, LocalEntryNotFoundError) as err:
         if Path(name_or_path).is_dir():
             raise RuntimeError(f"{name_or_path}: not a CLIP model saved with save_pretrained ({err})") from err
         raise RuntimeError(
-            f"cannot load the CLIP model {name_or_path!r}: {err}. Without access to the Hub use `--model tiny` "
+            f"cannot load the CLIP model {name_or_path!r}: {str(err).rstrip('.')}. Without access to the Hub use "
+            "`--model tiny` "
             "(a small CLIP built from a config, offline) or a local folder saved with save_pretrained."
         ) from err

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 
 from datasets import Dataset
 from tqdm.auto import tqdm
 
 from nft1000_dataset.exported import rows_by_collection
-from nft1000_io.atomic import atomic_write_bytes
+from nft1000_io.atomic import atomic_write_png
+from nft1000_io.workers import process_pool
 
 from .images import RowImages
 from .library import LibraryWriter
-from .preview import component_sheet, png_bytes
+from .preview import component_sheet
 from .separation import SeparationParams, SeparationResult, separate_collection
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ def _separate(dataset: Dataset, collection: str, rows: list[int], params: Separa
 def _results(groups: dict[str, list[int]], dataset: Dataset, params, num_proc: int) -> Iterator[SeparationResult]:
     """Each collection's result as it finishes (in any order with several processes)."""
     if num_proc > 1 and len(groups) > 1:
-        with ProcessPoolExecutor(min(num_proc, len(groups))) as pool:
+        with process_pool(min(num_proc, len(groups))) as pool:
             futures = [pool.submit(_separate, dataset, c, rows, params) for c, rows in groups.items()]
             for future in as_completed(futures):
                 yield future.result()
@@ -85,7 +86,7 @@ def separate_dataset(
         if writer is not None:
             writer.add(result)
         if sheets is not None:
-            atomic_write_bytes(sheets / f"{result.collection}.png", png_bytes(component_sheet(result.components)))
+            atomic_write_png(sheets / f"{result.collection}.png", component_sheet(result.components))
         _log(result)
         results.append(result)
         progress.update()

@@ -123,7 +123,8 @@ def load_pipeline(
         )
     except (OSError, OfflineModeIsEnabled, LocalEntryNotFoundError) as err:
         raise RuntimeError(
-            f"cannot load the Stable Diffusion pipeline {name_or_path!r}: {err}. Without access to the Hub use "
+            f"cannot load the Stable Diffusion pipeline {name_or_path!r}: {str(err).rstrip('.')}. Without access to "
+            "the Hub use "
             "`--pretrained_model tiny` (a small pipeline built from configs, offline) or a local pipeline folder "
             "saved with save_pretrained."
         ) from err

@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from datasets import Features, Image, List, Value
+from datasets import DatasetInfo, Features, Image, List, SplitDict, SplitInfo, Value
 from PIL import Image as PILImage
 
 from nft1000_dataset.card import add_config_to_card
-from nft1000_io.atomic import atomic_write_bytes, atomic_write_text
+from nft1000_io.atomic import atomic_write_bytes, atomic_write_text, png_bytes
 from nft1000_io.hub import looks_local
 from nft1000_io.text import markdown_cell
 
@@ -46,6 +46,15 @@ CONFIG_NAME = "components"
 DATA_DIR = f"data/{CONFIG_NAME}"
 REPORT_FILE = "components_report.json"
 DEFAULT_CACHE_BYTES = 256 * 2**20  # decoded components kept per process
+CARD_SECTION = """## The `components` config
+
+Added by `nft1000 components`: {components} trait components separated from the images of {collections}
+collections (paper, 5.1), one row per component: its collection, trait type and value, its mask and RGBA pixels
+within its box (PNG), the box and the image size, how many tokens carry it (`support`), how sure separation is
+(`confidence`) and how it was found (`method`). `load_dataset(path, "components", split="train")`;
+`components_report.json` says per collection what got no component and why. Dynamic masking (`train_clip.py`)
+hides these components and drops their phrases from the caption.
+"""
 FEATURES = Features(
     {
         "collection": Value("string"),
@@ -71,12 +80,6 @@ def collection_file(collection: str) -> str:
     return f"{DATA_DIR}/{readable}-{digest}.parquet"
 
 
-def _png(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    PILImage.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def component_row(component: Component) -> dict:
     alpha = component.mask_crop.astype(np.uint8) * 255
     stem = f"{component.collection}_{component.trait_type}_{component.value}"
@@ -84,8 +87,8 @@ def component_row(component: Component) -> dict:
         "collection": component.collection,
         "trait_type": component.trait_type,
         "value": component.value,
-        "mask": {"bytes": _png(alpha), "path": f"{stem}_mask.png"},
-        "pixels": {"bytes": _png(np.dstack([component.rgb_crop, alpha])), "path": f"{stem}.png"},
+        "mask": {"bytes": png_bytes(alpha), "path": f"{stem}_mask.png"},
+        "pixels": {"bytes": png_bytes(np.dstack([component.rgb_crop, alpha])), "path": f"{stem}.png"},
         "bbox": list(component.box),
         "image_size": list(component.size),
         "support": component.support,
@@ -161,12 +164,23 @@ class LibraryWriter:
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
         atomic_write_bytes(self.out_dir / file, sink.getvalue().to_pybytes())
-        self.report[result.collection] = collection_report(result, file)
+        self.report[result.collection] = {**collection_report(result, file), "nbytes": table.nbytes}
         atomic_write_text(self.out_dir / REPORT_FILE, json.dumps(self.report, indent=1, ensure_ascii=False))
 
     def finish(self) -> None:
-        """Add the ``components`` config to the folder's dataset card, if it has one."""
-        add_config_to_card(self.out_dir, CONFIG_NAME, f"{DATA_DIR}/*.parquet")
+        """Add the ``components`` config, its ``dataset_info`` and its section to the folder's dataset card, if it
+        has one."""
+        entries = self.report.values()
+        rows = sum(entry["components"] for entry in entries)
+        parquet = sum((self.out_dir / entry["file"]).stat().st_size for entry in entries)
+        arrow = sum(entry.get("nbytes", 0) for entry in entries) or parquet
+        splits = SplitDict()
+        splits.add(SplitInfo(name="train", num_examples=rows, num_bytes=arrow))
+        info = DatasetInfo(
+            config_name=CONFIG_NAME, features=FEATURES, splits=splits, download_size=parquet, dataset_size=arrow
+        )
+        section = CARD_SECTION.format(components=rows, collections=len(self.report))
+        add_config_to_card(self.out_dir, CONFIG_NAME, f"{DATA_DIR}/*.parquet", info, section)
 
 
 def components_table(report: dict[str, dict]) -> str:

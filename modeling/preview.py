@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import textwrap
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from nft1000_io.atomic import atomic_write_png
 
 from .component import Component
 
@@ -41,12 +42,6 @@ def _grid(tiles: list[Image.Image], columns: int) -> Image.Image:
     return sheet
 
 
-def png_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def component_sheet(components: list[Component], tile: int = 160, columns: int = 8) -> Image.Image:
     """Each component cut out over a checkerboard, with its trait type, value and support."""
     tiles = []
@@ -72,7 +67,6 @@ def masking_sheet(pairs: list[tuple[np.ndarray, np.ndarray, str, str]], tile: in
 
 def preview_masking(rows, masker, seed: int, out: Path) -> None:
     """A sheet of each row before and after masking (image and caption), written to `out`."""
-    from nft1000_io.atomic import atomic_write_bytes
 
     rng = np.random.default_rng(seed)
     pairs = []
@@ -81,4 +75,4 @@ def preview_masking(rows, masker, seed: int, out: Path) -> None:
         sample = masker(image, row["collection"], row["attributes"], rng)
         pairs.append((image, sample.image, row["caption"], sample.caption))
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out, png_bytes(masking_sheet(pairs)))
+    atomic_write_png(out, masking_sheet(pairs))

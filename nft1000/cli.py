@@ -15,12 +15,38 @@ from nft1000_io.text import configure_logging, echo, terminal_safe
 from . import __version__
 from .errors import run_command
 
+# the Hugging Face example scripts' names of our flags: shown first, ours kept as aliases
+HF_NAMES = {"out": "output_dir", "dataset": "dataset_name", "model": "model_name_or_path"}
 
-def _flag(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
-    """Add ``--name-with-dashes`` and its ``--name_with_underscores`` alias."""
-    dashed = "--" + name.replace("_", "-")
-    aliases = [dashed] if "_" not in name else [dashed, "--" + name]
-    parser.add_argument(*aliases, dest=name, **kwargs)
+
+def _flag(parser: argparse.ArgumentParser, name: str, hf_name: str | None = None, **kwargs) -> None:
+    """Add ``--name-with-dashes`` and its ``--name_with_underscores`` alias; a flag the HF scripts name otherwise
+    (`HF_NAMES`, or `hf_name`) takes their name first (``--output_dir``, ``--output-dir``), its own as an alias
+    (``--out``)."""
+    names = dict.fromkeys([hf_name or HF_NAMES.get(name, name), name])
+    flags = [flag for n in names for flag in dict.fromkeys(["--" + n.replace("_", "-"), "--" + n])]
+    parser.add_argument(*flags, dest=name, **kwargs)
+
+
+def _config_flag(parser: argparse.ArgumentParser, default: str | None, **kwargs) -> None:
+    """The config of the dataset a command reads, as the HF scripts' ``--dataset_config_name`` (or ``--config``)."""
+    kwargs.setdefault("help", "dataset config: full or mini (or the paper's NFT1000, NFT1000mini)")
+    _flag(parser, "config", hf_name="dataset_config_name", default=default, **kwargs)
+
+
+class _DefaultsShown(argparse.HelpFormatter):
+    """Help that ends each flag's line with its default, where it has one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        shown = action.default not in (None, False, argparse.SUPPRESS) and action.option_strings
+        return f"{help_text} (default: %(default)s)" if shown and "%(default)" not in help_text else help_text
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _DefaultsShown)
+        super().__init__(*args, **kwargs)
 
 
 def _add_synth(sub) -> None:
@@ -72,7 +98,7 @@ def _add_build(sub) -> None:
     p = sub.add_parser("build", help="export a raw release as Parquet shards with a dataset card")
     _flag(p, "raw", type=Path, required=True, help="folder of collection folders or <name>.zip files")
     _flag(p, "out", type=Path, required=True, help="output folder")
-    _flag(p, "config", choices=("full", "mini", "all"), default="all", help="dataset config: full or mini")
+    _flag(p, "config", choices=("full", "mini", "all"), default="all", help="the configs to build: full, mini or all")
     _flag(p, "partition_file", type=Path, help="official split JSON (training_list, validation_list, test_list)")
     _flag(
         p,
@@ -150,7 +176,7 @@ def _add_components(sub) -> None:
     defaults = SeparationParams()
     p = sub.add_parser("components", help="separate each collection's components (paper 5.1) into a library")
     _flag(p, "dataset", required=True, help="exported NFT1000 folder or Hub repo id")
-    _flag(p, "config", default="full", help="dataset config: full or mini")
+    _config_flag(p, "full")
     _flag(p, "split", action="append", help="splits to use (default: all); repeat for several")
     _flag(
         p,
@@ -219,7 +245,7 @@ def _add_preview_masking(sub) -> None:
 
     p = sub.add_parser("preview-masking", help="a PNG grid of original / masked pairs with their captions")
     _flag(p, "dataset", required=True, help="exported NFT1000 folder or Hub repo id")
-    _flag(p, "config", default="mini", help="dataset config: full or mini")
+    _config_flag(p, "mini")
     _flag(p, "split", default="train", help="dataset split: train, validation or test")
     _flag(p, "components", required=True, help="folder or repo with the components config")
     _flag(p, "collection", action="append", help="only this collection, reading only its shards (repeat)")
@@ -239,17 +265,15 @@ def _add_preview_masking(sub) -> None:
 
 
 def _run_preview_masking(args) -> None:
-    from datasets import load_dataset
-
     from modeling.library import ComponentLibrary
     from modeling.masking import DynamicMasker
     from modeling.preview import preview_masking
-    from nft1000_dataset.exported import load_collections
+    from nft1000_dataset.exported import load_collections, load_export
 
     if args.collection:
         rows = load_collections(args.dataset, args.collection, args.config).shuffle(seed=args.seed)
     else:
-        rows = load_dataset(args.dataset, args.config, split=args.split).shuffle(seed=args.seed)
+        rows = load_export(args.dataset, args.config, split=args.split).shuffle(seed=args.seed)
     library = ComponentLibrary.load(args.components, args.dataset)
     library.check_coverage(rows.unique("collection"), args.dataset, args.components, "preview another dataset")
     masker = DynamicMasker(library, args.mask_prob, args.mode, args.fill)
@@ -261,7 +285,7 @@ def _add_eval(sub) -> None:
     p = sub.add_parser("eval", help="retrieval top-1/5/10 of CLIP models on a split (whole split and per collection)")
     _flag(p, "model", action="append", required=True, help="checkpoint name or folder; repeat for several rows")
     _flag(p, "dataset", required=True, help="exported NFT1000 folder or Hub repo id")
-    _flag(p, "config", default="mini", help="dataset config: full or mini")
+    _config_flag(p, "mini")
     _flag(p, "split", default="test", help="dataset split: train, validation or test")
     _flag(p, "output_dir", type=Path, required=True, help="retrieval.json and retrieval.md go here")
     _flag(p, "holdout_tokens", type=float, default=0,
@@ -297,13 +321,12 @@ def _embeddings(args, dataset, name: str):
 
 
 def _run_eval(args) -> None:
-    from datasets import load_dataset
-
     from evaluation.protocols import HELD_OUT_TOKENS, UNSEEN_COLLECTIONS, hold_out_tokens
     from evaluation.report import RetrievalReport, write_retrieval
     from nft1000.model_card import update_model_cards
+    from nft1000_dataset.exported import load_export
 
-    dataset = load_dataset(args.dataset, args.config, split=args.split)
+    dataset = load_export(args.dataset, args.config, split=args.split)
     protocol = UNSEEN_COLLECTIONS
     if args.holdout_tokens:
         _, dataset = hold_out_tokens(dataset, args.holdout_tokens, args.holdout_seed)
@@ -324,7 +347,7 @@ def _add_cvi(sub) -> None:
     p = sub.add_parser("cvi", help="per-collection CVI beside top-k (paper Table 6), alpha calibration (Figure 11)")
     _flag(p, "model", required=True, help="checkpoint name or folder")
     _flag(p, "dataset", required=True, help="exported NFT1000 folder or Hub repo id")
-    _flag(p, "config", default="mini", help="dataset config: full or mini")
+    _config_flag(p, "mini")
     _flag(p, "split", default="test", help="dataset split: train, validation or test")
     _flag(p, "output_dir", type=Path, required=True, help="cvi.json, cvi.md (and alpha_curve.png) go here")
     _flag(
@@ -348,13 +371,12 @@ def _add_cvi(sub) -> None:
 
 
 def _run_cvi(args) -> None:
-    from datasets import load_dataset
-
     from evaluation.cvi import CviOptions
     from evaluation.cvi_report import calibrate_alpha, cvi_report, rank_correlation, write_cvi
     from evaluation.report import RetrievalReport
+    from nft1000_dataset.exported import load_export
 
-    dataset = load_dataset(args.dataset, args.config, split=args.split)
+    dataset = load_export(args.dataset, args.config, split=args.split)
     embeddings = _embeddings(args, dataset, args.model)
     options = CviOptions(alpha=args.alpha, include_diagonal=not args.exclude_diagonal, similarity=args.similarity)
     report = cvi_report(embeddings, RetrievalReport.from_embeddings(embeddings), options)
@@ -401,7 +423,7 @@ def _add_index(sub) -> None:
     p = sub.add_parser("index", help="a search index of a trained CLIP's embeddings (adds new collections)")
     _flag(p, "model", required=True, help="CLIP folder or Hub name (queries will use the same)")
     _flag(p, "dataset", help="exported NFT1000 folder or Hub repo id")
-    _flag(p, "config", default="mini", help="dataset config: full or mini")
+    _config_flag(p, "mini")
     _flag(p, "split", action="append", help="splits to index (default: all); repeat for several")
     _flag(p, "out", type=Path, required=True, help="the index folder (created, or extended)")
     _flag(p, "replace", action="store_true", help="re-index collections already in the index")
@@ -484,7 +506,7 @@ def _add_piracy(sub) -> None:
     _flag(p, "collection", required=True, help="the protected collection")
     _flag(p, "out", type=Path, required=True, help="piracy.md, piracy.json (and pairs.png) go here")
     _flag(p, "dataset", help="the dataset of the PNG sheet of the closest pairs (default: the one the index records)")
-    _flag(p, "config", help="its config (default: the one the index records)")
+    _config_flag(p, None, help="its config (default: the one the index records)")
     _flag(p, "similarity", type=float, default=defaults.similarity, help="image-embedding cosine a candidate needs")
     _flag(
         p,
@@ -515,7 +537,7 @@ def _add_search_app(sub) -> None:
     p = sub.add_parser("search-app", help="a Gradio search page for an index")
     p.add_argument("index", type=Path)
     _flag(p, "dataset", help="the dataset whose images the results show (default: the one the index records)")
-    _flag(p, "config", help="its config (default: the one the index records)")
+    _config_flag(p, None, help="its config (default: the one the index records)")
     _flag(p, "model", help=MODEL_OVERRIDE)
     _flag(p, "host", default="127.0.0.1", help="address the page listens on")
     _flag(p, "port", type=int, default=7860, help="port the page listens on")
@@ -649,7 +671,7 @@ def _run_demo(args) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nft1000", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"nft1000 {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for add in (
         _add_synth,
         _add_build,

@@ -3,6 +3,7 @@ licence, base model, datasets that are Hub ids, the evaluation as model-index re
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,13 +22,19 @@ if TYPE_CHECKING:
 PAPER = "https://arxiv.org/abs/2402.16872"
 # the weights carry the terms of their training images (each collection's creators) and of the base model
 LICENSE = {"license": "other", "license_name": "nft1000", "license_link": "https://github.com/ShuxunoO/NFT-Net"}
-# each direction under its own task (the Hub groups results by task and dataset): (task type, task name)
+# retrieval ranks by embeddings: the Hub's task for them (its "text-to-image" and "image-to-text" are generation),
+# each direction named as its own task: (task type, task name)
 RETRIEVAL_TASKS = {
-    "text_to_image": ("text-to-image", "Text-to-image retrieval"),
-    "image_to_text": ("image-to-text", "Image-to-text retrieval"),
+    "text_to_image": ("feature-extraction", "Text-to-image retrieval"),
+    "image_to_text": ("feature-extraction", "Image-to-text retrieval"),
 }
 LOCAL_DATASET = "local"  # model-index needs a dataset type: a Hub id where there is one, never a local path
 EVAL_SECTION = "## Evaluation with `nft1000 eval`"
+NOTHING_EVALUATED = (
+    "This run evaluated nothing (no evaluation split, no held-out tokens); `nft1000 eval --model <this folder> "
+    "--update-model-card` adds results."
+)
+EVALUATED_LATER = f"This run evaluated nothing itself; the results below ({EVAL_SECTION[3:]}) were added later."
 
 
 def hub_dataset(name: str) -> list[str] | None:
@@ -75,12 +82,12 @@ def add_eval_results(folder: Path, results: list[EvalResult], markdown: str) -> 
     card = ModelCard.load(path) if path.is_file() else ModelCard("---\n---\n")
 
     def key(r: EvalResult) -> tuple:
-        return (r.task_type, r.dataset_name, r.dataset_config, r.dataset_split, r.metric_type)
+        return (r.task_name or r.task_type, r.dataset_name, r.dataset_config, r.dataset_split, r.metric_type)
 
     fresh = {key(r) for r in results}
     card.data.eval_results = [r for r in card.data.eval_results or [] if key(r) not in fresh] + results
     card.data.model_name = card.data.model_name or Path(folder).name
-    text = card.text.split(f"\n{EVAL_SECTION}\n")[0].rstrip("\n")
+    text = card.text.split(f"\n{EVAL_SECTION}\n")[0].rstrip("\n").replace(NOTHING_EVALUATED, EVALUATED_LATER)
     card.text = f"{text}\n\n{EVAL_SECTION}\n\n{markdown.strip()}\n"
     atomic_write_text(path, str(card))
 
@@ -139,10 +146,7 @@ def clip_model_card(
     )
     if carried_occurrences is not None:
         masking += scarcity_sentence(carried_occurrences)
-    evaluation = evaluation_markdown or (
-        "This run evaluated nothing (no evaluation split, no held-out tokens); `nft1000 eval --model <this folder> "
-        "--update-model-card` adds results."
-    )
+    evaluation = evaluation_markdown or NOTHING_EVALUATED
     content = f"""---
 {data.to_yaml()}
 ---
@@ -227,7 +231,7 @@ def lora_model_card(
         metric_value=round(float(fixed_loss["after"]), 5),
     )
     data = ModelCardData(
-        model_name=f"lora-{collection}",
+        model_name="lora-" + (re.sub(r"[^a-z0-9]+", "-", collection.lower()).strip("-") or "collection"),
         library_name="diffusers",
         pipeline_tag="text-to-image",
         tags=["stable-diffusion", "text-to-image", "diffusers", "diffusers-training", "lora", "nft", "nft1000"],

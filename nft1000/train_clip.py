@@ -64,6 +64,7 @@ from nft1000.training_run import (
     scalar_config,
     start_run,
 )
+from nft1000_dataset.exported import load_export
 from nft1000_io.atomic import atomic_write_text, share_weights
 from nft1000_io.text import echo
 
@@ -251,7 +252,7 @@ def load_split(data: DataArguments, split: str, cache_dir: str | None, streaming
     """One split of `data`: of the dataset, or (``--train_file``/``--validation_file``, split ``validation``)
     of a csv or json file whose image column holds paths, relative to the file's folder."""
     if data.dataset_name:
-        return load_dataset(
+        return load_export(
             data.dataset_name, data.dataset_config_name, split=split, streaming=streaming, cache_dir=cache_dir
         )
     path = Path(data.validation_file if split == "validation" else data.train_file)

@@ -22,6 +22,8 @@ import numpy as np
 
 from nft1000_io.text import clean_text, needs_cleaning
 
+from .report import CountedError
+
 ABSENT_VALUES = frozenset({"", "none", "null", "n/a", "nothing", "no trait"})
 NUMERIC_DISPLAY_TYPES = frozenset({"number", "boost_number", "boost_percentage", "date"})
 UNNAMED_TRAIT = "trait"
@@ -43,12 +45,8 @@ class Attribute(TypedDict):
     display_type: str | None
 
 
-class MetadataError(ValueError):
-    """The metadata of one token cannot be used; ``reason`` is the short label counted in reports."""
-
-    def __init__(self, reason: str, detail: str = ""):
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
+class MetadataError(CountedError):
+    """The metadata of one token cannot be used."""
 
 
 def json_depth(text: str) -> int:

@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -30,10 +29,12 @@ from tqdm.auto import tqdm
 
 from nft1000_io.atomic import atomic_write_text
 from nft1000_io.output_folder import claim_output_folder
+from nft1000_io.workers import process_pool
 
 from .card import card_text, write_card
 from .examples import FEATURES, shard_rows
 from .plan import BuildOptions, ReleasePlan, Shard, make_plan
+from .release import synthetic_origin
 from .report import BuildReport, Tally
 from .scan import DEFAULT_MIN_TOKENS, scan_release
 from .shard_index import INDEX_FILE, shard_entries, write_index
@@ -58,20 +59,28 @@ def write_shard(shard: Shard, state_dir: Path, options: BuildOptions) -> Tally:
     target = state_dir / STAGED / shard.filename
     tmp = target.parent / f".{shard.filename}.tmp"
     schema = FEATURES.arrow_schema
+    nbytes = 0  # the rows' size in Arrow, as `datasets` counts a split's num_bytes
+
+    def write(batch: list[dict]) -> None:
+        nonlocal nbytes
+        table = pa.Table.from_pylist(batch, schema=schema)
+        nbytes += table.nbytes
+        writer.write_table(table)
+
     try:
         with pq.ParquetWriter(tmp, schema) as writer:
             batch: list[dict] = []
             for row in shard_rows(shard, options.image_width, str(options.sample_seed), tally):
                 batch.append(FEATURES.encode_example(row))
                 if len(batch) == ROW_GROUP_SIZE:
-                    writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                    write(batch)
                     batch = []
             if batch or tally.kept == 0:
-                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                write(batch)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-        record = {"split": shard.split, "collection": shard.source.name, "tally": tally.to_dict()}
+        record = {"split": shard.split, "collection": shard.source.name, "tally": tally.to_dict(), "nbytes": nbytes}
         atomic_write_text(state_dir / f"{shard.filename}.json", json.dumps(record))
     except OSError as err:
         tmp.unlink(missing_ok=True)
@@ -130,7 +139,7 @@ def export_config(plan: ReleasePlan, out_dir: Path, num_proc: int = 1, overwrite
         disable=None,
     )
     if num_proc > 1 and len(pending) > 1:
-        with ProcessPoolExecutor(min(num_proc, len(pending))) as pool:
+        with process_pool(min(num_proc, len(pending))) as pool:
             futures = [pool.submit(write_shard, s, state_dir, plan.options) for s in pending]
             for future in futures:
                 progress.update(future.result().read)
@@ -145,12 +154,17 @@ def export_config(plan: ReleasePlan, out_dir: Path, num_proc: int = 1, overwrite
     return report
 
 
-def _split_sizes(plan: ReleasePlan, report: BuildReport, out_dir: Path) -> dict[str, tuple[int, int]]:
+def _split_sizes(plan: ReleasePlan, report: BuildReport, out_dir: Path) -> dict[str, tuple[int, int, int]]:
+    """Per split: (rows, Parquet bytes, Arrow bytes), what a card's ``dataset_info`` gives as ``num_examples``,
+    ``download_size`` and ``num_bytes``."""
     sizes = {}
+    state_dir = out_dir / STATE_DIR / plan.config
     for split, shards in plan.shards.items():
         if shards:
-            size = sum(shard_file(out_dir, plan.config, s.filename).stat().st_size for s in shards)
-            sizes[split] = (report.split_total(split).kept, size)
+            files = sum(shard_file(out_dir, plan.config, s.filename).stat().st_size for s in shards)
+            records = [json.loads((state_dir / f"{s.filename}.json").read_text(encoding="utf-8")) for s in shards]
+            arrow = sum(record.get("nbytes", 0) for record in records)  # 0: a record of an older build
+            sizes[split] = (report.split_total(split).kept, files, arrow or files)
     return sizes
 
 
@@ -188,7 +202,8 @@ def export_release(
     try:
         atomic_write_text(pending / REPORT_FILE, json.dumps(summary, indent=2, ensure_ascii=False))
         write_index(out_dir, index, pending / INDEX_FILE)
-        write_card(out_dir, card_text(name, reports, sizes, FEATURES), pending / "README.md")
+        card = card_text(name, reports, sizes, FEATURES, synthetic=synthetic_origin(raw_dir))
+        write_card(out_dir, card, pending / "README.md")
     except OSError as err:
         raise ExportError(f"cannot write to {out_dir}: {err.strerror or err}") from err
     try:

@@ -23,11 +23,26 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+CONFIG_ALIASES = {"NFT1000": "full", "NFT1000mini": "mini"}  # the paper's names of the configs
+
+
+def config_name(config: str | None) -> str | None:
+    """The card's config name: ``full`` and ``mini``, or the paper's ``NFT1000`` and ``NFT1000mini`` for them."""
+    return CONFIG_ALIASES.get(config, config) if config else config
+
+
+def load_export(path: str, config: str | None = None, **kwargs):
+    """`datasets.load_dataset` of an export (a folder or a Hub repo id), the paper's config names accepted."""
+    from datasets import load_dataset
+
+    return load_dataset(path, config_name(config), **kwargs)
+
+
 def load_all_splits(path: str, config: str = "full", splits: list[str] | None = None) -> Dataset:
     """Every split of an exported dataset (a local folder or a Hub repo id) as one Dataset."""
-    from datasets import concatenate_datasets, load_dataset
+    from datasets import concatenate_datasets
 
-    loaded = load_dataset(path, config)
+    loaded = load_export(path, config)
     names = splits or list(loaded)
     return concatenate_datasets([loaded[name] for name in names])
 
@@ -46,6 +61,7 @@ def load_collections(path: str, names: list[str], config: str = "full", streamin
     `Dataset` (or `IterableDataset` with `streaming`), reading only their shards."""
     from datasets import concatenate_datasets, interleave_datasets, load_dataset
 
+    config = config_name(config)
     index = read_index(path)
     if index is None:
         logger.warning("%s has no %s (an older export): reading every split to find %s", path, INDEX_FILE, names)

@@ -25,7 +25,10 @@ import warnings
 import numpy as np
 from PIL import ExifTags, Image, ImageFile, ImageOps
 
+from nft1000_io.atomic import png_bytes
 from nft1000_io.optional import MissingExtra, import_extra
+
+from .report import CountedError
 
 DEFAULT_IMAGE_WIDTH = 512  # every image is standardised to this width (height by aspect)
 
@@ -42,12 +45,8 @@ _SVG_DATA_IMAGE = re.compile(rb"""data:image/[\w.+-]+;base64,([A-Za-z0-9+/=\s]+)
 _WHITE = (255, 255, 255)
 
 
-class MediaError(ValueError):
-    """One token's media cannot be standardised; ``reason`` is the label counted in reports."""
-
-    def __init__(self, reason: str, detail: str = ""):
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
+class MediaError(CountedError):
+    """One token's media cannot be standardised."""
 
 
 def sniff_format(data: bytes) -> str:
@@ -241,12 +240,6 @@ def resize_to_width(image: Image.Image, width: int) -> Image.Image:
     return image.resize((width, height), resample=resample, reducing_gap=3.0)
 
 
-def encode_png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def standardize_image(data: bytes, *, width: int = DEFAULT_IMAGE_WIDTH, frame_seed: str = "") -> bytes:
     """Media bytes in, RGB PNG bytes of the given width out.
 
@@ -257,4 +250,4 @@ def standardize_image(data: bytes, *, width: int = DEFAULT_IMAGE_WIDTH, frame_se
     check_aspect(image.width, image.height)
     if kind == "png" and image.mode == "RGB" and image.width == width and "exif" not in image.info:
         return data
-    return encode_png(resize_to_width(to_rgb(image), width))
+    return png_bytes(resize_to_width(to_rgb(image), width))

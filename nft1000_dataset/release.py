@@ -21,6 +21,7 @@ counted with its reason (`CollectionReader.notes`, and the token's ``refused`` r
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -51,6 +52,7 @@ MAX_COMPRESSION_RATIO = 200
 RATIO_CHECK_ABOVE_BYTES = 8 * 1024 * 1024
 MAX_UINT256 = 2**256 - 1
 NAME_CLEANED = "collection name cleaned of control or invisible characters"
+SYNTHETIC_MARKER = "nft1000_synthetic.json"  # what `nft1000 synth` writes beside its collections: its settings
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 _ZIP_FILE_TYPE = 0o170000
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # control characters but tab and line ends
@@ -442,6 +444,23 @@ def _collection_entry(root: Path, entry: Path) -> CollectionSource | None:
     if entry.is_dir() and any((entry / part).is_dir() for part in PART_FIELDS):
         return source()
     return None
+
+
+def synthetic_origin(raw_dir: str | Path) -> dict | None:
+    """The generator's settings where `nft1000 synth` wrote the release (`SYNTHETIC_MARKER`), else None. Read as
+    any release file is: a regular file inside the release, small, JSON, scalar values, text cleaned."""
+    path = Path(raw_dir) / SYNTHETIC_MARKER
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > 4096:
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    scalars = (bool, int, float, str)
+    return {clean_text(str(k))[:40]: clean_text(v)[:80] if isinstance(v, str) else v
+            for k, v in data.items() if isinstance(v, scalars)} or None  # fmt: skip
 
 
 def discover_collections(raw_dir: str | Path) -> list[CollectionSource]:

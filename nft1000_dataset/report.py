@@ -20,6 +20,14 @@ EXAMPLES_PER_REASON = 5
 MAX_EXAMPLE_CHARS = 200
 
 
+class CountedError(ValueError):
+    """One token's failure; ``reason`` is the short label a report counts it under, the message adds the detail."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
 def printable(text: str) -> str:
     """`text` safe to write as UTF-8 JSON and logs and to print: control characters and undecodable file-name
     bytes as escapes (`nft1000_io.text.terminal_safe`), at most 200 chars."""

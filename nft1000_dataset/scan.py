@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
+
+from nft1000_io.workers import process_pool
 
 from .attributes import Attribute, MetadataError, loads_metadata, normalize_attributes
 from .release import CollectionReader, CollectionSource, ReleaseError, UnreadableFile, discover_collections
@@ -164,7 +165,7 @@ def scan_collections(
     """Scan collections, in parallel with `num_proc` processes; results in the order of `sources`."""
     progress = tqdm(total=len(sources), desc="Scanning collections", unit="collection", disable=None)
     if num_proc > 1 and len(sources) > 1:
-        with ProcessPoolExecutor(min(num_proc, len(sources))) as pool:
+        with process_pool(min(num_proc, len(sources))) as pool:
             futures = [pool.submit(scan_collection, s, min_tokens) for s in sources]
             scans = []
             for future in futures:

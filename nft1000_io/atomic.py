@@ -44,14 +44,23 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_write_png(path: str | Path, image) -> None:
-    """A PIL image (or a Matplotlib figure) saved as PNG, atomically."""
+def png_bytes(image) -> bytes:
+    """The one PNG encoder: a PIL image, a uint8 array (H x W, H x W x 3 or 4) or a Matplotlib figure."""
     buffer = io.BytesIO()
     if hasattr(image, "savefig"):
         image.savefig(buffer, format="png")
-    else:
-        image.save(buffer, format="PNG")
-    atomic_write_bytes(path, buffer.getvalue())
+        return buffer.getvalue()
+    if not hasattr(image, "save"):
+        from PIL import Image
+
+        image = Image.fromarray(image)
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def atomic_write_png(path: str | Path, image) -> None:
+    """A PIL image, a uint8 array or a Matplotlib figure saved as PNG, atomically."""
+    atomic_write_bytes(path, png_bytes(image))
 
 
 def share_weights(folder: str | Path) -> None:

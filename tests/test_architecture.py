@@ -190,6 +190,9 @@ def test_the_page_says_what_each_command_calls():
     assert page == runs
 
 
+FILE_WRITERS = ("write_text", "write_bytes", "savefig", "save", "ParquetWriter", "save_file", "write_index")
+
+
 def _written_without_atomic(path: Path) -> list[str]:
     """File writes in a module that do not go through `nft1000_io.atomic`: write_text/write_bytes, open() for
     writing or appending, a Pillow or Matplotlib save to a path, a Parquet writer; a write into an in-memory
@@ -217,7 +220,15 @@ def _written_without_atomic(path: Path) -> list[str]:
             modes += [k.value.value for k in node.keywords if k.arg == "mode" and isinstance(k.value, ast.Constant)]
             writes = any(set(mode) & set("wax") for mode in modes) and not into_buffer
         else:
-            writes = name in ("write_text", "write_bytes", "savefig", "save", "ParquetWriter", "save_file")
+            writes = name in (
+                "write_text",
+                "write_bytes",
+                "savefig",
+                "save",
+                "ParquetWriter",
+                "save_file",
+                "write_index",
+            )
             writes = writes and not into_buffer and not (name == "save" and isinstance(node.func, ast.Name))
         if writes:
             found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)[:80]}")
@@ -321,3 +332,12 @@ def test_the_training_scripts_read_in_functions_of_at_most_80_lines(script):
     functions = [node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
     long = {node.name: node.end_lineno - node.lineno + 1 for node in functions if node.end_lineno - node.lineno >= 80}
     assert "train" in {node.name for node in functions} and not long, long
+
+
+def test_the_command_line_prints_only_through_echo():
+    """Whatever `nft1000` prints may carry a dataset's text: it goes through `nft1000_io.text.echo`, which escapes
+    what could control a terminal (a bare print would let a collection name's ESC sequence through)."""
+    for path in (ROOT / "nft1000" / "cli.py", ROOT / "nft1000" / "errors.py"):
+        calls = [node for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Call)]
+        printed = [node.lineno for node in calls if isinstance(node.func, ast.Name) and node.func.id == "print"]
+        assert printed == [], (path.name, printed)

@@ -3,6 +3,7 @@
 import hashlib
 import io
 import json
+import re
 import shutil
 from collections import Counter
 
@@ -12,8 +13,10 @@ from datasets import load_dataset
 from huggingface_hub import DatasetCard
 from PIL import Image
 
+from nft1000.cli import main as cli_main
 from nft1000_dataset import NFT1000
 from nft1000_dataset.export import ExportError, export_release
+from nft1000_dataset.exported import load_export
 from nft1000_dataset.release import discover_collections
 
 FAULTY = "Pixel Apes 0"
@@ -177,11 +180,37 @@ def test_the_card_has_the_hub_metadata_and_the_papers_config_names(exported):
     assert (data.license, data.license_name) == ("other", "nft1000") and data.license_link.startswith("https://")
     assert data.language == ["en"] and data.size_categories == ["n<1K"]
     assert "arxiv.org/abs/2402.16872" in DatasetCard.load(out / "README.md").text
-    for alias, config in (("NFT1000", "full"), ("NFT1000mini", "mini")):
+    for alias, config in (("NFT1000", "full"), ("NFT1000mini", "mini")):  # nft1000's loaders take the paper's names
         assert (
-            load_dataset(str(out), alias, split="test")["token_id"]
+            load_export(str(out), alias, split="test")["token_id"]
             == load_dataset(str(out), config, split="test")["token_id"]
         )
+
+
+def test_the_card_is_true_plain_yaml_every_config_once_with_its_sizes_and_the_doi(exported, tmp_path):
+    from modeling.library import CONFIG_NAME
+    from nft1000_dataset.card import DOI, SYNTHETIC_FIELD
+
+    out = tmp_path / "export"
+    shutil.copytree(exported[0], out)
+    assert cli_main(["components", "--dataset", str(out), "--config", "full", "--out", str(out)]) == 0
+    text = (out / "README.md").read_text()
+    card = DatasetCard.load(out / "README.md")
+    assert not re.search(r"[&*]id\d+", text.split("\n---\n")[0])  # no YAML anchors or aliases
+    names = [config["config_name"] for config in card.data.configs]
+    assert sorted(names) == ["components", "full", "mini"]  # each once; the paper's names are nft1000's aliases
+    infos = {info["config_name"]: info for info in card.data.dataset_info}
+    assert set(infos) == set(names)
+    for config in ("full", "mini", CONFIG_NAME):
+        loaded = load_dataset(str(out), config)
+        for split in infos[config]["splits"]:  # sizes as datasets counts them: Arrow bytes, rows
+            assert split["num_bytes"] == loaded[split["name"]].data.nbytes, (config, split)
+            assert split["num_examples"] == len(loaded[split["name"]])
+        files = sum(p.stat().st_size for p in (out / "data" / config).glob("*.parquet"))
+        assert infos[config]["download_size"] == files
+    assert "## The `components` config" in card.text and DOI in text and f"doi       = {{{DOI}}}" in text
+    assert card.data.get(SYNTHETIC_FIELD)["seed"] == 0 and "synthetic" in card.data.tags  # made by nft1000 synth
+    assert "A synthetic NFT1000-like release, not real NFTs" in card.text and "top 1,000 PFP" not in card.text
 
 
 def test_push_names_the_repo_in_the_card_it_uploads(exported, tmp_path):

@@ -25,7 +25,7 @@ def test_synth_then_build_with_dashed_and_underscored_flags(tmp_path, capsys):
 
 def test_a_partition_file_naming_absent_collections_fails_with_a_message(tmp_path, capsys):
     main(["synth", "--out", str(tmp_path / "s"), "--collections", "3", "--tokens", "30"])
-    names = sorted(p.name for p in (tmp_path / "s" / "release").iterdir())
+    names = sorted(p.name for p in (tmp_path / "s" / "release").iterdir() if p.is_dir())  # beside the settings file
     partition = tmp_path / "partition.json"
     partition.write_text(
         json.dumps({"training_list": [*names[:2], "Ghost Collection"], "validation_list": [], "test_list": names[2:]})
@@ -108,6 +108,50 @@ def test_every_flag_has_a_help_string():
         if action.option_strings and action.option_strings[0] != "-h" and not action.help
     ]
     assert missing == []
+
+
+def _flags(parser) -> dict[str, set[str]]:
+    """Each flag's destination and every spelling that reaches it."""
+    spellings: dict[str, set[str]] = {}
+    for action in parser._actions:
+        spellings.setdefault(action.dest, set()).update(action.option_strings)
+    return spellings
+
+
+def test_the_hf_scripts_names_reach_the_same_flag_as_ours_in_every_command():
+    """`--output_dir` / `--output-dir` / `--out`, `--dataset_name` / `--dataset`, `--model_name_or_path` /
+    `--model` and, for a dataset a command reads, `--dataset_config_name` / `--config`: as the HF example scripts
+    spell them, with ours kept as aliases."""
+    for name, parser in _subcommands().items():
+        flags = _flags(parser)
+        for dest, hf in (("out", "output_dir"), ("output_dir", "output_dir"), ("dataset", "dataset_name"),
+                         ("model", "model_name_or_path")):  # fmt: skip
+            if dest in flags:
+                assert {f"--{hf}", f"--{hf.replace('_', '-')}"} <= flags[dest], (name, dest, flags[dest])
+        if "dataset" in flags and "config" in flags:
+            assert "--dataset_config_name" in flags["config"], name
+
+
+def test_help_shows_every_default_worth_showing():
+    for name, parser in _subcommands().items():
+        text = parser.format_help()
+        for action in parser._actions:
+            if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+                assert f"default: {action.default}" in " ".join(text.split()), (name, action.dest)
+    assert "the configs to build: full, mini or all" in _subcommands()["build"].format_help()
+
+
+def test_no_library_warning_comes_before_the_commands_own_words(tmp_path):
+    from modeling.clip_models import build_tiny_clip
+
+    model, processor = build_tiny_clip(["a token with blue eyes"] * 10)
+    model.save_pretrained(tmp_path / "clip")
+    processor.save_pretrained(tmp_path / "clip")
+    argv = ["eval", "--model", str(tmp_path / "clip"), "--dataset", str(tmp_path / "none"), "--output-dir",
+            str(tmp_path / "e")]  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "nft1000.cli", *argv], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[0].startswith("nft1000 eval: error: "), result.stderr[:2000]
 
 
 @pytest.mark.parametrize(

@@ -311,9 +311,11 @@ def test_the_model_card_carries_the_evaluation_as_model_index_and_the_licence(tr
         for k, value in fine_tuned[direction]["paired"].items():
             assert got[f"{direction}_recall@{k.removeprefix('top')}"] == pytest.approx(value, abs=0.01)
     assert all(r.dataset_split == "test" for r in data.eval_results)
-    # each direction under its own task; a local dataset is no dataset type; the protocol names the evaluation
-    assert {(r.task_type, r.metric_type.split("_recall")[0]) for r in data.eval_results} == {
-        ("text-to-image", "text_to_image"), ("image-to-text", "image_to_text")}  # fmt: skip
+    # retrieval under the Hub's embeddings task (its text-to-image is generation), each direction its own task
+    # name; a local dataset is no dataset type; the protocol names the evaluation
+    assert {(r.task_type, r.task_name, r.metric_type.split("_recall")[0]) for r in data.eval_results} == {
+        ("feature-extraction", "Text-to-image retrieval", "text_to_image"),
+        ("feature-extraction", "Image-to-text retrieval", "image_to_text")}  # fmt: skip
     assert all(r.dataset_type == "local" and r.dataset_name.endswith(", unseen collections") for r in data.eval_results)
 
 
@@ -510,3 +512,32 @@ def test_early_stopping_ends_on_the_best_validation_step_and_reports_the_test_to
                                "--load_best_model_at_end")  # fmt: skip
     with pytest.raises(ValueError, match="--validation_holdout_tokens"):
         train_main(without_slice)
+
+
+def test_a_card_that_evaluated_nothing_says_so_until_eval_adds_results(tmp_path):
+    from huggingface_hub import EvalResult
+
+    from nft1000.model_card import NOTHING_EVALUATED, add_eval_results, clip_model_card
+
+    card = clip_model_card(model_name="m", model_name_or_path="tiny", dataset_name="d", dataset_config="full",
+                           mask_prob=0.3, hyperparameters={}, evaluation_markdown=None, evaluations={},
+                           eval_splits={}, train_rows=10, steps=1, seconds=1.0)  # fmt: skip
+    (tmp_path / "README.md").write_text(str(card))
+    assert NOTHING_EVALUATED in card.text
+    result = EvalResult(task_type="feature-extraction", task_name="Text-to-image retrieval", dataset_type="local",
+                        dataset_name="d, held-out tokens", metric_type="text_to_image_recall@1",
+                        metric_value=12.5)  # fmt: skip
+    add_eval_results(tmp_path, [result], "| model | top1 |\n| --- | ---: |\n| this model | 12.5 |")
+    updated = ModelCard.load(tmp_path / "README.md")
+    assert NOTHING_EVALUATED not in updated.text and "evaluated nothing itself" in updated.text
+    assert updated.data.eval_results[0].metric_value == 12.5
+
+
+def test_a_lora_cards_model_index_name_is_a_slug():
+    from nft1000.model_card import lora_model_card
+
+    card = lora_model_card(base_model="tiny", dataset_name="d", collection="Bored Ape Yacht Club #2", prompts=[],
+                           hyperparameters={}, train_rows=4, fixed_loss={"before": 1.0, "after": 0.5}, steps=1,
+                           seconds=1.0)  # fmt: skip
+    assert card.data.model_name == "lora-bored-ape-yacht-club-2"
+    assert ModelCard(str(card)).data.eval_results[0].task_type == "text-to-image"  # generation: the Hub's own task

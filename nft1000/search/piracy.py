@@ -4,7 +4,6 @@ while tokens that merely share a style are not."""
 
 from __future__ import annotations
 
-import io
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -135,14 +134,12 @@ def piracy_sheet(report: dict, image_of: Callable[[str, str], Image.Image], limi
 
 def write_piracy(report: dict, out: Path, image_of: Callable[[str, str], Image.Image] | None = None) -> list[Path]:
     """``piracy.json``, ``piracy.md`` and, with `image_of` and suspects, ``pairs.png`` in `out`; returns them."""
-    from nft1000_io.atomic import atomic_write_bytes, atomic_write_text
+    from nft1000_io.atomic import atomic_write_png, atomic_write_text
 
     written = [out / "piracy.json", out / "piracy.md"]
     atomic_write_text(written[0], json.dumps(report, indent=2))
     atomic_write_text(written[1], piracy_markdown(report))
     if image_of is not None and report["suspects"]:
-        buffer = io.BytesIO()
-        piracy_sheet(report, image_of).save(buffer, format="PNG")
         written.append(out / "pairs.png")
-        atomic_write_bytes(written[-1], buffer.getvalue())
+        atomic_write_png(written[-1], piracy_sheet(report, image_of))
     return written

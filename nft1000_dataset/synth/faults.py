@@ -13,6 +13,8 @@ import json
 import numpy as np
 from PIL import Image
 
+from nft1000_io.atomic import png_bytes
+
 # fault -> what the build must report for that token
 TOKEN_FAULTS = {
     "truncated png": "corrupt image",
@@ -117,6 +119,4 @@ def _jpeg_bytes(rgb: np.ndarray) -> bytes:
 
 
 def _cover() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (256, 256), (90, 90, 90)).save(buffer, format="PNG")
-    return buffer.getvalue()
+    return png_bytes(Image.new("RGB", (256, 256), (90, 90, 90)))

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
+from nft1000_io.atomic import png_bytes
+
 VARIANTS = ("clean", "resampled", "jpeg")
 PATTERN = "pattern:"  # the shape of a procedurally drawn value: "pattern:<seed>"
 JPEG_QUALITY = 90
@@ -196,11 +198,10 @@ def vary_image(rgb: np.ndarray, variant: str, scale: float) -> bytes:
     if variant != "clean":
         size = (round(image.width * scale), round(image.height * scale))
         image = image.resize(size, Image.Resampling.LANCZOS)
+    if variant != "jpeg":
+        return png_bytes(image)
     buffer = io.BytesIO()
-    if variant == "jpeg":
-        image.save(buffer, format="JPEG", quality=JPEG_QUALITY)
-    else:
-        image.save(buffer, format="PNG")
+    image.save(buffer, format="JPEG", quality=JPEG_QUALITY)
     return buffer.getvalue()
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from nft1000_io.atomic import atomic_write_text
+from nft1000_io.workers import process_pool
 
+from ..release import SYNTHETIC_MARKER
 from .faults import TINY_TOKENS, TOKEN_FAULTS, fault_plan
 from .spec import STYLES, CollectionSpec, make_non_layered_spec, make_real_like_spec, make_spec
 from .writer import write_collection
@@ -43,7 +44,7 @@ def synthesize(
     token_faults = fault_plan(n_tokens) if faults else {}
     jobs = [(spec, n_tokens, out, as_zip, token_faults if i == 0 else None) for i, spec in enumerate(specs)]
     if num_proc > 1:
-        with ProcessPoolExecutor(num_proc) as pool:
+        with process_pool(num_proc) as pool:
             list(pool.map(write_collection, *zip(*jobs, strict=True)))
     else:
         for job in jobs:
@@ -51,6 +52,10 @@ def synthesize(
     names = [spec.name for spec in specs]
     if faults:
         names += write_fault_collections(out, specs[0], token_faults, n_tokens, seed, as_zip)
+    origin = {"generator": "nft1000 synth", "seed": seed, "style": style, "variant": variant,
+              "collections": n_collections, "tokens": n_tokens, "non_layered": non_layered,
+              "faults": faults}  # fmt: skip
+    atomic_write_text(out / "release" / SYNTHETIC_MARKER, json.dumps(origin, indent=2))
     return names
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 from collections import Counter
@@ -12,7 +11,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from nft1000_io.atomic import atomic_write_text
+from nft1000_io.atomic import atomic_write_text, png_bytes
 
 from ..attributes import Attribute
 from ..captions import build_prompt
@@ -43,12 +42,6 @@ def release_caption(spec: CollectionSpec, attributes: list[Attribute]) -> str:
     """The release's own caption text (a different template from ours, as in the real release)."""
     words = ", ".join(f"{a['value']} {a['trait_type'].lower()}" for a in attributes if a["value"] != NONE_VALUE)
     return f"A {spec.style.kind} {spec.name} NFT featuring {words}."
-
-
-def png_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def dashboard(spec: CollectionSpec, all_attributes: list[list[Attribute]]) -> dict[str, Any]:
