@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from datasets import DatasetInfo, Features, Image, List, SplitDict, SplitInfo, Value
+from datasets import Features, Image, List, Value
 from PIL import Image as PILImage
 
-from nft1000_dataset.card import add_config_to_card
+from nft1000_dataset.card import add_config_to_card, config_info
 from nft1000_io.atomic import atomic_write_bytes, atomic_write_text, png_bytes
 from nft1000_io.hub import looks_local
 from nft1000_io.text import markdown_cell
@@ -174,11 +174,7 @@ class LibraryWriter:
         rows = sum(entry["components"] for entry in entries)
         parquet = sum((self.out_dir / entry["file"]).stat().st_size for entry in entries)
         arrow = sum(entry.get("nbytes", 0) for entry in entries) or parquet
-        splits = SplitDict()
-        splits.add(SplitInfo(name="train", num_examples=rows, num_bytes=arrow))
-        info = DatasetInfo(
-            config_name=CONFIG_NAME, features=FEATURES, splits=splits, download_size=parquet, dataset_size=arrow
-        )
+        info = config_info(CONFIG_NAME, {"train": (rows, parquet, arrow)}, FEATURES)
         section = CARD_SECTION.format(components=rows, collections=len(self.report))
         add_config_to_card(self.out_dir, CONFIG_NAME, f"{DATA_DIR}/*.parquet", info, section)
 

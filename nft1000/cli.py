@@ -240,7 +240,7 @@ def _run_components(args) -> None:
 
 
 def _add_preview_masking(sub) -> None:
-    from modeling.masking import FILLS, MODES
+    from modeling.masking import FILLS, MODES, DynamicMasker
     from modeling.masking_policy import DEFAULT_MASK_PROB
 
     p = sub.add_parser("preview-masking", help="a PNG grid of original / masked pairs with their captions")
@@ -256,10 +256,10 @@ def _add_preview_masking(sub) -> None:
         p,
         "mode",
         choices=MODES,
-        default="independent",
+        default=DynamicMasker.mode,
         help="independent: each component with probability p; one: one component with probability p",
     )
-    _flag(p, "fill", choices=FILLS, default="constant", help="what masked pixels become")
+    _flag(p, "fill", choices=FILLS, default=DynamicMasker.fill, help="what masked pixels become")
     _flag(p, "seed", type=int, default=0, help="random seed (the output depends only on it)")
     p.set_defaults(run=_run_preview_masking)
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from modeling.masking_policy import (
+    DEFAULT_MASK_PROB,
     MASKING_FILE,
     RECOMMENDED_MASK_PROB,
     RECOMMENDED_POLICY,
@@ -57,33 +58,32 @@ SIZES = {  # tiny is the tests' size: about a minute
     "small": DemoSize(6, 300, 120, 32, scarce_tokens=500, scarce_budgets=(100, 300), scarce_steps=100, seeds=3),
     "default": DemoSize(10, 500, 120, 32, scarce_tokens=700, scarce_budgets=(100, 300), scarce_steps=200, seeds=3),
 }
-MASK_PROB = 0.5  # the paper's, for the unseen-collection models
 ARMS = ("p0", "default")  # the budget comparison: no masking, and train_clip.py's default masking
 ARM_LABELS = {"p0": "p = 0", "default": "default masking"}
 HELD_OUT_SHARE = 0.2  # of the real-like collection's tokens, never trained on in the data-scarce comparison
 SCARCE_IMAGE_SIZE = 32  # the data-scarce runs' tiny CLIP works at 32 px: three seeds fit the demo's budget
 
 
-def run_demo(
-    cli: Callable[[list[str]], int], out: Path, size: str = "default", seed: int = 0, num_proc: int = 2
-) -> dict:
-    """Run (or resume) every stage under `out`, the commands through `cli` (``nft1000.cli.main``, passed in so
-    that the demo does not import the command line that imports it); returns the paths written and the table."""
-    spec = SIZES[size]
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    data, models = out / "nft1000", {"masked": out / "clip-masked", "plain": out / "clip-plain"}
-    real_like = real_like_dir(out)
-    stages = Stages(out, {"size": spec.settings(), "seed": seed})
+class DemoPlan:
+    """The demo's stages under `out`, each a (name, job) for `Stages.run`: the commands go through `cli`
+    (``nft1000.cli.main``, passed in so that the demo does not import the command line that imports it), the
+    training runs through `train_clip.main`."""
 
-    def command(*argv: str) -> Callable[[], None]:
+    def __init__(self, cli: Callable[[list[str]], int], out: Path, spec: DemoSize, seed: int, num_proc: int):
+        self.cli, self.out, self.spec, self.seed, self.num_proc = cli, out, spec, seed, num_proc
+        self.data = out / "nft1000"
+        self.models = {"masked": out / "clip-masked", "plain": out / "clip-plain"}
+        self.real_like = real_like_dir(out)
+
+    def command(self, *argv: str) -> Callable[[], None]:
         def job() -> None:
-            if cli(list(argv)) != 0:
+            if self.cli(list(argv)) != 0:
                 raise RuntimeError(f"nft1000 {argv[0]} failed (see above)")
 
         return job
 
-    def train_argv(dataset: Path, output_dir: Path, steps: int, run_seed: int, *extra: str) -> list[str]:
+    def train_argv(self, dataset: Path, output_dir: Path, steps: int, run_seed: int, *extra: str) -> list[str]:
+        spec = self.spec
         return [
             "--dataset", str(dataset), "--config", "mini", "--model", "tiny", "--output-dir", str(output_dir),
             "--max-train-steps", str(steps), "--seed", str(run_seed),
@@ -93,21 +93,21 @@ def run_demo(
             *extra,
         ]  # fmt: skip
 
-    def train(*argv: str) -> Callable[[], None]:
+    def train(self, *argv) -> Callable[[], None]:
         from nft1000.train_clip import main as train_clip
 
-        return lambda: train_clip(train_argv(*argv))
+        return lambda: train_clip(self.train_argv(*argv))
 
-    def budget_run(pairs: int, arm: str, run_seed: int) -> Callable[[], None]:
+    def budget_run(self, pairs: int, arm: str, run_seed: int) -> Callable[[], None]:
         """One run of the budget comparison; the default arm is not trained where its policy masks nothing."""
         from nft1000.train_clip import main as train_clip
         from nft1000.train_clip import planned_occurrences
 
-        run_dir = scarce_dir(out, pairs, arm, run_seed)
+        run_dir = scarce_dir(self.out, pairs, arm, run_seed)
         masking = ("--mask-prob", "0") if arm == "p0" else ()
-        argv = train_argv(real_like, run_dir, spec.scarce_steps, run_seed, "--max-train-samples", str(pairs),
-                          "--holdout-tokens", str(HELD_OUT_SHARE), "--tiny-image-size", str(SCARCE_IMAGE_SIZE),
-                          *masking)  # fmt: skip
+        argv = self.train_argv(self.real_like, run_dir, self.spec.scarce_steps, run_seed, "--max-train-samples",
+                               str(pairs), "--holdout-tokens", str(HELD_OUT_SHARE), "--tiny-image-size",
+                               str(SCARCE_IMAGE_SIZE), *masking)  # fmt: skip
 
         def job() -> None:
             occurrences = planned_occurrences(argv)
@@ -119,11 +119,11 @@ def run_demo(
 
         return job
 
-    def prepare(label: str, synth: Path, export: Path, synth_options: tuple, build_options: tuple = ()) -> list:
+    def prepare(self, label: str, synth: Path, export: Path, synth_options: tuple, build_options: tuple) -> list:
         """Stages that synthesise, build and export a release and separate its training collections' components."""
-        n = str(num_proc)
+        n, command = str(self.num_proc), self.command
         return [
-            (f"synthesise{label}", command("synth", "--out", str(synth), "--seed", str(seed), "--num-proc", n,
+            (f"synthesise{label}", command("synth", "--out", str(synth), "--seed", str(self.seed), "--num-proc", n,
                                            *synth_options)),
             (f"build{label}", command("build", "--raw", str(synth / "release"), "--out", str(export),
                                       "--num-proc", n, "--overwrite", *build_options)),
@@ -131,46 +131,64 @@ def run_demo(
                                            "--out", str(export), "--num-proc", n)),
         ]  # fmt: skip
 
-    masked, plain = str(models["masked"]), str(models["plain"])
-    easy = ("--collections", str(spec.collections), "--tokens", str(spec.tokens))
-    one_real_like = ("--collections", "1", "--tokens", str(spec.scarce_tokens), "--style", "real-like",
-                     "--variant", "resampled")  # fmt: skip
-    jobs = [
-        *prepare("", out / "synth", data, easy, ("--min-tokens", str(min(500, spec.tokens)))),
-        ("train with masking", train(data, models["masked"], spec.steps, seed, "--mask-prob", str(MASK_PROB),
-                                     "--mask-policy", "constant")),
-        ("train without masking", train(data, models["plain"], spec.steps, seed, "--mask-prob", "0")),
-        ("evaluate", command("eval", "--model", masked, "--model", plain, "--dataset", str(data), "--config",
-                             "mini", "--output-dir", str(out / "eval"), "--cache-dir", str(out / "embeddings"),
-                             "--update-model-card")),
-        ("cvi", command("cvi", "--model", masked, "--dataset", str(data), "--config", "mini",
-                        "--output-dir", str(out / "cvi"), "--cache-dir", str(out / "embeddings"))),
-        *prepare(" real-like", out / "synth-real-like", real_like, one_real_like,
-                 ("--min-tokens", str(min(500, spec.scarce_tokens)), "--split-ratios", "1", "0", "0")),
-    ]  # fmt: skip
-    jobs += [
-        (f"{pairs} pairs, {ARM_LABELS[arm]}, seed {run_seed}", budget_run(pairs, arm, run_seed))
-        for pairs in spec.scarce_budgets
-        for run_seed in range(seed, seed + spec.seeds)
-        for arm in ARMS
-    ]
+    def jobs(self) -> list:
+        """Every stage, in order: the unseen-collection comparison, then the budget comparison."""
+        spec, out, seed, models, data = self.spec, self.out, self.seed, self.models, self.data
+        masked, plain = str(models["masked"]), str(models["plain"])
+        easy = ("--collections", str(spec.collections), "--tokens", str(spec.tokens))
+        one_real_like = ("--collections", "1", "--tokens", str(spec.scarce_tokens), "--style", "real-like",
+                         "--variant", "resampled")  # fmt: skip
+        jobs = [
+            *self.prepare("", out / "synth", data, easy, ("--min-tokens", str(min(500, spec.tokens)))),
+            ("train with masking", self.train(data, models["masked"], spec.steps, seed, "--mask-prob",
+                                              str(DEFAULT_MASK_PROB), "--mask-policy", "constant")),
+            ("train without masking", self.train(data, models["plain"], spec.steps, seed, "--mask-prob", "0")),
+            ("evaluate", self.command("eval", "--model", masked, "--model", plain, "--dataset", str(data),
+                                      "--config", "mini", "--output-dir", str(out / "eval"), "--cache-dir",
+                                      str(out / "embeddings"), "--update-model-card")),
+            ("cvi", self.command("cvi", "--model", masked, "--dataset", str(data), "--config", "mini",
+                                 "--output-dir", str(out / "cvi"), "--cache-dir", str(out / "embeddings"))),
+            *self.prepare(" real-like", out / "synth-real-like", self.real_like, one_real_like,
+                          ("--min-tokens", str(min(500, spec.scarce_tokens)), "--split-ratios", "1", "0", "0")),
+        ]  # fmt: skip
+        return jobs + [
+            (f"{pairs} pairs, {ARM_LABELS[arm]}, seed {run_seed}", self.budget_run(pairs, arm, run_seed))
+            for pairs in spec.scarce_budgets
+            for run_seed in range(seed, seed + spec.seeds)
+            for arm in ARMS
+        ]
+
+    def written(self) -> dict[str, Path]:
+        out = self.out
+        return {
+            "exported dataset": self.data,
+            "component sheets": self.data / "component_sheets",
+            "model with masking": self.models["masked"],
+            "model without masking": self.models["plain"],
+            "retrieval report": out / "eval" / "retrieval.md",
+            "CVI report": out / "cvi" / "cvi.md",
+            "real-like export": self.real_like,
+            "budget comparison runs": out / "data-scarce",
+            "comparison table": out / "demo.md",
+        }
+
+
+def run_demo(
+    cli: Callable[[list[str]], int], out: Path, size: str = "default", seed: int = 0, num_proc: int = 2
+) -> dict:
+    """Run (or resume) every stage under `out` (`DemoPlan`); returns the paths written and the table."""
+    spec = SIZES[size]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    plan = DemoPlan(cli, out, spec, seed, num_proc)
+    stages = Stages(out, {"size": spec.settings(), "seed": seed})
+    jobs = plan.jobs()
     with tqdm(total=len(jobs), desc="demo", unit="stage", position=0, disable=None) as progress:
         for name, job in jobs:
             stages.run(name, job, progress)
-    table = comparison_table(out, models) + "\n" + scarce_table(out, spec, range(seed, seed + spec.seeds))
+    table = comparison_table(out, plan.models) + "\n" + scarce_table(out, spec, range(seed, seed + spec.seeds))
     atomic_write_text(out / "demo.md", table)
-    written = {
-        "exported dataset": data,
-        "component sheets": data / "component_sheets",
-        "model with masking": models["masked"],
-        "model without masking": models["plain"],
-        "retrieval report": out / "eval" / "retrieval.md",
-        "CVI report": out / "cvi" / "cvi.md",
-        "real-like export": real_like,
-        "budget comparison runs": out / "data-scarce",
-        "comparison table": out / "demo.md",
-    }
-    return {"table": table, "written": written}
+    return {"table": table, "written": plan.written()}
 
 
 def comparison_table(out: Path, models: dict[str, Path]) -> str:
@@ -184,7 +202,7 @@ def comparison_table(out: Path, models: dict[str, Path]) -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for label, path in (
-        ("tiny CLIP, dynamic masking p = 0.5", models["masked"]),
+        (f"tiny CLIP, dynamic masking p = {DEFAULT_MASK_PROB}", models["masked"]),
         ("tiny CLIP, no masking", models["plain"]),
     ):
         report = reports[str(path)]

@@ -22,12 +22,10 @@ if TYPE_CHECKING:
 PAPER = "https://arxiv.org/abs/2402.16872"
 # the weights carry the terms of their training images (each collection's creators) and of the base model
 LICENSE = {"license": "other", "license_name": "nft1000", "license_link": "https://github.com/ShuxunoO/NFT-Net"}
-# retrieval ranks by embeddings: the Hub's task for them (its "text-to-image" and "image-to-text" are generation),
-# each direction named as its own task: (task type, task name)
-RETRIEVAL_TASKS = {
-    "text_to_image": ("feature-extraction", "Text-to-image retrieval"),
-    "image_to_text": ("feature-extraction", "Image-to-text retrieval"),
-}
+# retrieval ranks by embeddings: the Hub's task for them (its "text-to-image" and "image-to-text" are generation);
+# one task for both directions (the model-index groups results by task), each metric naming its direction
+RETRIEVAL_TASK = ("feature-extraction", "Image-text retrieval")
+DIRECTIONS = {"text_to_image": "Text-to-image", "image_to_text": "Image-to-text"}
 LOCAL_DATASET = "local"  # model-index needs a dataset type: a Hub id where there is one, never a local path
 EVAL_SECTION = "## Evaluation with `nft1000 eval`"
 NOTHING_EVALUATED = (
@@ -57,18 +55,18 @@ def retrieval_results(
     label = Path(dataset_name).name or dataset_name
     results = []
     for protocol, report in reports.items():
-        for direction, (task_type, task_name) in RETRIEVAL_TASKS.items():
+        for direction, label in DIRECTIONS.items():
             for k, value in report.top(direction).items():
                 results.append(
                     EvalResult(
-                        task_type=task_type,
-                        task_name=task_name,
+                        task_type=RETRIEVAL_TASK[0],
+                        task_name=RETRIEVAL_TASK[1],
                         dataset_type=hub[0] if hub else LOCAL_DATASET,
                         dataset_name=f"{label}, {protocol}",
                         dataset_config=config,
                         dataset_split=splits.get(protocol),
                         metric_type=f"{direction}_recall@{k.removeprefix('top')}",
-                        metric_name=f"{task_name} {k} (paired, %)",
+                        metric_name=f"{label} retrieval {k} (paired, %)",
                         metric_value=round(float(value), 2),
                     )
                 )
@@ -82,7 +80,7 @@ def add_eval_results(folder: Path, results: list[EvalResult], markdown: str) -> 
     card = ModelCard.load(path) if path.is_file() else ModelCard("---\n---\n")
 
     def key(r: EvalResult) -> tuple:
-        return (r.task_name or r.task_type, r.dataset_name, r.dataset_config, r.dataset_split, r.metric_type)
+        return (r.task_type, r.dataset_name, r.dataset_config, r.dataset_split, r.metric_type)
 
     fresh = {key(r) for r in results}
     card.data.eval_results = [r for r in card.data.eval_results or [] if key(r) not in fresh] + results

@@ -36,7 +36,7 @@ from modeling.clip_training import (
 from modeling.collator import MASK_SIZES, DynamicMaskingCollator
 from modeling.contrastive import global_batch_loss
 from modeling.library import ComponentLibrary
-from modeling.masking import FILLS, MODES
+from modeling.masking import FILLS, MODES, DynamicMasker
 from modeling.masking_policy import (
     EPOCH_POLICIES,
     MASKING_FILE,
@@ -170,8 +170,8 @@ class DataArguments:
             "p). decay and scarcity count epochs: a stream takes constant or mixed",
         },
     )
-    mask_mode: str = field(default="independent", metadata={"choices": MODES})
-    mask_fill: str = field(default="constant", metadata={"choices": FILLS})
+    mask_mode: str = field(default=DynamicMasker.mode, metadata={"choices": MODES})
+    mask_fill: str = field(default=DynamicMasker.fill, metadata={"choices": FILLS})
     mask_at: str = field(
         default="resized",
         metadata={"choices": MASK_SIZES, "help": "mask at the model's image size or at full size (tiny pixel art)"},

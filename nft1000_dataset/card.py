@@ -56,6 +56,36 @@ def size_category(rows: int) -> str:
     return next((label for limit, label in SIZE_CATEGORIES if rows < limit), "n>100M")
 
 
+def config_info(config: str, sizes: dict[str, tuple[int, ...]], features) -> DatasetInfo:
+    """A config's ``dataset_info``: per split (rows, Parquet bytes, Arrow bytes), or (rows, Parquet bytes) from an
+    older build, as `datasets` counts them (``num_bytes`` in Arrow, ``download_size`` the files)."""
+    splits = SplitDict()
+    for split, (count, parquet, *arrow) in sizes.items():
+        splits.add(SplitInfo(name=split, num_examples=count, num_bytes=arrow[0] if arrow else parquet))
+    return DatasetInfo(
+        config_name=config,
+        features=features.copy(),
+        splits=splits,
+        download_size=sum(size[1] for size in sizes.values()),
+        dataset_size=sum(split.num_bytes for split in splits.values()),
+    )
+
+
+def _card_data(name: str, rows: int, synthetic: dict | None) -> DatasetCardData:
+    """The card's Hub metadata, before its configs and infos."""
+    return DatasetCardData(
+        pretty_name=f"{name} (synthetic)" if synthetic and "synthetic" not in name else name,
+        license=LICENSE,
+        license_name=LICENSE_NAME,
+        license_link=LICENSE_LINK,
+        language=["en"],
+        size_categories=[size_category(rows)],
+        task_categories=["image-to-text", "text-to-image", "zero-shot-image-classification"],
+        tags=["nft", "pfp", "clip", "retrieval", "arxiv:2402.16872", *(["synthetic"] if synthetic else [])],
+        **({SYNTHETIC_FIELD: synthetic} if synthetic else {}),
+    )
+
+
 def card_text(
     name: str,
     reports: dict[str, BuildReport],
@@ -68,35 +98,14 @@ def card_text(
     from an older build, (rows, Parquet bytes)). The usage examples name `repo_id` (the Hub repo it is pushed
     to), else a placeholder for the folder or repo. A `synthetic` export (the generator's settings) says so."""
     rows = max((sum(size[0] for size in sizes.values()) for sizes in split_sizes.values()), default=0)
-    extra = {SYNTHETIC_FIELD: synthetic} if synthetic else {}
-    data = DatasetCardData(
-        pretty_name=f"{name} (synthetic)" if synthetic and "synthetic" not in name else name,
-        license=LICENSE,
-        license_name=LICENSE_NAME,
-        license_link=LICENSE_LINK,
-        language=["en"],
-        size_categories=[size_category(rows)],
-        task_categories=["image-to-text", "text-to-image", "zero-shot-image-classification"],
-        tags=["nft", "pfp", "clip", "retrieval", "arxiv:2402.16872", *(["synthetic"] if synthetic else [])],
-        **extra,
-    )
+    data = _card_data(name, rows, synthetic)
     default = "full" if "full" in reports else sorted(reports)[0]
-    configs, infos = {}, {}
+    configs = {}
     for config, sizes in split_sizes.items():
         files = [{"split": split, "path": f"data/{config}/{split}-*.parquet"} for split in sizes]
         configs[config] = {"data_files": files, **({"default": True} if config == default else {})}
-        splits = SplitDict()
-        for split, (count, parquet, *arrow) in sizes.items():
-            splits.add(SplitInfo(name=split, num_examples=count, num_bytes=arrow[0] if arrow else parquet))
-        download = sum(size[1] for size in sizes.values())
-        infos[config] = DatasetInfo(
-            config_name=config,
-            features=features.copy(),
-            splits=splits,
-            download_size=download,
-            dataset_size=sum(split.num_bytes for split in splits.values()),
-        )
     MetadataConfigs(configs).to_dataset_card_data(data)
+    infos = {config: config_info(config, sizes, features) for config, sizes in split_sizes.items()}
     DatasetInfosDict(infos).to_dataset_card_data(data)
     where = repo_id or "<this folder or its Hub repo id>"
     stats = "\n\n".join(f"### `{c}`\n\n{r.to_markdown()}" for c, r in sorted(reports.items()))

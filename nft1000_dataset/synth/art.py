@@ -72,100 +72,118 @@ def _box(rect: tuple[float, float, float, float], size: tuple[int, int]) -> list
     return [rect[0] * w, rect[1] * h, rect[2] * w, rect[3] * h]
 
 
-def _draw_shape(draw: ImageDraw.ImageDraw, kind: str, shape: str, colour: tuple, size: tuple[int, int]) -> None:
-    fill = (*colour, 255)
-    dark = (*(c // 3 for c in colour), 255)
+def _draw_background(draw: ImageDraw.ImageDraw, shape: str, fill: tuple, dark: tuple, size: tuple[int, int]) -> None:
     w, h = size
-    if kind == "background":
-        draw.rectangle([0, 0, w, h], fill=fill)
-        if shape == "Stripes":
-            for y in range(0, h, max(2, h // 8)):
-                draw.rectangle(
-                    _box((0, y / h, 1, y / h + 1 / 16), size), fill=(*(min(255, c + 40) for c in colour), 255)
-                )
-        elif shape == "Dots":
-            for i in range(1, 6):
-                for j in range(1, 6):
-                    draw.ellipse(_box((i / 6 - 0.02, j / 6 - 0.02, i / 6 + 0.02, j / 6 + 0.02), size), fill=dark)
-    elif kind == "body":
-        head = {
-            "Round Head": (0.28, 0.2, 0.72, 0.72),
-            "Square Head": (0.27, 0.24, 0.73, 0.7),
-            "Tall Head": (0.32, 0.14, 0.68, 0.74),
-        }[shape]
-        draw.rectangle(_box((0.42, 0.6, 0.58, 0.86), size), fill=fill)
-        if shape == "Square Head":
-            draw.rectangle(_box(head, size), fill=fill)
-        else:
-            draw.ellipse(_box(head, size), fill=fill)
-    elif kind == "clothing":
-        top = {"Tee": 0.8, "Hoodie": 0.74, "Suit": 0.78, "Tank": 0.84}[shape]
-        draw.polygon([(0.18 * w, h), (0.3 * w, top * h), (0.7 * w, top * h), (0.82 * w, h)], fill=fill)
-        if shape == "Suit":
-            draw.polygon([(0.45 * w, top * h), (0.55 * w, top * h), (0.5 * w, h)], fill=(240, 240, 240, 255))
-        elif shape == "Hoodie":
-            draw.rectangle(_box((0.36, 0.74, 0.64, 0.8), size), fill=dark)
-    elif kind == "eyes":
+    draw.rectangle([0, 0, w, h], fill=fill)
+    if shape == "Stripes":
+        for y in range(0, h, max(2, h // 8)):
+            draw.rectangle(_box((0, y / h, 1, y / h + 1 / 16), size), fill=(*(min(255, c + 40) for c in fill[:3]), 255))
+    elif shape == "Dots":
+        for i in range(1, 6):
+            for j in range(1, 6):
+                draw.ellipse(_box((i / 6 - 0.02, j / 6 - 0.02, i / 6 + 0.02, j / 6 + 0.02), size), fill=dark)
+
+
+def _draw_body(draw: ImageDraw.ImageDraw, shape: str, fill: tuple, dark: tuple, size: tuple[int, int]) -> None:
+    head = {
+        "Round Head": (0.28, 0.2, 0.72, 0.72),
+        "Square Head": (0.27, 0.24, 0.73, 0.7),
+        "Tall Head": (0.32, 0.14, 0.68, 0.74),
+    }[shape]
+    draw.rectangle(_box((0.42, 0.6, 0.58, 0.86), size), fill=fill)
+    if shape == "Square Head":
+        draw.rectangle(_box(head, size), fill=fill)
+    else:
+        draw.ellipse(_box(head, size), fill=fill)
+
+
+def _draw_clothing(draw: ImageDraw.ImageDraw, shape: str, fill: tuple, dark: tuple, size: tuple[int, int]) -> None:
+    w, h = size
+    top = {"Tee": 0.8, "Hoodie": 0.74, "Suit": 0.78, "Tank": 0.84}[shape]
+    draw.polygon([(0.18 * w, h), (0.3 * w, top * h), (0.7 * w, top * h), (0.82 * w, h)], fill=fill)
+    if shape == "Suit":
+        draw.polygon([(0.45 * w, top * h), (0.55 * w, top * h), (0.5 * w, h)], fill=(240, 240, 240, 255))
+    elif shape == "Hoodie":
+        draw.rectangle(_box((0.36, 0.74, 0.64, 0.8), size), fill=dark)
+
+
+def _draw_eyes(draw: ImageDraw.ImageDraw, shape: str, fill: tuple, dark: tuple, size: tuple[int, int]) -> None:
+    for cx in (0.41, 0.59):
+        if shape == "Round Eyes":
+            draw.ellipse(_box((cx - 0.045, 0.4, cx + 0.045, 0.49), size), fill=fill)
+        elif shape == "Sleepy Eyes":
+            draw.rectangle(_box((cx - 0.05, 0.44, cx + 0.05, 0.47), size), fill=fill)
+        elif shape == "Laser Eyes":
+            draw.rectangle(_box((cx - 0.03, 0.42, cx + 0.03, 0.47), size), fill=fill)
+            draw.rectangle(_box((cx + 0.03, 0.435, min(1.0, cx + 0.4), 0.455), size), fill=fill)
+    if shape == "Visor":
+        draw.rectangle(_box((0.33, 0.4, 0.67, 0.48), size), fill=fill)
+
+
+def _draw_mouth(draw: ImageDraw.ImageDraw, shape: str, fill: tuple, dark: tuple, size: tuple[int, int]) -> None:
+    if shape == "Smile":
+        draw.rectangle(_box((0.42, 0.6, 0.58, 0.63), size), fill=fill)
+        draw.rectangle(_box((0.4, 0.57, 0.43, 0.61), size), fill=fill)
+        draw.rectangle(_box((0.57, 0.57, 0.6, 0.61), size), fill=fill)
+    elif shape == "Frown":
+        draw.rectangle(_box((0.42, 0.58, 0.58, 0.61), size), fill=fill)
+        draw.rectangle(_box((0.4, 0.6, 0.43, 0.64), size), fill=fill)
+        draw.rectangle(_box((0.57, 0.6, 0.6, 0.64), size), fill=fill)
+    elif shape == "Open Mouth":
+        draw.ellipse(_box((0.44, 0.56, 0.56, 0.66), size), fill=fill)
+    elif shape == "Pipe":
+        draw.rectangle(_box((0.45, 0.6, 0.56, 0.62), size), fill=(40, 40, 40, 255))
+        draw.rectangle(_box((0.56, 0.56, 0.66, 0.64), size), fill=fill)
+
+
+def _draw_headwear(draw: ImageDraw.ImageDraw, shape: str, fill: tuple, dark: tuple, size: tuple[int, int]) -> None:
+    w, h = size
+    if shape == "Cap":
+        draw.rectangle(_box((0.27, 0.14, 0.73, 0.28), size), fill=fill)
+        draw.rectangle(_box((0.6, 0.24, 0.86, 0.29), size), fill=dark)
+    elif shape == "Beanie":
+        draw.ellipse(_box((0.27, 0.08, 0.73, 0.36), size), fill=fill)
+        draw.rectangle(_box((0.26, 0.24, 0.74, 0.3), size), fill=dark)
+    elif shape == "Crown":
+        draw.polygon(
+            [
+                (0.3 * w, 0.26 * h),
+                (0.3 * w, 0.08 * h),
+                (0.4 * w, 0.18 * h),
+                (0.5 * w, 0.06 * h),
+                (0.6 * w, 0.18 * h),
+                (0.7 * w, 0.08 * h),
+                (0.7 * w, 0.26 * h),
+            ],
+            fill=fill,
+        )
+    elif shape == "Headband":
+        draw.rectangle(_box((0.27, 0.27, 0.73, 0.32), size), fill=fill)
+    elif shape == "Mohawk":
+        draw.rectangle(_box((0.45, 0.04, 0.55, 0.26), size), fill=fill)
+
+
+def _draw_accessory(draw: ImageDraw.ImageDraw, shape: str, fill: tuple, dark: tuple, size: tuple[int, int]) -> None:
+    if shape == "Earring":
+        draw.ellipse(_box((0.24, 0.5, 0.3, 0.56), size), fill=fill)
+    elif shape == "Glasses":
+        draw.rectangle(_box((0.33, 0.43, 0.67, 0.45), size), fill=(20, 20, 20, 255))
         for cx in (0.41, 0.59):
-            if shape == "Round Eyes":
-                draw.ellipse(_box((cx - 0.045, 0.4, cx + 0.045, 0.49), size), fill=fill)
-            elif shape == "Sleepy Eyes":
-                draw.rectangle(_box((cx - 0.05, 0.44, cx + 0.05, 0.47), size), fill=fill)
-            elif shape == "Laser Eyes":
-                draw.rectangle(_box((cx - 0.03, 0.42, cx + 0.03, 0.47), size), fill=fill)
-                draw.rectangle(_box((cx + 0.03, 0.435, min(1.0, cx + 0.4), 0.455), size), fill=fill)
-        if shape == "Visor":
-            draw.rectangle(_box((0.33, 0.4, 0.67, 0.48), size), fill=fill)
-    elif kind == "mouth":
-        if shape == "Smile":
-            draw.rectangle(_box((0.42, 0.6, 0.58, 0.63), size), fill=fill)
-            draw.rectangle(_box((0.4, 0.57, 0.43, 0.61), size), fill=fill)
-            draw.rectangle(_box((0.57, 0.57, 0.6, 0.61), size), fill=fill)
-        elif shape == "Frown":
-            draw.rectangle(_box((0.42, 0.58, 0.58, 0.61), size), fill=fill)
-            draw.rectangle(_box((0.4, 0.6, 0.43, 0.64), size), fill=fill)
-            draw.rectangle(_box((0.57, 0.6, 0.6, 0.64), size), fill=fill)
-        elif shape == "Open Mouth":
-            draw.ellipse(_box((0.44, 0.56, 0.56, 0.66), size), fill=fill)
-        elif shape == "Pipe":
-            draw.rectangle(_box((0.45, 0.6, 0.56, 0.62), size), fill=(40, 40, 40, 255))
-            draw.rectangle(_box((0.56, 0.56, 0.66, 0.64), size), fill=fill)
-    elif kind == "headwear":
-        if shape == "Cap":
-            draw.rectangle(_box((0.27, 0.14, 0.73, 0.28), size), fill=fill)
-            draw.rectangle(_box((0.6, 0.24, 0.86, 0.29), size), fill=dark)
-        elif shape == "Beanie":
-            draw.ellipse(_box((0.27, 0.08, 0.73, 0.36), size), fill=fill)
-            draw.rectangle(_box((0.26, 0.24, 0.74, 0.3), size), fill=dark)
-        elif shape == "Crown":
-            draw.polygon(
-                [
-                    (0.3 * w, 0.26 * h),
-                    (0.3 * w, 0.08 * h),
-                    (0.4 * w, 0.18 * h),
-                    (0.5 * w, 0.06 * h),
-                    (0.6 * w, 0.18 * h),
-                    (0.7 * w, 0.08 * h),
-                    (0.7 * w, 0.26 * h),
-                ],
-                fill=fill,
-            )
-        elif shape == "Headband":
-            draw.rectangle(_box((0.27, 0.27, 0.73, 0.32), size), fill=fill)
-        elif shape == "Mohawk":
-            draw.rectangle(_box((0.45, 0.04, 0.55, 0.26), size), fill=fill)
-    elif kind == "accessory":
-        if shape == "Earring":
-            draw.ellipse(_box((0.24, 0.5, 0.3, 0.56), size), fill=fill)
-        elif shape == "Glasses":
-            draw.rectangle(_box((0.33, 0.43, 0.67, 0.45), size), fill=(20, 20, 20, 255))
-            for cx in (0.41, 0.59):
-                draw.rectangle(_box((cx - 0.07, 0.39, cx + 0.07, 0.5), size), fill=fill)
-        elif shape == "Chain":
-            draw.rectangle(_box((0.36, 0.8, 0.64, 0.84), size), fill=fill)
-        elif shape == "Eye Patch":
-            draw.rectangle(_box((0.3, 0.36, 0.7, 0.38), size), fill=(20, 20, 20, 255))
-            draw.ellipse(_box((0.52, 0.38, 0.66, 0.5), size), fill=fill)
+            draw.rectangle(_box((cx - 0.07, 0.39, cx + 0.07, 0.5), size), fill=fill)
+    elif shape == "Chain":
+        draw.rectangle(_box((0.36, 0.8, 0.64, 0.84), size), fill=fill)
+    elif shape == "Eye Patch":
+        draw.rectangle(_box((0.3, 0.36, 0.7, 0.38), size), fill=(20, 20, 20, 255))
+        draw.ellipse(_box((0.52, 0.38, 0.66, 0.5), size), fill=fill)
+
+
+_DRAWERS = {kind: globals()[f"_draw_{kind}"] for kind in ("background", "body", "clothing", "eyes", "mouth", "headwear",
+                                                          "accessory")}  # fmt: skip
+
+
+def _draw_shape(draw: ImageDraw.ImageDraw, kind: str, shape: str, colour: tuple, size: tuple[int, int]) -> None:
+    """One trait's shape of a layer, in `colour` (and a darker shade of it)."""
+    _DRAWERS[kind](draw, shape, (*colour, 255), (*(c // 3 for c in colour), 255), size)
 
 
 def draw_layer(style: Style, kind: str, shape: str, colour: tuple[int, int, int]) -> np.ndarray:
