@@ -55,7 +55,7 @@ def retrieval_results(
     label = Path(dataset_name).name or dataset_name
     results = []
     for protocol, report in reports.items():
-        for direction, label in DIRECTIONS.items():
+        for direction, direction_name in DIRECTIONS.items():
             for k, value in report.top(direction).items():
                 results.append(
                     EvalResult(
@@ -66,7 +66,7 @@ def retrieval_results(
                         dataset_config=config,
                         dataset_split=splits.get(protocol),
                         metric_type=f"{direction}_recall@{k.removeprefix('top')}",
-                        metric_name=f"{label} retrieval {k} (paired, %)",
+                        metric_name=f"{direction_name} retrieval {k} (paired, %)",
                         metric_value=round(float(value), 2),
                     )
                 )

@@ -298,7 +298,7 @@ def test_train_clip_fine_tunes_a_plain_image_caption_dataset(train_rows, tmp_pat
     assert CLIPModel.from_pretrained(tmp_path / "out").config.projection_dim > 0
 
 
-def test_the_model_card_carries_the_evaluation_as_model_index_and_the_licence(trained):
+def test_the_model_card_carries_the_evaluation_as_model_index_and_the_licence(trained, export_with_components):
     output_dir, results, _ = trained
     card = ModelCard.load(output_dir / "README.md")  # huggingface_hub parses the metadata, model-index included
     data = card.data
@@ -317,7 +317,8 @@ def test_the_model_card_carries_the_evaluation_as_model_index_and_the_licence(tr
     named = {(r.task_type, r.task_name, r.metric_type.split("_recall")[0], r.metric_name.split(" ")[0])
              for r in data.eval_results}  # fmt: skip
     assert named == {(*task, "text_to_image", "Text-to-image"), (*task, "image_to_text", "Image-to-text")}
-    assert all(r.dataset_type == "local" and r.dataset_name.endswith(", unseen collections") for r in data.eval_results)
+    named = f"{export_with_components.name}, unseen collections"  # the export's folder name, not a path
+    assert all(r.dataset_type == "local" and r.dataset_name == named for r in data.eval_results)
 
 
 def test_attention_kernels_compile_and_optimizers_train_the_same_model(export_with_components, tmp_path):
