@@ -106,7 +106,8 @@ def _entry(trait_type: Any, value: Any, display_type: Any = None, notes: Counter
         notes[DROPPED + reason] += 1
         return None
     display = _format_value(display_type) if display_type else None
-    if any(isinstance(raw, str) and needs_cleaning(raw) for raw in (trait_type, value, display_type)):
+    kept = ((trait_type, name), (value, text), (display_type, display))
+    if any(isinstance(raw, str) and raw != clean and needs_cleaning(raw) for raw, clean in kept):
         notes[CLEANED] += 1
     return Attribute(trait_type=name, value=text, display_type=display)
 

@@ -34,7 +34,8 @@ _MARKDOWN_ACTIVE = str.maketrans({"|": "\\|", "<": "\\<", "[": "\\["})
 
 def clean_text(text: str) -> str:
     """`text` with control runs as one space, invisible formatting removed, and no space at either end."""
-    return _SPACE_RUNS.sub(" ", _INVISIBLE_CHARS.sub("", text)).strip()
+    visible = text if text.isascii() else _INVISIBLE_CHARS.sub("", text)  # every invisible character is non-ASCII
+    return _SPACE_RUNS.sub(" ", visible).strip()
 
 
 def needs_cleaning(text: str) -> bool:

@@ -124,3 +124,12 @@ def test_any_bytes_decode_to_text_or_are_refused_as_binary(data):
     assert (
         isinstance(text, str) and "\x00" not in text and encoding in ("utf-8", "cp1252", "latin-1", "utf-16", "utf-32")
     )
+
+
+def test_a_collection_name_that_is_nothing_once_cleaned_is_refused_unopened(tmp_path):
+    (tmp_path / "\u202e\u200b\x1b" / "images").mkdir(parents=True)
+    (tmp_path / "Fine" / "images").mkdir(parents=True)
+    sources = {source.name: source for source in discover_collections(tmp_path)}
+    assert sources["Fine"].refused is None and sources["Fine"].spelled is None
+    empty = next(source for name, source in sources.items() if name != "Fine")
+    assert empty.refused == "collection name empty once cleaned" and "\x1b" not in empty.name
