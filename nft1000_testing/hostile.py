@@ -425,64 +425,46 @@ _meta_fault(
 )
 
 
-@fault(
+def _caption_fault(kind, content: bytes, check, noted):
+    """A token whose release caption is `content`; kept, its row passing `check`, `noted` counted."""
+
+    def plant(w, t):
+        w.token(t)
+        w.put(f"captions/{w.stem(t)}.txt", content)
+
+    fault(kind, FOLDER, KEPT, check, noted=noted)(plant)
+
+
+_caption_fault(
     "caption of 60 KiB",
-    FOLDER,
-    KEPT,
-    check=lambda row: len(row["release_caption"]) == MAX_CAPTION_CHARS,
-    noted=f"release caption cut to {MAX_CAPTION_CHARS} characters",
+    b"words " * (60 * 2**10 // 6),
+    lambda row: len(row["release_caption"]) == MAX_CAPTION_CHARS,
+    f"release caption cut to {MAX_CAPTION_CHARS} characters",
 )
-def _(w, t):
-    w.token(t)
-    w.put(f"captions/{w.stem(t)}.txt", b"words " * (60 * 2**10 // 6))
-
-
-@fault(
+_caption_fault(
     "caption of 1 MiB",
-    FOLDER,
-    KEPT,
-    check=lambda row: row["release_caption"] is None,
-    noted="release caption left out: file too large",
+    b"words " * (2**20 // 6),
+    lambda row: row["release_caption"] is None,
+    "release caption left out: file too large",
 )
-def _(w, t):
-    w.token(t)
-    w.put(f"captions/{w.stem(t)}.txt", b"words " * (2**20 // 6))
-
-
-@fault(
+_caption_fault(
     "terminal escapes in a caption",
-    FOLDER,
-    KEPT,
-    check=lambda row: row["release_caption"] == "]0;pwned [2J a caption a person wrote, with its own words.",
-    noted="release caption cleaned of control or invisible characters",
+    b"\x1b]0;pwned\x07\x1b[2J a caption a person wrote, with its own words.\r\n",
+    lambda row: row["release_caption"] == "]0;pwned [2J a caption a person wrote, with its own words.",
+    "release caption cleaned of control or invisible characters",
 )
-def _(w, t):
-    w.token(t)
-    w.put(f"captions/{w.stem(t)}.txt", b"\x1b]0;pwned\x07\x1b[2J a caption a person wrote, with its own words.\r\n")
-
-
-@fault(
+_caption_fault(
     "caption in Latin-1",
-    FOLDER,
-    KEPT,
-    check=lambda row: row["release_caption"] == "Café crème",
-    noted="release caption read as cp1252",
+    "Café crème".encode("latin-1"),
+    lambda row: row["release_caption"] == "Café crème",
+    "release caption read as cp1252",
 )
-def _(w, t):
-    w.token(t)
-    w.put(f"captions/{w.stem(t)}.txt", "Café crème".encode("latin-1"))
-
-
-@fault(
+_caption_fault(
     "caption is binary",
-    FOLDER,
-    KEPT,
-    check=lambda row: row["release_caption"] is None,
-    noted="release caption left out: not a text file",
+    b"\x00\x01\x02binary\x00" * 10,
+    lambda row: row["release_caption"] is None,
+    "release caption left out: not a text file",
 )
-def _(w, t):
-    w.token(t)
-    w.put(f"captions/{w.stem(t)}.txt", b"\x00\x01\x02binary\x00" * 10)
 
 
 # --- names and ids ----------------------------------------------------------------------------------------

@@ -161,3 +161,15 @@ def files_containing(folder: Path, secret: str) -> list[Path]:
     """Every file under `folder` (text or binary, hidden ones too) whose bytes contain `secret`."""
     needle = secret.encode()
     return [path for path in folder.rglob("*") if path.is_file() and needle in path.read_bytes()]
+
+
+@pytest.fixture(scope="session")
+def clip_folder(tmp_path_factory) -> Path:
+    """An untrained tiny CLIP saved with save_pretrained (its tokenizer trained on two captions)."""
+    from modeling.clip_models import build_tiny_clip
+
+    folder = tmp_path_factory.mktemp("models") / "clip-masked"
+    model, processor = build_tiny_clip(["a token with blue eyes", "a token with a red hat"] * 20)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder

@@ -141,13 +141,8 @@ def test_help_shows_every_default_worth_showing():
     assert "the configs to build: full, mini or all" in _subcommands()["build"].format_help()
 
 
-def test_no_library_warning_comes_before_the_commands_own_words(tmp_path):
-    from modeling.clip_models import build_tiny_clip
-
-    model, processor = build_tiny_clip(["a token with blue eyes"] * 10)
-    model.save_pretrained(tmp_path / "clip")
-    processor.save_pretrained(tmp_path / "clip")
-    argv = ["eval", "--model", str(tmp_path / "clip"), "--dataset", str(tmp_path / "none"), "--output-dir",
+def test_no_library_warning_comes_before_the_commands_own_words(clip_folder, tmp_path):
+    argv = ["eval", "--model", str(clip_folder), "--dataset", str(tmp_path / "none"), "--output-dir",
             str(tmp_path / "e")]  # fmt: skip
     result = subprocess.run([sys.executable, "-m", "nft1000.cli", *argv], capture_output=True, text=True)
     assert result.returncode == 1
@@ -169,17 +164,6 @@ def test_a_missing_extra_names_the_extra_to_install(command, missing, extra, mon
 
 
 # --- a user's mistakes: one line that names the problem and the fix, no traceback (issue 29) -------------------
-
-
-@pytest.fixture(scope="module")
-def clip_folder(tmp_path_factory):
-    from modeling.clip_models import build_tiny_clip
-
-    folder = tmp_path_factory.mktemp("models") / "clip-masked"
-    model, processor = build_tiny_clip(["a token with blue eyes", "a token with a red hat"] * 20)
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return folder
 
 
 def _one_line_error(capsys, argv: list[str], *expected: str) -> str:

@@ -57,17 +57,6 @@ def foreign_export(tmp_path_factory, exported):
     return folder
 
 
-@pytest.fixture(scope="module")
-def clip_folder(tmp_path_factory):
-    from modeling.clip_models import build_tiny_clip
-
-    folder = tmp_path_factory.mktemp("models") / "clip"
-    model, processor = build_tiny_clip(["a token with blue eyes", "a token with a red hat"] * 20)
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return folder
-
-
 def _assert_safe(text: str) -> None:
     assert not needs_cleaning(text), [line for line in text.splitlines() if needs_cleaning(line)][:3]
 
