@@ -43,32 +43,28 @@ from modeling.collator import MASK_SIZES
 from modeling.masking import MODES
 from modeling.masking_policy import POLICIES
 from nft1000.pretrain import corpus_collections
-from nft1000.train_clip import main as train_clip
-from nft1000.train_clip import result_label
+from nft1000.train_clip import TrainingConfig, result_label
+from nft1000.train_clip import run as train_clip
 from nft1000_io.atomic import atomic_write_png
 
 
 def run(args, p: float, policy: str, seed: int, samples: int | None, out: Path) -> dict:
     logging.disable(logging.WARNING)  # in each run's own process
-    argv = [
-        "--dataset", args.dataset, "--config", args.config, "--model", args.model,
-        "--tiny-image-size", str(args.image_size), "--output-dir", str(out), "--mask-prob", str(p),
-        "--per-device-train-batch-size", str(args.batch_size), "--max-train-steps", str(args.steps),
-        "--learning-rate", str(args.learning_rate), "--warmup-steps", str(args.steps // 10), "--seed", str(seed),
-        "--eval-split", args.eval_split, "--report-to", "none", "--logging-steps", str(args.steps),
-        "--dataloader-num-workers", str(args.workers), "--train-split", args.train_split,
-        "--holdout-tokens", str(args.holdout_tokens), "--holdout-seed", "0", "--mask-mode", args.mask_mode,
-        "--mask-at", args.mask_at, "--mask-policy", policy,
-    ]  # fmt: skip
+    settings = dict(
+        dataset_name=args.dataset, dataset_config_name=args.config, model_name_or_path=args.model,
+        tiny_image_size=args.image_size, output_dir=str(out), mask_prob=p,
+        per_device_train_batch_size=args.batch_size, max_train_steps=args.steps, learning_rate=args.learning_rate,
+        num_warmup_steps=args.steps // 10, seed=seed, eval_split=args.eval_split, report_to="none",
+        logging_steps=args.steps, dataloader_num_workers=args.workers, train_split=args.train_split,
+        holdout_tokens=args.holdout_tokens, holdout_seed=0, mask_mode=args.mask_mode, mask_at=args.mask_at,
+        mask_policy=policy, max_train_samples=samples,
+        dataloader_persistent_workers=bool(args.workers),  # small budgets are many short epochs
+    )  # fmt: skip
     if args.validation_holdout_tokens:  # early stopping: the step of the best validation score is reported
-        argv += ["--validation-holdout-tokens", str(args.validation_holdout_tokens), "--load-best-model-at-end"]
-        argv += ["--eval-steps", str(args.eval_steps)]
-    if args.workers:
-        argv.append("--dataloader-persistent-workers")  # small budgets are many short epochs
-    if samples is not None:
-        argv += ["--max-train-samples", str(samples)]
+        settings |= {"validation_holdout_tokens": args.validation_holdout_tokens, "load_best_model_at_end": True,
+                     "eval_steps": args.eval_steps}  # fmt: skip
     start = time.perf_counter()
-    results = train_clip(argv)
+    results = train_clip(TrainingConfig.of(**settings))
     seconds = time.perf_counter() - start
     return {"start": args.model, "p": p, "policy": policy, "seed": seed, "samples": samples, "seconds": seconds,
             **results}  # fmt: skip

@@ -82,40 +82,40 @@ class DemoPlan:
 
         return job
 
-    def train_argv(self, dataset: Path, output_dir: Path, steps: int, run_seed: int, *extra: str) -> list[str]:
-        spec = self.spec
-        return [
-            "--dataset", str(dataset), "--config", "mini", "--model", "tiny", "--output-dir", str(output_dir),
-            "--max-train-steps", str(steps), "--seed", str(run_seed),
-            "--per-device-train-batch-size", str(spec.batch_size), "--learning-rate", "5e-4",
-            "--warmup-steps", str(steps // 10), "--dataloader-num-workers", "1", "--eval-split", "",
-            "--dataloader-persistent-workers", "--report-to", "none", "--logging-steps", str(max(1, steps // 10)),
-            *extra,
-        ]  # fmt: skip
+    def train_config(self, dataset: Path, output_dir: Path, steps: int, run_seed: int, **settings):
+        """A demo training run (`train_clip.TrainingConfig`): the tiny CLIP on the mini config, no evaluation."""
+        from nft1000.train_clip import TrainingConfig
 
-    def train(self, *argv) -> Callable[[], None]:
-        from nft1000.train_clip import main as train_clip
+        return TrainingConfig.of(
+            dataset_name=str(dataset), dataset_config_name="mini", model_name_or_path="tiny",
+            output_dir=str(output_dir), max_train_steps=steps, seed=run_seed,
+            per_device_train_batch_size=self.spec.batch_size, learning_rate=5e-4, num_warmup_steps=steps // 10,
+            dataloader_num_workers=1, eval_split="", dataloader_persistent_workers=True, report_to="none",
+            logging_steps=max(1, steps // 10), **settings,
+        )  # fmt: skip
 
-        return lambda: train_clip(self.train_argv(*argv))
+    def train(self, *config, **settings) -> Callable[[], None]:
+        from nft1000.train_clip import run
+
+        return lambda: run(self.train_config(*config, **settings))
 
     def budget_run(self, pairs: int, arm: str, run_seed: int) -> Callable[[], None]:
         """One run of the budget comparison; the default arm is not trained where its policy masks nothing."""
-        from nft1000.train_clip import main as train_clip
-        from nft1000.train_clip import planned_occurrences
+        from nft1000.train_clip import planned_occurrences, run
 
         run_dir = scarce_dir(self.out, pairs, arm, run_seed)
-        masking = ("--mask-prob", "0") if arm == "p0" else ()
-        argv = self.train_argv(self.real_like, run_dir, self.spec.scarce_steps, run_seed, "--max-train-samples",
-                               str(pairs), "--holdout-tokens", str(HELD_OUT_SHARE), "--tiny-image-size",
-                               str(SCARCE_IMAGE_SIZE), *masking)  # fmt: skip
+        masking = {"mask_prob": 0.0} if arm == "p0" else {}
+        config = self.train_config(self.real_like, run_dir, self.spec.scarce_steps, run_seed,
+                                   max_train_samples=pairs, holdout_tokens=HELD_OUT_SHARE,
+                                   tiny_image_size=SCARCE_IMAGE_SIZE, **masking)  # fmt: skip
 
         def job() -> None:
-            occurrences = planned_occurrences(argv)
+            occurrences = planned_occurrences(config)
             if occurrences is not None and not any(scarcity_scales(occurrences).values()):
                 run_dir.mkdir(parents=True, exist_ok=True)  # the record of why it is the p = 0 run
                 atomic_write_text(run_dir / MASKING_FILE, json.dumps(scarcity_record(occurrences), indent=2))
                 return
-            train_clip(argv)
+            run(config)
 
         return job
 
@@ -140,9 +140,9 @@ class DemoPlan:
                          "--variant", "resampled")  # fmt: skip
         jobs = [
             *self.prepare("", out / "synth", data, easy, ("--min-tokens", str(min(500, spec.tokens)))),
-            ("train with masking", self.train(data, models["masked"], spec.steps, seed, "--mask-prob",
-                                              str(DEFAULT_MASK_PROB), "--mask-policy", "constant")),
-            ("train without masking", self.train(data, models["plain"], spec.steps, seed, "--mask-prob", "0")),
+            ("train with masking", self.train(data, models["masked"], spec.steps, seed, mask_prob=DEFAULT_MASK_PROB,
+                                              mask_policy="constant")),
+            ("train without masking", self.train(data, models["plain"], spec.steps, seed, mask_prob=0.0)),
             ("evaluate", self.command("eval", "--model", masked, "--model", plain, "--dataset", str(data),
                                       "--config", "mini", "--output-dir", str(out / "eval"), "--cache-dir",
                                       str(out / "embeddings"), "--update-model-card")),

@@ -49,7 +49,7 @@ def pretrain_clip(out: str | Path, options: PretrainOptions = PretrainOptions())
     reuses the stages done with the same options (``OUT/stages.json``)."""
     from tqdm.auto import tqdm
 
-    from nft1000.train_clip import main as train_clip
+    from nft1000.train_clip import run
     from nft1000.training_run import scalar_config
     from nft1000_dataset.export import export_release
     from nft1000_dataset.plan import config_options
@@ -74,7 +74,7 @@ def pretrain_clip(out: str | Path, options: PretrainOptions = PretrainOptions())
                        overwrite=True)  # fmt: skip
 
     def train() -> None:
-        train_clip(_train_argv(export, model, options))
+        run(_train_config(export, model, options))
         names = sorted(source.name for source in discover_collections(corpus / "release"))
         atomic_write_text(model / PRETRAINING_FILE, json.dumps({"options": settings, "collections": names}, indent=2))
 
@@ -86,16 +86,18 @@ def pretrain_clip(out: str | Path, options: PretrainOptions = PretrainOptions())
     return model
 
 
-def _train_argv(export: Path, model: Path, options: PretrainOptions) -> list[str]:
-    """train_clip's flags for the pretraining run: the tiny CLIP on every corpus pair, no masking."""
-    return [
-        "--dataset", str(export), "--config", "full", "--model", "tiny", "--tiny-image-size", str(options.image_size),
-        "--output-dir", str(model), "--overwrite-output-dir", "--mask-prob", "0", "--eval-split", "",
-        "--max-train-steps", str(options.steps), "--per-device-train-batch-size", str(options.batch_size),
-        "--learning-rate", str(options.learning_rate), "--warmup-steps", str(options.steps // 20),
-        "--seed", str(options.seed), "--report-to", "none", "--logging-steps", str(max(1, options.steps // 20)),
-        "--checkpointing-steps", "0", "--dataloader-num-workers", "1", "--dataloader-persistent-workers",
-    ]  # fmt: skip
+def _train_config(export: Path, model: Path, options: PretrainOptions):
+    """The pretraining run: the tiny CLIP on every corpus pair, no masking."""
+    from nft1000.train_clip import TrainingConfig
+
+    return TrainingConfig.of(
+        dataset_name=str(export), dataset_config_name="full", model_name_or_path="tiny",
+        tiny_image_size=options.image_size, output_dir=str(model), overwrite_output_dir=True, mask_prob=0.0,
+        eval_split="", max_train_steps=options.steps, per_device_train_batch_size=options.batch_size,
+        learning_rate=options.learning_rate, num_warmup_steps=options.steps // 20, seed=options.seed,
+        report_to="none", logging_steps=max(1, options.steps // 20), checkpointing_steps=0,
+        dataloader_num_workers=1, dataloader_persistent_workers=True,
+    )  # fmt: skip
 
 
 def corpus_collections(model: str | Path) -> list[str] | None:

@@ -12,12 +12,13 @@ card with the evaluation table) that `--push_to_hub` uploads.
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import math
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -227,10 +228,45 @@ class TrainArguments(TrackingAndHubArguments):
     resume_from_checkpoint: str | None = field(default=None, metadata={"help": "a checkpoint folder or `latest`"})
 
 
+GROUPS = (ModelArguments, DataArguments, TrainArguments)
+
+
 def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArguments, TrainArguments]:
-    return parse_script_args(
-        HfArgumentParser((ModelArguments, DataArguments, TrainArguments), prog="train_clip.py"), argv
-    )
+    return parse_script_args(HfArgumentParser(GROUPS, prog="train_clip.py"), argv)
+
+
+@dataclass
+class TrainingConfig:
+    """One training run, typed: the three groups of settings the script's flags fill. Built from flags
+    (`from_flags`, what `main` does) or from settings by name (`of`, what `nft1000 pretrain`, the demo and the
+    masking ablation do); `run` trains it."""
+
+    model: ModelArguments
+    data: DataArguments
+    training: TrainArguments
+
+    @classmethod
+    def from_flags(cls, argv: list[str] | None = None) -> TrainingConfig:
+        return cls(*parse_args(argv))
+
+    @classmethod
+    def of(cls, **settings) -> TrainingConfig:
+        """``TrainingConfig.of(dataset_name=..., model_name_or_path="tiny", output_dir=..., max_train_steps=200)``:
+        each setting goes to the group that has it; a name no group has is an error naming the close ones."""
+        names = [{f.name for f in fields(group)} for group in GROUPS]
+        grouped: list[dict] = [{} for _ in GROUPS]
+        for name, value in settings.items():
+            index = next((i for i, group in enumerate(names) if name in group), None)
+            if index is None:
+                close = difflib.get_close_matches(name, sorted(set().union(*names)), n=3)
+                raise TypeError(
+                    f"train_clip has no setting {name!r}" + (f" (close: {', '.join(close)})" if close else "")
+                )
+            choices = next(f for f in fields(GROUPS[index]) if f.name == name).metadata.get("choices")
+            if choices is not None and value not in choices:
+                raise ValueError(f"train_clip's {name} is one of {', '.join(map(str, choices))}, not {value!r}")
+            grouped[index][name] = value
+        return cls(*(group(**values) for group, values in zip(GROUPS, grouped, strict=True)))
 
 
 def _columns(dataset, data: DataArguments, masking: bool, optional: tuple[str, ...] = ()):
@@ -328,10 +364,15 @@ def result_label(stage: str, protocol: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """The script: parse the flags, train, evaluate and save (a run that fails before writing leaves no folder)."""
-    model_args, data_args, args = parse_args(argv)
-    with removed_if_left_empty(Path(args.output_dir)):
-        return train(model_args, data_args, args)
+    """The script: parse the flags, then `run` them."""
+    return run(TrainingConfig.from_flags(argv))
+
+
+def run(config: TrainingConfig) -> dict:
+    """The one way to drive a training run (the script, `nft1000 pretrain`, the demo and the ablation): train,
+    evaluate and save; a run that fails before writing leaves no folder."""
+    with removed_if_left_empty(Path(config.training.output_dir)):
+        return train(config.model, config.data, config.training)
 
 
 def train(model_args: ModelArguments, data_args: DataArguments, args: TrainArguments) -> dict:
@@ -554,13 +595,13 @@ def _planned_epochs(train_rows: int, args: TrainArguments) -> int:
     return math.ceil(args.num_train_epochs)
 
 
-def planned_occurrences(argv: list[str]) -> dict[str, float] | None:
-    """The scarcity policy's count per training collection (`carried_by_pairs`) that a run with these flags
-    would use, read without training; None where the run would not use the policy."""
-    model_args, data, args = parse_args(argv)
+def planned_occurrences(config: TrainingConfig) -> dict[str, float] | None:
+    """The scarcity policy's count per training collection (`carried_by_pairs`) that the run `config` would use,
+    read without training; None where the run would not use the policy."""
+    data = config.data
     if data.mask_policy != "scarcity" or data.mask_prob == 0:
         return None
-    train, _ = load_splits(data, args.seed, model_args.cache_dir)
+    train, _ = load_splits(data, config.training.seed, config.model.cache_dir)
     return carried_by_pairs(component_library(data, train), train)
 
 

@@ -367,3 +367,19 @@ def test_the_command_line_prints_only_through_echo():
         calls = [node for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Call)]
         printed = [node.lineno for node in calls if isinstance(node.func, ast.Name) and node.func.id == "print"]
         assert printed == [], (path.name, printed)
+
+
+def test_every_training_run_is_driven_through_train_clip_run():
+    """One way to drive a run: the script's `main` only parses and calls `run(TrainingConfig)`; `nft1000 pretrain`,
+    the demo and the masking ablation build a `TrainingConfig` and call `run`, never the flags of `main`."""
+    tree = ast.parse((ROOT / "nft1000" / "train_clip.py").read_text())
+    main = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "main")
+    assert len(main.body) == 2 and ast.unparse(main.body[1]) == "return run(TrainingConfig.from_flags(argv))"
+    for path in ("nft1000/pretrain.py", "nft1000/demo.py", "benchmarks/masking_ablation.py"):
+        imported = {
+            alias.name
+            for node in ast.walk(ast.parse((ROOT / path).read_text()))
+            if isinstance(node, ast.ImportFrom) and node.module == "nft1000.train_clip"
+            for alias in node.names
+        }
+        assert "run" in imported and "main" not in imported, (path, imported)

@@ -543,3 +543,19 @@ def test_a_lora_cards_model_index_name_is_a_slug():
                            seconds=1.0)  # fmt: skip
     assert card.data.model_name == "lora-bored-ape-yacht-club-2"
     assert ModelCard(str(card)).data.eval_results[0].task_type == "text-to-image"  # generation: the Hub's own task
+
+
+def test_a_config_by_name_is_the_config_the_flags_give_and_a_wrong_name_is_an_error():
+    from nft1000.train_clip import TrainingConfig
+
+    flags = ["--dataset", "d", "--config", "mini", "--model", "tiny", "--output-dir", "o", "--max-train-steps", "7",
+             "--mask-prob", "0", "--warmup-steps", "2", "--dataloader-persistent-workers",
+             "--holdout-tokens", "0.2"]  # fmt: skip
+    by_name = TrainingConfig.of(dataset_name="d", dataset_config_name="mini", model_name_or_path="tiny",
+                                output_dir="o", max_train_steps=7, mask_prob=0.0, num_warmup_steps=2,
+                                dataloader_persistent_workers=True, holdout_tokens=0.2)  # fmt: skip
+    assert by_name == TrainingConfig.from_flags(flags)
+    with pytest.raises(TypeError, match="close: max_train_steps"):
+        TrainingConfig.of(output_dir="o", max_train_step=3)
+    with pytest.raises(ValueError, match="mask_policy is one of"):
+        TrainingConfig.of(output_dir="o", mask_policy="sometimes")
