@@ -26,11 +26,11 @@ from synthetic_export import synthetic_export
 from transformers import CLIPImageProcessor
 
 import modeling.images as decoder_module
-from modeling.collator import DEFAULT_IMAGE_CACHE_BYTES, DynamicMaskingCollator
-from modeling.components_job import separate_dataset
-from modeling.library import ComponentLibrary
-from modeling.separation import SeparationParams
-from modeling.tokenizer import train_clip_tokenizer
+from modeling.masking.collator import DEFAULT_IMAGE_CACHE_BYTES, DynamicMaskingCollator
+from modeling.models.tokenizer import train_clip_tokenizer
+from modeling.separation.job import separate_dataset
+from modeling.separation.library import ComponentLibrary
+from modeling.separation.separate import SeparationParams
 
 
 def throughput(run, rows, batch_size: int, repeats: int) -> float:

@@ -18,9 +18,9 @@ import torch
 from diffusers import DDPMScheduler
 from measured import measure
 
-from modeling.diffusion_models import SD_BETAS, build_tiny_pipeline
-from modeling.lora_training import add_lora, denoising_loss, encode_latents
-from modeling.tokenizer import train_clip_tokenizer
+from modeling.models.diffusion import SD_BETAS, build_tiny_pipeline
+from modeling.models.lora_training import add_lora, denoising_loss, encode_latents
+from modeling.models.tokenizer import train_clip_tokenizer
 from nft1000_testing.sd15 import sd15_sized_parts
 
 WORDS = ["Azuki style PFP, red hair, kimono, gold earring", "a pixel punk with a cap", "green background"]

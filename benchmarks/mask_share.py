@@ -17,8 +17,8 @@ import argparse
 import numpy as np
 from datasets import load_dataset
 
-from modeling.library import ComponentLibrary
-from modeling.masking import DynamicMasker
+from modeling.masking.masker import DynamicMasker
+from modeling.separation.library import ComponentLibrary
 
 
 def share_hidden(masker: DynamicMasker, rows, p: float, seed: int) -> dict[str, float]:

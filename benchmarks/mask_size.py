@@ -22,11 +22,11 @@ from datasets import Image as ImageFeature
 from datasets import load_dataset
 from transformers import CLIPImageProcessor
 
-from modeling.collator import DynamicMaskingCollator, ImagePipeline
 from modeling.images import decoded
-from modeling.library import ComponentLibrary
-from modeling.masking import DynamicMasker
-from modeling.tokenizer import train_clip_tokenizer
+from modeling.masking.collator import DynamicMaskingCollator, ImagePipeline
+from modeling.masking.masker import DynamicMasker
+from modeling.models.tokenizer import train_clip_tokenizer
+from modeling.separation.library import ComponentLibrary
 
 VISIBLE = 24
 

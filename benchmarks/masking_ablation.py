@@ -8,7 +8,7 @@ evaluated on the test split (collections never seen in training, as in the paper
     # the held-out-token protocol at fixed budgets (CryptoPunks: one collection, 1,000 punks held out)
     python benchmarks/masking_ablation.py --dataset PUNKS --train-split test --eval-split "" \
         --holdout-tokens 1000 --budgets 100 300 1000 --ps 0 0.3 0.5 --seeds 0 1 2 3 4
-    # masking policies (`modeling.masking_policy`) with early stopping on a validation slice of the held-out tokens
+    # masking policies (`modeling.masking.policy`) with early stopping on a validation slice of the held-out tokens
     python benchmarks/masking_ablation.py ... --ps 0 0.3 --policies constant decay scarcity \
         --holdout-tokens 1500 --validation-holdout-tokens 500 --eval-steps 25
 
@@ -39,9 +39,9 @@ from datasets import load_dataset
 
 from evaluation.protocols import HELD_OUT_TOKENS, UNSEEN_COLLECTIONS
 from evaluation.report import RetrievalReport
-from modeling.collator import MASK_SIZES
-from modeling.masking import MODES
-from modeling.masking_policy import POLICIES
+from modeling.masking.collator import MASK_SIZES
+from modeling.masking.masker import MODES
+from modeling.masking.policy import POLICIES
 from nft1000.pretrain import corpus_collections
 from nft1000.train_clip import TrainingConfig, result_label
 from nft1000.train_clip import run as train_clip

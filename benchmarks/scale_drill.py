@@ -40,7 +40,7 @@ def rss_mb() -> float:
 def replicate_library(source: Path, out: Path, names: list[str]) -> dict[str, str]:
     """`out` holding the components of `source`'s collections again under each of `names` (cycling over them);
     returns new name -> source collection."""
-    from modeling.library import REPORT_FILE, collection_file
+    from modeling.separation.library import REPORT_FILE, collection_file
 
     report = json.loads((source / REPORT_FILE).read_text())
     sources = [name for name, entry in sorted(report.items()) if entry["components"]]
@@ -76,9 +76,9 @@ def collator_epoch(library_dir: str, dataset: str, origin: dict[str, str], per_c
     """Run in a fresh process: one epoch of the collator; puts (curve, samples/s, start RSS) on `queue`."""
     from transformers import CLIPImageProcessor
 
-    from modeling.collator import DynamicMaskingCollator
-    from modeling.library import ComponentLibrary
-    from modeling.tokenizer import train_clip_tokenizer
+    from modeling.masking.collator import DynamicMaskingCollator
+    from modeling.models.tokenizer import train_clip_tokenizer
+    from modeling.separation.library import ComponentLibrary
 
     rows = drill_rows(dataset, origin, per_collection, seed=0)
     tokenizer = train_clip_tokenizer([r["caption"] for r in rows[:2000]], vocab_size=400)
@@ -163,7 +163,7 @@ def main() -> None:
         root = Path(tmp)
         origin = replicate_library(source, root / "library", names)
 
-        from modeling.library import ComponentLibrary
+        from modeling.separation.library import ComponentLibrary
 
         before, started = rss_mb(), time.perf_counter()
         library = ComponentLibrary.load(str(root / "library"))

@@ -20,7 +20,7 @@ def separate_one(dataset_dir: str, name: str, queue) -> None:
     """In a fresh process: separate `name` and report (seconds, values considered, components, peak MB)."""
     logging.disable(logging.INFO)
     from modeling.images import RowImages
-    from modeling.separation import SeparationParams, separate_collection
+    from modeling.separation.separate import SeparationParams, separate_collection
     from nft1000_dataset.exported import load_collections
 
     rows = load_collections(dataset_dir, [name], "full")

@@ -25,9 +25,9 @@ from pathlib import Path
 import testing_path  # noqa: F401  (nft1000_testing is not installed)
 from synthetic_export import synthetic_export
 
-from modeling.components_job import separate_dataset
 from modeling.images import RowImages
-from modeling.separation import SeparationParams
+from modeling.separation.job import separate_dataset
+from modeling.separation.separate import SeparationParams
 from nft1000_dataset.exported import rows_by_collection
 from nft1000_testing.component_eval import score_collection, summarize
 

@@ -31,13 +31,13 @@ from synthetic_export import synthetic_export
 from torch.utils.data import DataLoader
 from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
 
-from modeling.clip_models import TinyClipSpec, build_tiny_clip
-from modeling.collator import DynamicMaskingCollator
-from modeling.components_job import separate_dataset
-from modeling.contrastive import global_batch_loss
-from modeling.library import ComponentLibrary
-from modeling.separation import SeparationParams
-from modeling.tokenizer import train_clip_tokenizer
+from modeling.masking.collator import DynamicMaskingCollator
+from modeling.models.clip import TinyClipSpec, build_tiny_clip
+from modeling.models.clip_training import global_batch_loss
+from modeling.models.tokenizer import train_clip_tokenizer
+from modeling.separation.job import separate_dataset
+from modeling.separation.library import ComponentLibrary
+from modeling.separation.separate import SeparationParams
 
 
 def build_model(name: str, captions: list[str]) -> tuple[CLIPModel, CLIPProcessor]:

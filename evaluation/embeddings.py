@@ -19,7 +19,7 @@ from safetensors.numpy import load_file, save
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from modeling.collator import DynamicMaskingCollator
+from modeling.masking.collator import DynamicMaskingCollator
 from nft1000_io.atomic import atomic_write_bytes
 
 logger = logging.getLogger(__name__)

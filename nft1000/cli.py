@@ -171,7 +171,7 @@ def _run_push(args) -> None:
 
 
 def _add_components(sub) -> None:
-    from modeling.separation import SeparationParams
+    from modeling.separation.separate import SeparationParams
 
     defaults = SeparationParams()
     p = sub.add_parser("components", help="separate each collection's components (paper 5.1) into a library")
@@ -218,9 +218,9 @@ def _add_components(sub) -> None:
 
 
 def _run_components(args) -> None:
-    from modeling.components_job import build_library
-    from modeling.library import REPORT_FILE, components_table
-    from modeling.separation import SeparationParams
+    from modeling.separation.job import build_library
+    from modeling.separation.library import REPORT_FILE, components_table
+    from modeling.separation.separate import SeparationParams
     from nft1000_dataset.export import EXPORT_FILES
     from nft1000_dataset.exported import load_all_splits, load_collections
     from nft1000_io.output_folder import claim_output_folder
@@ -240,8 +240,8 @@ def _run_components(args) -> None:
 
 
 def _add_preview_masking(sub) -> None:
-    from modeling.masking import FILLS, MODES, DynamicMasker
-    from modeling.masking_policy import DEFAULT_MASK_PROB
+    from modeling.masking.masker import FILLS, MODES, DynamicMasker
+    from modeling.masking.policy import DEFAULT_MASK_PROB
 
     p = sub.add_parser("preview-masking", help="a PNG grid of original / masked pairs with their captions")
     _flag(p, "dataset", required=True, help="exported NFT1000 folder or Hub repo id")
@@ -265,9 +265,9 @@ def _add_preview_masking(sub) -> None:
 
 
 def _run_preview_masking(args) -> None:
-    from modeling.library import ComponentLibrary
-    from modeling.masking import DynamicMasker
-    from modeling.preview import preview_masking
+    from modeling.masking.masker import DynamicMasker
+    from modeling.masking.preview import preview_masking
+    from modeling.separation.library import ComponentLibrary
     from nft1000_dataset.exported import load_collections, load_export
 
     if args.collection:
@@ -306,7 +306,7 @@ def _add_embedding_flags(p) -> None:
 
 def _embeddings(args, dataset, name: str):
     from evaluation.embeddings import DEFAULT_CACHE_DIR, split_embeddings
-    from modeling.clip_models import load_clip
+    from modeling.models.clip import load_clip
 
     model, processor = load_clip(name)
     return split_embeddings(
@@ -434,7 +434,7 @@ def _add_index(sub) -> None:
 
 
 def _run_index(args) -> None:
-    from modeling.clip_models import load_clip
+    from modeling.models.clip import load_clip
     from nft1000.search.index import MANIFEST, NFTIndex
     from nft1000_dataset.exported import load_all_splits
     from nft1000_io.output_folder import claim_output_folder

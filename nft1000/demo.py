@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from modeling.masking_policy import (
+from modeling.masking.policy import (
     DEFAULT_MASK_PROB,
     MASKING_FILE,
     RECOMMENDED_MASK_PROB,

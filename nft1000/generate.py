@@ -41,7 +41,7 @@ class GenerationRequest:
 def lora_info(lora: Path | None) -> dict:
     """What train_lora.py recorded beside the weights (empty without a LoRA or for a foreign one); a folder with
     no LoRA weights at all is an error that says so."""
-    from modeling.lora_training import LORA_INFO
+    from modeling.models.lora_training import LORA_INFO
 
     if lora is None:
         return {}
@@ -74,7 +74,7 @@ def resolve_base(request: GenerationRequest, info: dict) -> str:
     """`--base`, else the base the LoRA was trained on (a tiny base lies inside the LoRA folder)."""
     if request.base is not None:
         return request.base
-    from modeling.diffusion_models import DEFAULT_DIFFUSION_MODEL
+    from modeling.models.diffusion import DEFAULT_DIFFUSION_MODEL
 
     recorded = info.get("base_model")
     if recorded is None:
@@ -88,7 +88,7 @@ def generate(request: GenerationRequest, out: Path) -> dict:
     import torch
     from diffusers.utils import make_image_grid
 
-    from modeling.diffusion_models import load_pipeline
+    from modeling.models.diffusion import load_pipeline
 
     info = lora_info(request.lora)
     prompt = resolve_prompt(request, info)

@@ -11,8 +11,8 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from evaluation.report import whole_split_markdown
-from modeling.clip_models import TINY
-from modeling.masking_policy import SCARCITY_THRESHOLD
+from modeling.masking.policy import SCARCITY_THRESHOLD
+from modeling.models.clip import TINY
 from nft1000_io.atomic import atomic_write_text
 from nft1000_io.hub import looks_local
 

@@ -29,16 +29,9 @@ from transformers import HfArgumentParser, get_scheduler
 from evaluation.embeddings import split_embeddings
 from evaluation.protocols import HELD_OUT_TOKENS, HELD_OUT_VALIDATION, UNSEEN_COLLECTIONS, hold_out_tokens
 from evaluation.report import RetrievalReport, whole_split_markdown
-from modeling.clip_models import DEFAULT_MODEL, TINY, TinyClipSpec, load_clip
-from modeling.clip_training import (
-    freeze_towers,
-    parameter_groups,
-)
-from modeling.collator import MASK_SIZES, DynamicMaskingCollator
-from modeling.contrastive import global_batch_loss
-from modeling.library import ComponentLibrary
-from modeling.masking import FILLS, MODES, DynamicMasker
-from modeling.masking_policy import (
+from modeling.masking.collator import MASK_SIZES, DynamicMaskingCollator
+from modeling.masking.masker import FILLS, MODES, DynamicMasker
+from modeling.masking.policy import (
     EPOCH_POLICIES,
     MASKING_FILE,
     POLICIES,
@@ -49,6 +42,13 @@ from modeling.masking_policy import (
     scarcity_record,
     scarcity_scales,
 )
+from modeling.models.clip import DEFAULT_MODEL, TINY, TinyClipSpec, load_clip
+from modeling.models.clip_training import (
+    freeze_towers,
+    global_batch_loss,
+    parameter_groups,
+)
+from modeling.separation.library import ComponentLibrary
 from nft1000.errors import run_command
 from nft1000.model_card import clip_model_card
 from nft1000.training_run import (
@@ -607,7 +607,7 @@ def planned_occurrences(config: TrainingConfig) -> dict[str, float] | None:
 
 def carried_by_pairs(library: ComponentLibrary, train) -> dict[str, float]:
     """How many training pairs carry each component of each training collection, on average
-    (`modeling.masking_policy.carried_occurrences`), with the scarcity policy's decision for each logged."""
+    (`modeling.masking.policy.carried_occurrences`), with the scarcity policy's decision for each logged."""
     rows = train.select_columns(["collection", "attributes"]).iter(batch_size=10_000)
     carried = (
         (name, [(a["trait_type"], a["value"]) for a in attributes])

@@ -31,10 +31,10 @@ from diffusers.utils import make_image_grid
 from torch.utils.data import DataLoader
 from transformers import HfArgumentParser, get_scheduler
 
-from modeling.clip_models import TINY
-from modeling.diffusion_models import DEFAULT_DIFFUSION_MODEL, TinyDiffusionSpec, load_pipeline
-from modeling.lora_collator import LoraCollator, row_prompt
-from modeling.lora_training import (
+from modeling.models.clip import TINY
+from modeling.models.diffusion import DEFAULT_DIFFUSION_MODEL, TinyDiffusionSpec, load_pipeline
+from modeling.models.lora_collator import LoraCollator, row_prompt
+from modeling.models.lora_training import (
     LORA_INFO,
     add_lora,
     denoising_loss,

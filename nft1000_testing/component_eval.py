@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from modeling.pixels import iou
-from modeling.separation import SeparationResult
+from modeling.separation.pixels import iou
+from modeling.separation.separate import SeparationResult
 
 
 @dataclass

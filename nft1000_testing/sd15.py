@@ -5,7 +5,7 @@ from __future__ import annotations
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPTextModel
 
-from modeling.diffusion_models import build_text_encoder, build_unet, build_vae
+from modeling.models.diffusion import build_text_encoder, build_unet, build_vae
 
 
 def sd15_sized_parts(tokenizer) -> tuple[UNet2DConditionModel, AutoencoderKL, CLIPTextModel]:

@@ -87,7 +87,7 @@ def train_rows(exported):
 def separated(train_rows):
     """Components separated from every training collection of the export (small support threshold)."""
     from modeling.images import RowImages
-    from modeling.separation import SeparationParams, separate_collection
+    from modeling.separation.separate import SeparationParams, separate_collection
     from nft1000_dataset.exported import rows_by_collection
 
     results = []
@@ -101,7 +101,7 @@ def separated(train_rows):
 @pytest.fixture(scope="session")
 def library(separated):
     """The component library of `separated`."""
-    from modeling.library import ComponentLibrary
+    from modeling.separation.library import ComponentLibrary
 
     return ComponentLibrary.from_results(separated)
 
@@ -109,7 +109,7 @@ def library(separated):
 @pytest.fixture(scope="session")
 def tokenizer(train_rows):
     """A small tokenizer trained on the export's training captions."""
-    from modeling.tokenizer import train_clip_tokenizer
+    from modeling.models.tokenizer import train_clip_tokenizer
 
     return train_clip_tokenizer(train_rows["caption"], vocab_size=400)
 
@@ -119,7 +119,7 @@ def export_with_components(tmp_path_factory, exported, separated) -> Path:
     """A copy of the export with its component library written in as the ``components`` config."""
     import shutil
 
-    from modeling.library import save_library
+    from modeling.separation.library import save_library
 
     out, _ = exported
     copy = tmp_path_factory.mktemp("export_with_components") / "nft1000"
@@ -166,7 +166,7 @@ def files_containing(folder: Path, secret: str) -> list[Path]:
 @pytest.fixture(scope="session")
 def clip_folder(tmp_path_factory) -> Path:
     """An untrained tiny CLIP saved with save_pretrained (its tokenizer trained on two captions)."""
-    from modeling.clip_models import build_tiny_clip
+    from modeling.models.clip import build_tiny_clip
 
     folder = tmp_path_factory.mktemp("models") / "clip-masked"
     model, processor = build_tiny_clip(["a token with blue eyes", "a token with a red hat"] * 20)

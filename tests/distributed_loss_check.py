@@ -10,7 +10,7 @@ import torch
 from accelerate import Accelerator
 from transformers import CLIPConfig, CLIPModel
 
-from modeling.contrastive import clip_contrastive_loss, global_batch_loss
+from modeling.models.clip_training import clip_contrastive_loss, global_batch_loss
 
 GLOBAL_BATCH = 8
 

@@ -62,6 +62,36 @@ def test_imports_only_go_down_the_layers(graph):
     assert not upward, f"imports that go up the layers: {upward}"
 
 
+# modeling's rooms, bottom to top: what separation and masking share, separation, masking (it reads separation's
+# library); the models and their training pieces stand apart from both
+MODELING_ROOMS = {"modeling.byte_cache": 0, "modeling.images": 0, "modeling.separation": 1, "modeling.masking": 2}
+
+
+def _room(module: str) -> tuple[str, int] | None:
+    """(room, height) of a module inside `modeling`, or None for one outside it or the package itself."""
+    for room, height in MODELING_ROOMS.items():
+        if module == room or module.startswith(room + "."):
+            return room, height
+    return ("modeling.models", -1) if module.startswith("modeling.models") else None
+
+
+def test_modeling_is_three_rooms_whose_imports_only_go_down(graph):
+    wrong = []
+    for module, deps in graph.items():
+        here = _room(module)
+        for dep in deps:
+            there = _room(dep)
+            if here is None or there is None or there[0] == here[0]:
+                continue
+            if -1 in (here[1], there[1]) or there[1] > here[1]:  # models stand apart; nothing imports upward
+                wrong.append((module, dep))
+    assert not wrong, wrong
+    rooms = {_room(name)[0] for name in graph if _room(name)}
+    assert rooms == {*MODELING_ROOMS, "modeling.models"}
+    assert not [p.name for p in (ROOT / "modeling").glob("*.py") if f"modeling.{p.stem}" not in MODELING_ROOMS
+                and p.name != "__init__.py"]  # fmt: skip
+
+
 def test_no_module_imports_one_that_imports_it_back(graph):
     state: dict[str, int] = {}  # 1 on the path, 2 done
 
@@ -293,9 +323,9 @@ def _literal_flag_defaults() -> dict[str, set[str]]:
 
 
 READERS = [  # (file, class or function, parameter): each reads its default from where the page says it lives
-    ("modeling/masking.py", "DynamicMasker", "mask_prob"),
-    ("modeling/collator.py", "__init__", "mask_prob"),
-    ("modeling/collator.py", "__init__", "mask_policy"),
+    ("modeling/masking/masker.py", "DynamicMasker", "mask_prob"),
+    ("modeling/masking/collator.py", "__init__", "mask_prob"),
+    ("modeling/masking/collator.py", "__init__", "mask_policy"),
     ("nft1000/train_clip.py", "DataArguments", "mask_prob"),
     ("nft1000/train_clip.py", "DataArguments", "mask_policy"),
 ]
@@ -311,8 +341,8 @@ def test_the_command_line_s_defaults_are_their_owners():
     from dataclasses import fields
 
     from evaluation.cvi.cvi_index import CviOptions
-    from modeling.masking_policy import DEFAULT_MASK_PROB
-    from modeling.separation import SeparationParams
+    from modeling.masking.policy import DEFAULT_MASK_PROB
+    from modeling.separation.separate import SeparationParams
     from nft1000.cli import build_parser
     from nft1000.generate import GenerationRequest
     from nft1000.pretrain import PretrainOptions

@@ -188,7 +188,7 @@ def test_the_card_has_the_hub_metadata_and_the_papers_config_names(exported):
 
 
 def test_the_card_is_true_plain_yaml_every_config_once_with_its_sizes_and_the_doi(exported, tmp_path):
-    from modeling.library import CONFIG_NAME
+    from modeling.separation.library import CONFIG_NAME
     from nft1000_dataset.card import DOI, SYNTHETIC_FIELD
 
     out = tmp_path / "export"

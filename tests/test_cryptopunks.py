@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from datasets import load_dataset
 
-from modeling.components_job import separate_dataset
-from modeling.library import ComponentLibrary
-from modeling.masking import COVERED, DynamicMasker
-from modeling.pixels import matches
-from modeling.separation import SeparationParams
+from modeling.masking.masker import COVERED, DynamicMasker
+from modeling.separation.job import separate_dataset
+from modeling.separation.library import ComponentLibrary
+from modeling.separation.pixels import matches
+from modeling.separation.separate import SeparationParams
 from nft1000_dataset.export import export_release
 from nft1000_dataset.exported import load_all_splits
 from nft1000_dataset.plan import BuildOptions

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from modeling.grid import WorkingGrid, block_grid, detect_grid, nearest_source
+from modeling.separation.grid import WorkingGrid, block_grid, detect_grid, nearest_source
 
 
 def pixel_art(cells: int, seed: int, count: int = 12) -> list[np.ndarray]:

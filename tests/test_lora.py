@@ -17,9 +17,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from modeling.diffusion_models import DEFAULT_DIFFUSION_MODEL, load_pipeline
-from modeling.lora_collator import LoraCollator
-from modeling.lora_training import fixed_denoising_loss
+from modeling.models.diffusion import DEFAULT_DIFFUSION_MODEL, load_pipeline
+from modeling.models.lora_collator import LoraCollator
+from modeling.models.lora_training import fixed_denoising_loss
 from nft1000.cli import main as cli_main
 from nft1000.train_lora import FIXED_LOSS_ROWS
 from nft1000.train_lora import main as train_lora
@@ -259,8 +259,8 @@ def test_diffusers_flags_an_image_folder_variant_scale_lr_prediction_type_and_va
 def test_a_lora_whose_alpha_is_not_its_rank_reloads_as_the_model_trained(tmp_path):
     """diffusers reloads a LoRA at the alpha its metadata gives (else alpha = rank): saved without it, a rank-4
     alpha-16 adapter would reload at a quarter of its effect."""
-    from modeling.diffusion_models import TinyDiffusionSpec, build_tiny_pipeline
-    from modeling.lora_training import add_lora, save_lora
+    from modeling.models.diffusion import TinyDiffusionSpec, build_tiny_pipeline
+    from modeling.models.lora_training import add_lora, save_lora
 
     torch.manual_seed(0)
     pipeline = build_tiny_pipeline(["a red hat", "a blue cap"] * 10, TinyDiffusionSpec(resolution=32))

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from PIL import Image
 from transformers import CLIPImageProcessor
 
-from modeling.collator import DynamicMaskingCollator
 from modeling.images import decoded
-from modeling.library import ComponentLibrary
-from modeling.masking import COVERED, DynamicMasker
+from modeling.masking.collator import DynamicMaskingCollator
+from modeling.masking.masker import COVERED, DynamicMasker
+from modeling.separation.library import ComponentLibrary
 from nft1000_dataset.captions import build_caption
 
 

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import CLIPImageProcessor
 
-from modeling.collator import DynamicMaskingCollator
-from modeling.masking import DynamicMasker
-from modeling.masking_policy import INTACT_SHARE, MaskingPolicy, carried_occurrences, scarcity_scales
+from modeling.masking.collator import DynamicMaskingCollator
+from modeling.masking.masker import DynamicMasker
+from modeling.masking.policy import INTACT_SHARE, MaskingPolicy, carried_occurrences, scarcity_scales
 
 probabilities = st.floats(0, 1)
 

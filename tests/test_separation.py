@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
-from modeling.peeling import canvas_colour
-from modeling.pixels import blends, iou, shown_pixels
-from modeling.separation import SeparationParams, separate_collection
+from modeling.separation.peeling import canvas_colour
+from modeling.separation.pixels import blends, iou, shown_pixels
+from modeling.separation.separate import SeparationParams, separate_collection
 
 SIZE = 48
 BACKGROUNDS = {"Blue": (40, 60, 200), "Red": (200, 40, 40), "Grey": (120, 120, 120)}
@@ -313,7 +313,7 @@ def test_the_tolerance_is_zero_on_lossless_art_and_follows_the_noise_of_lossy_im
 def test_the_tolerance_of_smooth_art_follows_the_ringing_of_resampling():
     from PIL import ImageDraw
 
-    from modeling.tolerance import estimate_tolerance
+    from modeling.separation.tolerance import estimate_tolerance
 
     rng = np.random.default_rng(0)
     drawn = []
@@ -329,8 +329,8 @@ def test_the_tolerance_of_smooth_art_follows_the_ringing_of_resampling():
 
 
 def test_a_collection_that_is_not_layered_art_gets_no_components(tmp_path):
-    from modeling.library import ComponentLibrary
-    from modeling.masking import DynamicMasker
+    from modeling.masking.masker import DynamicMasker
+    from modeling.separation.library import ComponentLibrary
     from nft1000_dataset.captions import build_caption
     from nft1000_dataset.synth import make_non_layered_spec, sample_tokens, token_attributes
     from nft1000_dataset.synth.real import non_layered_image

@@ -253,8 +253,8 @@ def test_masking_without_a_component_library_names_the_command_to_run(exported, 
 
 def test_masking_says_which_training_collections_it_can_mask_and_refuses_none(exported, separated, tmp_path, caplog):
     from modeling.images import RowImages
-    from modeling.library import save_library
-    from modeling.separation import SeparationParams, separate_collection
+    from modeling.separation.library import save_library
+    from modeling.separation.separate import SeparationParams, separate_collection
     from nft1000_dataset.exported import rows_by_collection
 
     out, _ = exported
@@ -271,7 +271,7 @@ def test_masking_says_which_training_collections_it_can_mask_and_refuses_none(ex
         save_library(results, folder)
     with pytest.raises(ValueError, match=f"no component for any of the {len(separated)} training collections"):
         train_main(train_args(wrong, tmp_path / "out", *args))
-    with caplog.at_level(logging.INFO, logger="modeling.library"):
+    with caplog.at_level(logging.INFO, logger="modeling.separation.library"):
         train_main(train_args(partial, tmp_path / "out", *args))
     counted = f"components for 1 of {len(separated)} training collections ({len(separated[0].components)} components)"
     assert counted in caplog.text

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from modeling.clip_models import load_clip
+from modeling.models.clip import load_clip
 from nft1000_io.hub import looks_local
 
 from .index import Hit, NFTIndex, same_model

@@ -28,11 +28,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .byte_cache import ByteLRU
-from .images import decoded
-from .library import ComponentLibrary
-from .masking import DEFAULT_WINDOW_BYTES, DynamicMasker
-from .masking_policy import DEFAULT_MASK_PROB, DEFAULT_POLICY, MaskingPolicy
+from modeling.byte_cache import ByteLRU
+from modeling.images import decoded
+from modeling.masking.masker import DEFAULT_WINDOW_BYTES, DynamicMasker
+from modeling.masking.policy import DEFAULT_MASK_PROB, DEFAULT_POLICY, MaskingPolicy
+from modeling.separation.library import ComponentLibrary
 
 DEFAULT_IMAGE_CACHE_BYTES = 256 * 2**20  # 21,000 images at 64 px, 1,700 at 224 px
 MASK_SIZES = ("resized", "full")  # where masking works on the fast path: at the processor's size or the image's
@@ -93,7 +93,7 @@ class ImagePipeline:
 
 class DynamicMaskingCollator:
     """Masks components with probability `mask_prob`, varied over epochs and collections by `mask_policy`
-    (`modeling.masking_policy`: ``decay`` needs `num_epochs`, ``scarcity`` the `collection_scale` of
+    (`modeling.masking.policy`: ``decay`` needs `num_epochs`, ``scarcity`` the `collection_scale` of
     `scarcity_scales`), then builds CLIP inputs. Picklable."""
 
     def __init__(

@@ -16,15 +16,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from modeling.byte_cache import ByteLRU
+from modeling.masking.policy import DEFAULT_MASK_PROB
+from modeling.separation.component import Component, TraitKey
 from nft1000_dataset.attributes import Attribute, is_absent, is_numeric
 from nft1000_dataset.captions import build_caption
 
-from .byte_cache import ByteLRU
-from .component import Component, TraitKey
-from .masking_policy import DEFAULT_MASK_PROB
-
 if TYPE_CHECKING:
-    from .library import ComponentLibrary
+    from modeling.separation.library import ComponentLibrary
 
 MODES = ("independent", "one")  # each component with probability p / one component with probability p
 FILLS = ("constant", "mean", "background")

@@ -15,8 +15,8 @@ from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNe
 from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
 from transformers import CLIPTextConfig, CLIPTextModel
 
-from .clip_models import TINY
-from .tokenizer import train_clip_tokenizer
+from modeling.models.clip import TINY
+from modeling.models.tokenizer import train_clip_tokenizer
 
 DEFAULT_DIFFUSION_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 SD_BETAS = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear"}

@@ -1,5 +1,5 @@
 """Separating the components of every collection of an exported dataset, one process per collection, each
-collection written as soon as it finishes (`modeling.library.LibraryWriter`): a rerun after a crash or a kill
+collection written as soon as it finishes (`modeling.separation.library.LibraryWriter`): a rerun after a crash or a kill
 skips the finished ones."""
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ from pathlib import Path
 from datasets import Dataset
 from tqdm.auto import tqdm
 
+from modeling.images import RowImages
+from modeling.separation.library import LibraryWriter
+from modeling.separation.separate import SeparationParams, SeparationResult, separate_collection
+from modeling.separation.sheets import component_sheet
 from nft1000_dataset.exported import rows_by_collection
 from nft1000_io.atomic import atomic_write_png
 from nft1000_io.workers import process_pool
-
-from .images import RowImages
-from .library import LibraryWriter
-from .preview import component_sheet
-from .separation import SeparationParams, SeparationResult, separate_collection
 
 logger = logging.getLogger(__name__)
 

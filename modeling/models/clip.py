@@ -16,9 +16,8 @@ from pathlib import Path
 from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
 from transformers import AutoTokenizer, CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor
 
+from modeling.models.tokenizer import train_clip_tokenizer
 from nft1000_io.hub import looks_local
-
-from .tokenizer import train_clip_tokenizer
 
 logger = logging.getLogger(__name__)
 

@@ -4,16 +4,16 @@ Every token of a PFP collection is fixed components composited in layers, so a c
 wherever it shows. Every (trait_type, value) with at least ``min_support`` carriers takes part: the pool of
 images holds up to ``positives`` carriers of each (picked to differ in their other traits), however many
 values there are, and ``contrast_tokens`` others. Images are brought to a small working grid first
-(`modeling.grid`): pixel art to one colour per cell of its own grid, other art to blocks; that keeps memory
+(`modeling.separation.grid`): pixel art to one colour per cell of its own grid, other art to blocks; that keeps memory
 and time nearly independent of the image size. The colour tolerance is estimated from the collection
-(`modeling.tolerance`): 0 for lossless art, the noise level after resampling or JPEG.
+(`modeling.separation.tolerance`): 0 for lossless art, the noise level after resampling or JPEG.
 
-Values are separated at once by peeling the layers (`modeling.peeling`): at each pixel, the values whose
+Values are separated at once by peeling the layers (`modeling.separation.peeling`): at each pixel, the values whose
 carriers agree on a colour are the top layer there; the tokens that show it are explained, and the next round
 finds the layer beneath among the others, so components hidden by hats or glasses in most tokens come out
 whole. Contrast with tokens whose value of the same trait type is not a candidate there keeps out what the
 carriers share by chance (a background, a skin). Masks found on blocks are refined at full resolution from the
-carriers' own pixels (`modeling.refine`). A collection whose components explain less than ``min_explained`` of
+carriers' own pixels (`refine`). A collection whose components explain less than ``min_explained`` of
 its images is not layered art (3D renders, photographs, generative art): it gets no components, and the reason.
 
 ``method="paper"`` is the literal recipe for comparison: random groups of ``group_size`` positives, a template
@@ -33,14 +33,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from modeling.separation.component import Component, TraitKey
+from modeling.separation.grid import WorkingGrid, block_grid, detect_grid
+from modeling.separation.peeling import Peeler, PeelParams, token_bits
+from modeling.separation.pixels import matches
+from modeling.separation.refine import refine_layers
+from modeling.separation.tolerance import estimate_tolerance
 from nft1000_dataset.attributes import ALL_TRAITS, Attribute, count_traits, is_absent, is_numeric
-
-from .component import Component, TraitKey
-from .grid import WorkingGrid, block_grid, detect_grid
-from .peeling import Peeler, PeelParams, token_bits
-from .pixels import matches
-from .refine import refine_layers
-from .tolerance import estimate_tolerance
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ class SeparationParams:
     min_support: int = 4
     positives: int = 32  # carriers of each value in the pool (all where it has fewer): the paper's 4 x 8
     contrast_tokens: int = 256  # tokens every contrast is judged on; the pool holds at least this many
-    tolerance: int | None = None  # per channel; None: estimated from the collection (`modeling.tolerance`)
+    tolerance: int | None = None  # per channel; None: estimated from the collection (`modeling.separation.tolerance`)
     min_area: int = 16  # full-resolution pixels; fewer means no consistent pixels
     max_working_pixels: int = 8192  # art without a pixel grid is separated on at most this many blocks
     min_explained: float = 0.5  # components explaining less of the images than this: not layered art
@@ -162,8 +161,8 @@ def _load_pool(ids: list[int], keys, load_image, params: SeparationParams) -> Po
 
 
 def _peel(candidates, pool: Pool, support, load_image, params: SeparationParams, result) -> None:
-    """Every candidate's component at once by peeling the pool's layers (`modeling.peeling`), brought to full
-    resolution (pixel art: cell by cell; blocks: refined from the carriers, `modeling.refine`)."""
+    """Every candidate's component at once by peeling the pool's layers (`modeling.separation.peeling`), brought to full
+    resolution (pixel art: cell by cell; blocks: refined from the carriers, `modeling.separation.refine`)."""
     carriers = [np.array([key in pool.keys[i] for i in pool.ids]) for key in candidates]
     trait_of = [key[0] for key in candidates]
     bits = {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .lora_training import image_tensor
+from modeling.models.lora_training import image_tensor
 
 
 def row_prompt(row: dict, prompt_column: str) -> str:

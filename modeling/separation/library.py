@@ -30,15 +30,14 @@ import pyarrow.parquet as pq
 from datasets import Features, Image, List, Value
 from PIL import Image as PILImage
 
+from modeling.byte_cache import ByteLRU
+from modeling.separation.component import Component, TraitKey
+from modeling.separation.grid import WorkingGrid
+from modeling.separation.separate import SeparationResult
 from nft1000_dataset.card import add_config_to_card, config_info
 from nft1000_io.atomic import atomic_write_bytes, atomic_write_text, png_bytes
 from nft1000_io.hub import looks_local
 from nft1000_io.text import markdown_cell
-
-from .byte_cache import ByteLRU
-from .component import Component, TraitKey
-from .grid import WorkingGrid
-from .separation import SeparationResult
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .grid import WorkingGrid, nearest_source
-from .pixels import bounding_box, matches, shown_pixels
+from modeling.separation.grid import WorkingGrid, nearest_source
+from modeling.separation.pixels import bounding_box, matches, shown_pixels
 
 TraitKey = tuple[str, str]  # (trait_type, value)
 EDGE_MARGIN = 3  # pixels around the box that the blended-edge rule of `shown_pixels` looks at

@@ -5,7 +5,7 @@ a factor that is not whole (24 -> 512: cells of 21 or 22 pixels), sometimes resa
 `detect_grid` finds that grid from how a collection's column and row edges line up; separating on one colour
 per cell (the median of the cell's central part, which resampling and JPEG leave nearly clean) is exact, and
 hundreds of times cheaper than on every pixel. Art that has no such grid is sampled in square blocks (the
-centre pixel of each), and its masks are refined at full resolution afterwards (`modeling.refine`).
+centre pixel of each), and its masks are refined at full resolution afterwards (`modeling.separation.refine`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Masks found on blocks, brought to full resolution from the carriers' own pixels.
 
-Peeling on blocks (`modeling.grid.block_grid`) says which blocks a value covers and, for each of its carriers,
+Peeling on blocks (`grid.block_grid`) says which blocks a value covers and, for each of its carriers,
 where it shows. The carriers used are chosen so that every block of the value is shown by a few of them (a head
 hidden by hats in most tokens is seen whole in the bare-headed ones). At full resolution a pixel belongs to the
 value where most of the carriers expected to show it there (it shows in their block or a neighbouring one)
@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import binary_fill_holes
 
-from .grid import WorkingGrid
-from .peeling import Layer
-from .pixels import DIRECTIONS, bounding_box, colour_distance, matches, opened
+from modeling.separation.grid import WorkingGrid
+from modeling.separation.peeling import Layer
+from modeling.separation.pixels import DIRECTIONS, bounding_box, colour_distance, matches, opened
 
 REFINE_CARRIERS = 12  # carriers of each value whose full-resolution pixels decide, at least
 MAX_REFINE_CARRIERS = 32  # and at most, to show each of its blocks in `MIN_CARRIERS` of them

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .pixels import DIRECTIONS, blends, colour_distance, matches, opened, shifted
+from modeling.separation.pixels import DIRECTIONS, blends, colour_distance, matches, opened, shifted
 
 CHUNK = 16384  # pixels handled at a time: bounds the temporaries to (pool size x CHUNK)
 ORDER_SAMPLE = 96  # values whose overlaps with the others tell which trait type lies above which
