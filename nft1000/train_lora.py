@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -202,21 +203,17 @@ def batch_generator(seed: int, batch_index: int, process_index: int, device) -> 
     return torch.Generator(device=device).manual_seed(int(state))
 
 
-def make_optimizer(params, args: LoraArguments) -> torch.optim.Optimizer:
+def make_optimizer(
+    params, learning_rate: float, betas: tuple[float, float], weight_decay: float, eps: float, use_8bit_adam: bool
+) -> torch.optim.Optimizer:
     optimizer_class = torch.optim.AdamW
-    if args.use_8bit_adam:
+    if use_8bit_adam:
         try:
             import bitsandbytes as bnb
         except ImportError as err:
             raise ImportError("--use_8bit_adam needs bitsandbytes: pip install bitsandbytes") from err
         optimizer_class = bnb.optim.AdamW8bit
-    return optimizer_class(
-        params,
-        lr=args.learning_rate,
-        betas=(args.adam_beta1, args.adam_beta2),
-        weight_decay=args.adam_weight_decay,
-        eps=args.adam_epsilon,
-    )
+    return optimizer_class(params, lr=learning_rate, betas=betas, weight_decay=weight_decay, eps=eps)
 
 
 def validation_prompt_list(args: LoraArguments, rows: datasets.Dataset) -> list[str]:
@@ -231,8 +228,14 @@ def validation_prompt_list(args: LoraArguments, rows: datasets.Dataset) -> list[
         return args.validation_prompts
     first = rows.select(range(min(args.num_validation_images, len(rows))))
     if "attributes" not in rows.column_names:  # an image folder: its own captions
-        return [row_prompt(row, args.prompt_column) for row in first.select_columns(_text_columns(args, rows))]
+        return prompts_of(first, args.prompt_column)
     return [build_prompt(args.collection, row["attributes"]) for row in first.select_columns(["attributes"])]
+
+
+def autocast_call(accelerator: Accelerator, function: Callable[[], float]) -> float:
+    """`function()` in the run's mixed precision."""
+    with accelerator.autocast():
+        return function()
 
 
 def render_validation(accelerator: Accelerator, pipeline, prompts: list[str], steps: int, seed: int) -> list:
@@ -274,15 +277,19 @@ def train(args: LoraArguments) -> dict:
         torch.backends.cuda.matmul.allow_tf32 = True
     # 2. data: one collection's rows (or an image folder) and their prompts
     rows = load_training_rows(args)
-    prompts = [row_prompt(row, args.prompt_column) for row in rows.select_columns(_text_columns(args, rows))]
+    prompts = prompts_of(rows, args.prompt_column)
     # 3. the base pipeline, with LoRA adapters that checkpoints save alone
-    pipeline, base = load_base(accelerator, args, output_dir, prompts)
-    params, trained_text_encoder = add_adapters(accelerator, pipeline, args)
+    pipeline, base = load_base(accelerator, args.pretrained_model_name_or_path, output_dir, prompts,
+                               args.tiny_resolution, args.revision, args.variant)  # fmt: skip
+    params, trained_text_encoder = add_adapters(accelerator, pipeline, args.train_text_encoder, args.rank,
+                                                args.lora_alpha, args.gradient_checkpointing)  # fmt: skip
     unet, vae, text_encoder = pipeline.unet, pipeline.vae, pipeline.text_encoder
-    noise_scheduler = training_noise_scheduler(pipeline, args)
+    noise_scheduler = training_noise_scheduler(pipeline, args.prediction_type)
     resolution = args.resolution or unet.config.sample_size * pipeline.vae_scale_factor
-    # 4. the collator and the loader
-    collator, loader = make_loader(rows, pipeline.tokenizer, resolution, args)
+    # 4. the collator (random crops unless --center_crop alone) and the loader
+    collator = LoraCollator(pipeline.tokenizer, resolution, args.random_crop or not args.center_crop,
+                            args.random_flip, args.prompt_column, args.seed)  # fmt: skip
+    loader = make_loader(rows, collator, args.train_batch_size, args.dataloader_num_workers)
     # 5. the optimizer and the learning-rate schedule, prepared by accelerate
     trained, optimizer, loader, scheduler, steps_per_epoch, max_train_steps = prepare_optimization(
         accelerator, params, [unet] if trained_text_encoder is None else [unet, text_encoder], loader, args
@@ -295,16 +302,16 @@ def train(args: LoraArguments) -> dict:
     validation_prompts = validation_prompt_list(args, rows)
     fixed_batch = collator([rows[i] for i in range(min(FIXED_LOSS_ROWS, len(rows)))])
     fixed_loss = partial(fixed_denoising_loss, unet, vae, text_encoder, noise_scheduler, fixed_batch, seed=args.seed)
-    with accelerator.autocast():
-        loss_before = fixed_loss()
+    loss_before = autocast_call(accelerator, fixed_loss)
     completed_steps, first_epoch, skip_batches = resume(
         accelerator, args.resume_from_checkpoint, output_dir, steps_per_epoch, args.gradient_accumulation_steps
     )
     # 7. the training loop
     progress = StepProgress(accelerator, log, max_train_steps, completed_steps, args.logging_steps)
     batches_done = completed_steps * args.gradient_accumulation_steps
-    denoise = DenoisingStep(accelerator, trained, text_train, vae, noise_scheduler, optimizer, scheduler, params, args)
-    validation = Validation(accelerator, pipeline, validation_prompts, args, max_train_steps)
+    denoise = DenoisingStep(accelerator, trained, text_train, vae, noise_scheduler, optimizer, scheduler, params,
+                            DenoisingLoss.of(args))  # fmt: skip
+    validation = Validation(accelerator, pipeline, validation_prompts, ValidationPlan.of(args), max_train_steps)
     for epoch, batches in epochs(accelerator, loader, collator, first_epoch, skip_batches):
         if completed_steps >= max_train_steps:
             break
@@ -327,8 +334,7 @@ def train(args: LoraArguments) -> dict:
     seconds = progress.close()
     # 8. the fixed-noise loss after training, then the LoRA weights, what generation needs, samples, card and push
     accelerator.wait_for_everyone()
-    with accelerator.autocast():
-        loss_after = fixed_loss()
+    loss_after = autocast_call(accelerator, fixed_loss)
     used = len(fixed_batch["input_ids"])
     accelerator.print(f"denoising loss on {used} training rows, fixed noise: {loss_before:.4f} -> {loss_after:.4f}")
     summary = {"steps": completed_steps, "seconds": seconds, "output_dir": str(output_dir),
@@ -340,37 +346,34 @@ def train(args: LoraArguments) -> dict:
     return summary
 
 
-def training_noise_scheduler(pipeline, args: LoraArguments) -> DDPMScheduler:
+def training_noise_scheduler(pipeline, prediction_type: str | None) -> DDPMScheduler:
     """The DDPM scheduler of the base pipeline's config, with --prediction_type when given."""
     scheduler = DDPMScheduler.from_config(pipeline.scheduler.config)
-    scheduler.register_to_config(prediction_type=args.prediction_type or scheduler.config.prediction_type)
+    scheduler.register_to_config(prediction_type=prediction_type or scheduler.config.prediction_type)
     return scheduler
 
 
-def make_loader(rows, tokenizer, resolution: int, args: LoraArguments) -> tuple[LoraCollator, DataLoader]:
-    """The collator (random crops unless --center_crop alone, flips with --random_flip) and the shuffled loader."""
-    random_crop = args.random_crop or not args.center_crop
-    collator = LoraCollator(tokenizer, resolution, random_crop, args.random_flip, args.prompt_column, args.seed)
-    workers = args.dataloader_num_workers
-    loader = DataLoader(rows, batch_size=args.train_batch_size, shuffle=True, collate_fn=collator, num_workers=workers)
-    return collator, loader
+def make_loader(rows, collator: LoraCollator, batch_size: int, workers: int) -> DataLoader:
+    """The shuffled loader of `rows` through `collator`."""
+    return DataLoader(rows, batch_size=batch_size, shuffle=True, collate_fn=collator, num_workers=workers)
 
 
-def load_base(accelerator: Accelerator, args: LoraArguments, output_dir: Path, prompts: list[str]) -> tuple:
+def load_base(
+    accelerator: Accelerator, name: str, output_dir: Path, prompts: list[str], tiny_resolution: int,
+    revision: str | None, variant: str | None,
+) -> tuple:  # fmt: skip
     """The base pipeline on the device in the training precision, and its name or folder; the tiny base is built
     once from configs (its tokenizer trained on `prompts`) and saved in OUTPUT_DIR, so a resumed run trains the
     same base."""
-    base = args.pretrained_model_name_or_path
+    base = name
     if base == TINY:
         base = str(output_dir / TINY_BASE)
         if not (output_dir / TINY_BASE / "model_index.json").is_file():
             if accelerator.is_main_process:
-                load_pipeline(TINY, prompts, TinyDiffusionSpec(resolution=args.tiny_resolution)).save_pretrained(base)
+                load_pipeline(TINY, prompts, TinyDiffusionSpec(resolution=tiny_resolution)).save_pretrained(base)
                 share_weights(base)
             accelerator.wait_for_everyone()
-    hub_files = (
-        {"revision": args.revision, "variant": args.variant} if base == args.pretrained_model_name_or_path else {}
-    )
+    hub_files = {"revision": revision, "variant": variant} if base == name else {}
     pipeline = load_pipeline(base, **hub_files)  # the tiny base lies in OUTPUT_DIR, saved without a variant
     weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(accelerator.mixed_precision, torch.float32)
     for model in (pipeline.unet, pipeline.vae, pipeline.text_encoder):
@@ -378,14 +381,16 @@ def load_base(accelerator: Accelerator, args: LoraArguments, output_dir: Path, p
     return pipeline, base
 
 
-def add_adapters(accelerator: Accelerator, pipeline, args: LoraArguments) -> tuple[list, object]:
+def add_adapters(
+    accelerator: Accelerator, pipeline, train_text_encoder: bool, rank: int, alpha: float | None, checkpointing: bool
+) -> tuple[list, object]:
     """LoRA adapters on the UNet (and the text encoder with --train_text_encoder), gradient checkpointing as asked,
     and checkpoint hooks that save and load the adapters alone; (trainable parameters, the text encoder trained
     or None)."""
     unet, text_encoder = pipeline.unet, pipeline.text_encoder
-    trained_text_encoder = text_encoder if args.train_text_encoder else None
-    params = add_lora(unet, trained_text_encoder, rank=args.rank, alpha=args.lora_alpha)
-    if args.gradient_checkpointing:
+    trained_text_encoder = text_encoder if train_text_encoder else None
+    params = add_lora(unet, trained_text_encoder, rank=rank, alpha=alpha)
+    if checkpointing:
         unet.enable_gradient_checkpointing()
         if trained_text_encoder is not None:
             text_encoder.gradient_checkpointing_enable()
@@ -409,7 +414,8 @@ def prepare_optimization(accelerator: Accelerator, params, trained: list, loader
     (trained models, optimizer, loader, scheduler, optimizer steps per epoch, steps)."""
     if args.scale_lr:
         args.learning_rate *= args.gradient_accumulation_steps * args.train_batch_size * accelerator.num_processes
-    optimizer = make_optimizer(params, args)
+    optimizer = make_optimizer(params, args.learning_rate, (args.adam_beta1, args.adam_beta2), args.adam_weight_decay,
+                               args.adam_epsilon, args.use_8bit_adam)  # fmt: skip
     steps_per_epoch = math.ceil(len(loader) / accelerator.num_processes / args.gradient_accumulation_steps)
     max_train_steps = args.max_train_steps or args.num_train_epochs * steps_per_epoch
     scheduler = get_scheduler(
@@ -422,36 +428,53 @@ def prepare_optimization(accelerator: Accelerator, params, trained: list, loader
     return prepared, optimizer, loader, scheduler, steps_per_epoch, max_train_steps
 
 
+@dataclass(frozen=True)
+class DenoisingLoss:
+    """What a denoising step uses of the run's settings: the seed of its noise, whether the text encoder trains,
+    the SNR weighting, the noise offset and the gradient clip."""
+
+    seed: int
+    train_text_encoder: bool
+    snr_gamma: float | None
+    noise_offset: float
+    max_grad_norm: float | None
+
+    @classmethod
+    def of(cls, args: LoraArguments) -> DenoisingLoss:
+        return cls(args.seed, args.train_text_encoder, args.snr_gamma, args.noise_offset, args.max_grad_norm)
+
+
 class DenoisingStep:
     """One batch: latents and noise drawn from the batch's own generator (`batch_generator`), the denoising loss,
     backward, and (where gradients sync) clipping and the optimizer and schedule steps; returns the loss averaged
     over processes."""
 
-    def __init__(self, accelerator, trained, text_encoder, vae, noise_scheduler, optimizer, scheduler, params, args):
+    def __init__(self, accelerator, trained, text_encoder, vae, noise_scheduler, optimizer, scheduler, params,
+                 loss: DenoisingLoss):  # fmt: skip
         self.accelerator, self.trained, self.text_encoder, self.vae = accelerator, trained, text_encoder, vae
         self.noise_scheduler, self.optimizer, self.scheduler = noise_scheduler, optimizer, scheduler
-        self.params, self.args = params, args
+        self.params, self.loss = params, loss
 
     def __call__(self, batch: dict, batch_index: int) -> float:
-        accelerator, args = self.accelerator, self.args
-        generator = batch_generator(args.seed, batch_index, accelerator.process_index, accelerator.device)
+        accelerator, settings = self.accelerator, self.loss
+        generator = batch_generator(settings.seed, batch_index, accelerator.process_index, accelerator.device)
         with accelerator.accumulate(*self.trained):
             with torch.no_grad():
                 latents = encode_latents(self.vae, batch["pixel_values"], generator=generator)
-            with torch.set_grad_enabled(args.train_text_encoder):
+            with torch.set_grad_enabled(settings.train_text_encoder):
                 encoder_hidden_states = self.text_encoder(batch["input_ids"], return_dict=False)[0]
             loss = denoising_loss(
                 self.trained[0],
                 self.noise_scheduler,
                 latents,
                 encoder_hidden_states,
-                snr_gamma=args.snr_gamma,
-                noise_offset=args.noise_offset,
+                snr_gamma=settings.snr_gamma,
+                noise_offset=settings.noise_offset,
                 generator=generator,
             )
             accelerator.backward(loss)
-            if accelerator.sync_gradients and args.max_grad_norm:
-                accelerator.clip_grad_norm_(self.params, args.max_grad_norm)
+            if accelerator.sync_gradients and settings.max_grad_norm:
+                accelerator.clip_grad_norm_(self.params, settings.max_grad_norm)
             self.optimizer.step()
             self.scheduler.step()
             self.optimizer.zero_grad()
@@ -472,7 +495,8 @@ def save_run(accelerator, pipeline, trained_text_encoder, rows, args, hyperparam
         "traits": trait_vocabulary(rows["attributes"]) if "attributes" in rows.column_names else {},
     }
     atomic_write_text(output_dir / LORA_INFO, json.dumps(info, indent=2))
-    samples = Validation(accelerator, pipeline, made["prompts"], args, made["steps"]).render(made["steps"])
+    plan = ValidationPlan.of(args)
+    samples = Validation(accelerator, pipeline, made["prompts"], plan, made["steps"]).render(made["steps"])
     if samples is not None:
         atomic_write_png(output_dir / "samples.png", samples)
     card = lora_model_card(
@@ -490,31 +514,46 @@ def save_run(accelerator, pipeline, trained_text_encoder, rows, args, hyperparam
     publish(output_dir, card, args, UPLOAD_IGNORE, message)
 
 
-def _text_columns(args: LoraArguments, rows: datasets.Dataset) -> list[str]:
-    return [c for c in dict.fromkeys(["prompt", args.prompt_column]) if c in rows.column_names]
+def prompts_of(rows: datasets.Dataset, prompt_column: str) -> list[str]:
+    """Each row's prompt (`row_prompt`), read from its text columns alone."""
+    columns = [c for c in dict.fromkeys(["prompt", prompt_column]) if c in rows.column_names]
+    return [row_prompt(row, prompt_column) for row in rows.select_columns(columns)]
+
+
+@dataclass(frozen=True)
+class ValidationPlan:
+    """When and how the validation prompts are rendered: every `every_steps` steps and every `every_epochs`
+    epochs (--validation_steps, --validation_epochs; 0 or None: never), with `inference_steps` and `seed`, the grids
+    written under `output_dir`."""
+
+    every_steps: int | None
+    every_epochs: int | None
+    inference_steps: int
+    seed: int
+    output_dir: str
+
+    @classmethod
+    def of(cls, args: LoraArguments) -> ValidationPlan:
+        return cls(args.validation_steps, args.validation_epochs, args.num_inference_steps, args.seed, args.output_dir)
 
 
 class Validation:
-    """The validation prompts rendered with the current LoRA every --validation_steps steps and every
-    --validation_epochs epochs (on the main process, before the last step), saved as grids and logged."""
+    """The validation prompts rendered with the current LoRA as `plan` says (on the main process, before the last
+    step), saved as grids and logged."""
 
-    def __init__(self, accelerator: Accelerator, pipeline, prompts: list[str], args: LoraArguments, max_steps: int):
-        self.accelerator, self.pipeline, self.prompts, self.args, self.max_steps = (
-            accelerator,
-            pipeline,
-            prompts,
-            args,
-            max_steps,
-        )
+    def __init__(self, accelerator: Accelerator, pipeline, prompts: list[str], plan: ValidationPlan, max_steps: int):
+        self.accelerator, self.pipeline, self.prompts, self.plan, self.max_steps = (
+            accelerator, pipeline, prompts, plan, max_steps,
+        )  # fmt: skip
 
     def after_step(self, step: int) -> None:
         """Render when --validation_steps divides `step`."""
-        if self.args.validation_steps and step % self.args.validation_steps == 0:
+        if self.plan.every_steps and step % self.plan.every_steps == 0:
             self._render_if_before_end(step)
 
     def after_epoch(self, epoch: int, step: int) -> None:
         """Render when --validation_epochs divides the number of finished epochs."""
-        if self.args.validation_epochs and (epoch + 1) % self.args.validation_epochs == 0:
+        if self.plan.every_epochs and (epoch + 1) % self.plan.every_epochs == 0:
             self._render_if_before_end(step)
 
     def _render_if_before_end(self, step: int) -> None:
@@ -527,10 +566,10 @@ class Validation:
         if not self.prompts:
             return None
         images = render_validation(
-            self.accelerator, self.pipeline, self.prompts, self.args.num_inference_steps, self.args.seed
+            self.accelerator, self.pipeline, self.prompts, self.plan.inference_steps, self.plan.seed
         )
         grid = make_image_grid(images, rows=1, cols=len(images))
-        atomic_write_png(Path(self.args.output_dir) / "validation" / f"step-{step:06d}.png", grid)
+        atomic_write_png(Path(self.plan.output_dir) / "validation" / f"step-{step:06d}.png", grid)
         log_images(self.accelerator, images, step)
         return grid
 
