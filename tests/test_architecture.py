@@ -420,3 +420,9 @@ def test_every_training_run_is_driven_through_train_clip_run():
             for alias in node.names
         }
         assert "run" in imported and "main" not in imported, (path, imported)
+
+
+def test_search_ranks_through_the_one_blockwise_top_k():
+    """Retrieval and search share `evaluation.topk.top_k`: the index sorts no score itself."""
+    text = (ROOT / "nft1000" / "search" / "index.py").read_text()
+    assert "top_k(" in text and not re.search(r"\b(argsort|argpartition|sort)\(", text)

@@ -114,3 +114,24 @@ def test_any_bytes_give_a_png_or_a_counted_reason(data):
         assert err.reason
     else:
         assert sniff_format(png) == "png"
+
+
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [
+        (b"\xef\xbb\xbf<svg", "svg"),
+        (b"<!-- made by hand --><svg", "svg"),
+        (b"<?xml version='1.0'?>\n<svg", "svg"),
+        (b"<!DOCTYPE html><html", "html"),
+        (b"\x89PNG\r\n\x1a\n", "png"),
+        (b"GIF89a", "gif"),
+    ],
+)
+def test_the_build_and_the_collector_sniff_media_alike(head, kind):
+    """One sniffer: `nft1000 collect` names a fetched file by what `nft1000 build` reads it as (an SVG with a BOM or
+    a leading comment was refused by the collector's own sniffer and read by the build's)."""
+    from nft1000_dataset.media import EXTENSIONS, media_extension
+
+    data = head + b' xmlns="http://www.w3.org/2000/svg" width="4" height="4"></svg>' if kind == "svg" else head
+    assert sniff_format(data) == kind
+    assert media_extension(data) == EXTENSIONS.get(kind)
