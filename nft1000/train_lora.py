@@ -171,29 +171,48 @@ def parse_args(argv: list[str] | None = None) -> LoraArguments:
     return args
 
 
-def load_training_rows(args: LoraArguments) -> datasets.Dataset:
-    """The rows trained on: one collection of an export, or an image folder with captions (``--train_data_dir``,
-    named by ``--collection`` or its folder), the first --max_train_samples of them; the image column is renamed
-    ``image``. Sets ``args.collection``."""
-    if bool(args.dataset_name) == bool(args.train_data_dir):
+@dataclass(frozen=True)
+class TrainingRows:
+    """Where the rows trained on come from: one collection of an export (``--dataset_name``, ``--collection``),
+    or an image folder with captions (``--train_data_dir``, named by ``--collection`` or its folder)."""
+
+    dataset_name: str | None
+    dataset_config_name: str | None
+    train_data_dir: str | None
+    collection: str | None
+    image_column: str
+    prompt_column: str
+    max_train_samples: int | None
+
+    @classmethod
+    def of(cls, args: LoraArguments) -> TrainingRows:
+        return cls(args.dataset_name, args.dataset_config_name, args.train_data_dir, args.collection,
+                   args.image_column, args.prompt_column, args.max_train_samples)  # fmt: skip
+
+
+def load_training_rows(source: TrainingRows) -> tuple[datasets.Dataset, str]:
+    """The rows trained on, the first --max_train_samples of them, the image column renamed ``image``, and the
+    collection's name (an image folder's own name where --collection is not given)."""
+    if bool(source.dataset_name) == bool(source.train_data_dir):
         raise ValueError("give --dataset_name (with --collection) or --train_data_dir, one of them")
-    if args.train_data_dir:
-        rows = load_dataset("imagefolder", data_dir=args.train_data_dir, split="train")
+    collection = source.collection
+    if source.train_data_dir:
+        rows = load_dataset("imagefolder", data_dir=source.train_data_dir, split="train")
         if "token_id" not in rows.column_names:  # the collator seeds each row's crop and flip by its id
             rows = rows.add_column("token_id", [str(i) for i in range(len(rows))])
-        args.collection = args.collection or Path(args.train_data_dir).resolve().name
-    elif not args.collection:
+        collection = collection or Path(source.train_data_dir).resolve().name
+    elif not collection:
         raise ValueError("--dataset_name needs --collection, the collection whose style is learnt")
     else:
-        rows = load_collections(args.dataset_name, [args.collection], args.dataset_config_name)
-    if args.image_column not in rows.column_names:
-        raise ValueError(f"--image_column {args.image_column!r}: the data has columns {rows.column_names}")
-    rows = rows.rename_column(args.image_column, "image") if args.image_column != "image" else rows
-    if args.max_train_samples is not None:
-        rows = rows.select(range(min(args.max_train_samples, len(rows))))
-    if args.prompt_column not in rows.column_names:
-        raise ValueError(f"--prompt_column {args.prompt_column!r}: the dataset has columns {rows.column_names}")
-    return rows
+        rows = load_collections(source.dataset_name, [collection], source.dataset_config_name)
+    if source.image_column not in rows.column_names:
+        raise ValueError(f"--image_column {source.image_column!r}: the data has columns {rows.column_names}")
+    rows = rows.rename_column(source.image_column, "image") if source.image_column != "image" else rows
+    if source.max_train_samples is not None:
+        rows = rows.select(range(min(source.max_train_samples, len(rows))))
+    if source.prompt_column not in rows.column_names:
+        raise ValueError(f"--prompt_column {source.prompt_column!r}: the dataset has columns {rows.column_names}")
+    return rows, collection
 
 
 def batch_generator(seed: int, batch_index: int, process_index: int, device) -> torch.Generator:
@@ -276,7 +295,7 @@ def train(args: LoraArguments) -> dict:
     if args.allow_tf32:
         torch.backends.cuda.matmul.allow_tf32 = True
     # 2. data: one collection's rows (or an image folder) and their prompts
-    rows = load_training_rows(args)
+    rows, args.collection = load_training_rows(TrainingRows.of(args))  # the collection named where it was not
     prompts = prompts_of(rows, args.prompt_column)
     # 3. the base pipeline, with LoRA adapters that checkpoints save alone
     pipeline, base = load_base(accelerator, args.pretrained_model_name_or_path, output_dir, prompts,
@@ -290,10 +309,10 @@ def train(args: LoraArguments) -> dict:
     collator = LoraCollator(pipeline.tokenizer, resolution, args.random_crop or not args.center_crop,
                             args.random_flip, args.prompt_column, args.seed)  # fmt: skip
     loader = make_loader(rows, collator, args.train_batch_size, args.dataloader_num_workers)
-    # 5. the optimizer and the learning-rate schedule, prepared by accelerate
-    trained, optimizer, loader, scheduler, steps_per_epoch, max_train_steps = prepare_optimization(
-        accelerator, params, [unet] if trained_text_encoder is None else [unet, text_encoder], loader, args
-    )
+    # 5. the optimizer and the schedule, prepared by accelerate (args.learning_rate: as scaled by --scale_lr)
+    trained, optimizer, loader, scheduler, steps_per_epoch, max_train_steps, args.learning_rate = prepare_optimization(
+        accelerator, params, [unet] if trained_text_encoder is None else [unet, text_encoder], loader,
+        OptimizationPlan.of(args))  # fmt: skip
     text_train = trained[1] if trained_text_encoder is not None else text_encoder
     # 6. trackers, the step log, the fixed-noise loss before training, resuming
     hyperparameters = scalar_config(args)
@@ -409,23 +428,50 @@ def add_adapters(
     return params, trained_text_encoder
 
 
-def prepare_optimization(accelerator: Accelerator, params, trained: list, loader, args: LoraArguments) -> tuple:
+@dataclass(frozen=True)
+class OptimizationPlan:
+    """What the optimizer and the learning-rate schedule use of the run's settings."""
+
+    learning_rate: float
+    scale_lr: bool
+    gradient_accumulation_steps: int
+    train_batch_size: int
+    betas: tuple[float, float]
+    weight_decay: float
+    eps: float
+    use_8bit_adam: bool
+    max_train_steps: int | None
+    num_train_epochs: int
+    lr_scheduler: str
+    lr_warmup_steps: int
+
+    @classmethod
+    def of(cls, args: LoraArguments) -> OptimizationPlan:
+        return cls(args.learning_rate, args.scale_lr, args.gradient_accumulation_steps, args.train_batch_size,
+                   (args.adam_beta1, args.adam_beta2), args.adam_weight_decay, args.adam_epsilon, args.use_8bit_adam,
+                   args.max_train_steps, args.num_train_epochs, args.lr_scheduler, args.lr_warmup_steps)  # fmt: skip
+
+    def scaled_learning_rate(self, processes: int) -> float:
+        """--learning_rate, times the global batch under --scale_lr (as diffusers' example scales it)."""
+        scale = self.gradient_accumulation_steps * self.train_batch_size * processes if self.scale_lr else 1
+        return self.learning_rate * scale
+
+
+def prepare_optimization(accelerator: Accelerator, params, trained: list, loader, plan: OptimizationPlan) -> tuple:
     """The optimizer of the LoRA parameters and the schedule, prepared with the trained models and the loader:
-    (trained models, optimizer, loader, scheduler, optimizer steps per epoch, steps)."""
-    if args.scale_lr:
-        args.learning_rate *= args.gradient_accumulation_steps * args.train_batch_size * accelerator.num_processes
-    optimizer = make_optimizer(params, args.learning_rate, (args.adam_beta1, args.adam_beta2), args.adam_weight_decay,
-                               args.adam_epsilon, args.use_8bit_adam)  # fmt: skip
-    steps_per_epoch = math.ceil(len(loader) / accelerator.num_processes / args.gradient_accumulation_steps)
-    max_train_steps = args.max_train_steps or args.num_train_epochs * steps_per_epoch
+    (trained models, optimizer, loader, scheduler, optimizer steps per epoch, steps, the learning rate used)."""
+    learning_rate = plan.scaled_learning_rate(accelerator.num_processes)
+    optimizer = make_optimizer(params, learning_rate, plan.betas, plan.weight_decay, plan.eps, plan.use_8bit_adam)
+    steps_per_epoch = math.ceil(len(loader) / accelerator.num_processes / plan.gradient_accumulation_steps)
+    max_train_steps = plan.max_train_steps or plan.num_train_epochs * steps_per_epoch
     scheduler = get_scheduler(
-        args.lr_scheduler,
+        plan.lr_scheduler,
         optimizer=optimizer,
-        num_warmup_steps=args.lr_warmup_steps * accelerator.num_processes,
+        num_warmup_steps=plan.lr_warmup_steps * accelerator.num_processes,
         num_training_steps=max_train_steps * accelerator.num_processes,
     )
     *prepared, optimizer, loader, scheduler = accelerator.prepare(*trained, optimizer, loader, scheduler)
-    return prepared, optimizer, loader, scheduler, steps_per_epoch, max_train_steps
+    return prepared, optimizer, loader, scheduler, steps_per_epoch, max_train_steps, learning_rate
 
 
 @dataclass(frozen=True)
