@@ -360,7 +360,7 @@ def train(args: LoraArguments) -> dict:
                "fixed_loss": {"before": loss_before, "after": loss_after}}  # fmt: skip
     if accelerator.is_main_process:
         made = {"base": base, "resolution": resolution, "prompts": validation_prompts, **summary}
-        save_run(accelerator, pipeline, trained_text_encoder, rows, args, hyperparameters, made)
+        save_run(pipeline, trained_text_encoder, rows, LoraRecord.of(args), validation, args, hyperparameters, made)
     accelerator.end_training()
     return summary
 
@@ -527,28 +527,47 @@ class DenoisingStep:
         return accelerator.gather(loss.detach()).mean().item()
 
 
-def save_run(accelerator, pipeline, trained_text_encoder, rows, args, hyperparameters: dict, made: dict) -> None:
-    """The LoRA weights, what `nft1000 generate` needs (``nft1000_lora.json``), the samples, the card, the push;
-    `made`: the base, the resolution, the validation prompts and the run's summary."""
-    output_dir = Path(args.output_dir)
+@dataclass(frozen=True)
+class LoraRecord:
+    """What the end of a run records of its settings: where, from which base and data, which collection, how its
+    prompts read, the rank."""
+
+    output_dir: str
+    base_model: str
+    dataset: str | None
+    collection: str
+    prompt_column: str
+    rank: int
+
+    @classmethod
+    def of(cls, args: LoraArguments) -> LoraRecord:
+        return cls(args.output_dir, args.pretrained_model_name_or_path, args.dataset_name or args.train_data_dir,
+                   args.collection, args.prompt_column, args.rank)  # fmt: skip
+
+
+def save_run(pipeline, trained_text_encoder, rows, record: LoraRecord, validation: Validation,
+             hub: TrackingAndHubArguments, hyperparameters: dict, made: dict) -> None:  # fmt: skip
+    """The LoRA weights, what `nft1000 generate` needs (``nft1000_lora.json``), the samples (`validation`'s prompts
+    rendered once more), the card, the push (`hub`: ``--push_to_hub`` and where); `made`: the base, the resolution,
+    the validation prompts and the run's summary."""
+    output_dir = Path(record.output_dir)
     save_lora(output_dir, pipeline.unet, trained_text_encoder)
     info = {
-        "base_model": TINY_BASE if args.pretrained_model_name_or_path == TINY else made["base"],
-        "collection": args.collection,
-        "prompt_column": args.prompt_column,
+        "base_model": TINY_BASE if record.base_model == TINY else made["base"],
+        "collection": record.collection,
+        "prompt_column": record.prompt_column,
         "resolution": made["resolution"],
-        "rank": args.rank,
+        "rank": record.rank,
         "traits": trait_vocabulary(rows["attributes"]) if "attributes" in rows.column_names else {},
     }
     atomic_write_text(output_dir / LORA_INFO, json.dumps(info, indent=2))
-    plan = ValidationPlan.of(args)
-    samples = Validation(accelerator, pipeline, made["prompts"], plan, made["steps"]).render(made["steps"])
+    samples = validation.render(made["steps"])
     if samples is not None:
         atomic_write_png(output_dir / "samples.png", samples)
     card = lora_model_card(
-        base_model=args.pretrained_model_name_or_path,
-        dataset_name=args.dataset_name or args.train_data_dir,
-        collection=args.collection,
+        base_model=record.base_model,
+        dataset_name=record.dataset,
+        collection=record.collection,
         prompts=made["prompts"],
         hyperparameters=hyperparameters,
         train_rows=len(rows),
@@ -556,8 +575,8 @@ def save_run(accelerator, pipeline, trained_text_encoder, rows, args, hyperparam
         steps=made["steps"],
         seconds=made["seconds"],
     )
-    message = f"train_lora.py: {args.collection}, {made['steps']} steps"
-    publish(output_dir, card, args, UPLOAD_IGNORE, message)
+    message = f"train_lora.py: {record.collection}, {made['steps']} steps"
+    publish(output_dir, card, hub, UPLOAD_IGNORE, message)
 
 
 def prompts_of(rows: datasets.Dataset, prompt_column: str) -> list[str]:
